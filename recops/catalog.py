@@ -1,0 +1,41 @@
+"""Names of deepface's detectors, recognition models and metrics, and its per-model thresholds.
+
+Read from deepface's own tables (cheap imports: no framework is loaded), so a name deepface
+accepts is a name recops accepts.
+"""
+
+from __future__ import annotations
+
+DEFAULT_DETECTOR = "dlib"
+DEFAULT_MODEL = "Dlib"
+DEFAULT_METRIC = "cosine"
+METRICS = ("cosine", "euclidean", "euclidean_l2", "angular")
+
+
+def _available() -> dict:
+    from deepface.modules.modeling import AVAILABLE_MODELS
+
+    return AVAILABLE_MODELS
+
+
+def detectors() -> list[str]:
+    return list(_available()["face_detector"])
+
+
+def recognition_models() -> list[str]:
+    return list(_available()["facial_recognition"])
+
+
+def default_threshold(model: str, metric: str) -> float:
+    from deepface.config.threshold import thresholds
+
+    try:
+        return float(thresholds[model][metric])
+    except KeyError:
+        raise KeyError(f"deepface has no threshold for model {model!r} with metric {metric!r}") from None
+
+
+def check_choice(kind: str, value: str, choices: list[str] | tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f"unknown {kind} {value!r}; choose from: {', '.join(choices)}")
+    return value

@@ -1,0 +1,13 @@
+"""The command-line layer: one thin typer app per tool, each calling into the core.
+
+TOOLS maps every installed command to the module holding its `app`; pyproject.toml's scripts,
+the man pages and the README's reference all follow it (tests/test_docs.py checks that they do).
+"""
+
+TOOLS = {
+    "rx-init": "recops.cli.init",
+    "rx-import": "recops.cli.import_",
+    "rx-ls": "recops.cli.ls",
+    "rx-fsck": "recops.cli.fsck",
+    "recops": "recops.cli.porcelain",
+}

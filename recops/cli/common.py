@@ -1,0 +1,122 @@
+"""What every tool shares: option spellings, logging to stderr, and the mapping of failures to exits."""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import logging
+import os
+import signal
+import sys
+from typing import Annotated, Iterator, Optional
+
+import typer
+
+from ..errors import ExitCode, RecopsError
+from ..store.dataset import ENV_VAR
+from ..stream import Emitter, RecordWriter
+
+log = logging.getLogger("recops")
+
+DatasetOpt = Annotated[
+    Optional[str],
+    typer.Option("-d", "--dataset", envvar=ENV_VAR, show_envvar=True, metavar="DIR",
+                 help="Dataset directory."),
+]
+NullOpt = Annotated[
+    bool, typer.Option("-0", "--null", help="Paths on stdin are NUL-separated (find -print0), not one per line."),
+]
+class Format(str, enum.Enum):
+    json = "json"
+    msgpack = "msgpack"
+
+
+FormatOpt = Annotated[
+    Format, typer.Option("--format", "-f", help="Output records as JSON lines or msgpack (input is detected)."),
+]
+VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="Log details to stderr, and tracebacks on internal errors.")]
+QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Log only errors to stderr.")]
+
+
+def stdout_is_terminal() -> bool:
+    """A person is reading (tables), not a program (records)."""
+    return sys.stdout.isatty()
+
+
+def new_app(help: str | None = None) -> typer.Typer:
+    return typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False,
+                       context_settings={"help_option_names": ["-h", "--help"]}, help=help)
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        record.levelname = record.levelname.lower()
+        return super().format(record)
+
+
+def configure_logging(tool: str, verbose: bool = False, quiet: bool = False,
+                      level: str | None = None, log_file: str | None = None) -> None:
+    """Logs go to stderr (or `log_file`): errors always, progress notes when stderr is a terminal."""
+    if level is None:
+        level = logging.DEBUG if verbose else logging.ERROR if quiet else (
+            logging.INFO if sys.stderr.isatty() else logging.WARNING)
+    handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter(f"{tool}: %(levelname)s: %(message)s"))
+    root = logging.getLogger("recops")
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper() if isinstance(level, str) else level)
+    root.propagate = False
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _silence_stdout() -> None:
+    # After the reader went away, Python would complain when it flushes stdout at exit.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+@contextlib.contextmanager
+def running(tool: str, fmt: Format | str = Format.json, verbose: bool = False, quiet: bool = False,
+            level: str | None = None, log_file: str | None = None) -> Iterator[Emitter]:
+    """Run a tool's body: records to stdout, failures to exit codes, never a traceback (unless -v).
+
+    Everything the body finished is stored by the time this exits, whatever ended it: the end of
+    input, Ctrl-C, SIGTERM, a closed stdout, or an error.
+    """
+    configure_logging(tool, verbose, quiet, level, log_file)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    writer = RecordWriter(sys.stdout.buffer, Format(fmt).value)
+    emitter = Emitter(writer.write)
+    code = ExitCode.OK
+    try:
+        yield emitter
+    except BrokenPipeError:
+        _silence_stdout()
+        code = ExitCode.PIPE
+    except KeyboardInterrupt:
+        log.error("interrupted; what was finished is stored, and a re-run picks up from there")
+        code = ExitCode.INTERRUPTED
+    except RecopsError as exc:
+        log.error("%s", exc)
+        code = exc.exit_code
+    except typer.Exit:
+        raise
+    except Exception as exc:  # the user interface is never a traceback, unless asked for
+        if log.isEnabledFor(logging.DEBUG):
+            log.exception("internal error")
+        else:
+            log.error("internal error: %s: %s (run with -v for a traceback)", type(exc).__name__, exc)
+        code = ExitCode.SOFTWARE
+    if code != ExitCode.PIPE:
+        try:
+            writer.flush()
+        except BrokenPipeError:
+            _silence_stdout()
+            code = ExitCode.PIPE if code == ExitCode.OK else code
+    if code == ExitCode.OK and emitter.failures:
+        code = ExitCode.FAILED
+    raise typer.Exit(int(code))

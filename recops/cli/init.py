@@ -1,0 +1,37 @@
+"""rx-init: create a dataset, or change an existing one's description and threshold."""
+
+from typing import Annotated, Optional
+
+import typer
+
+from ..datasets import dataset_record, init_dataset
+from .common import FormatOpt, QuietOpt, VerboseOpt, new_app, running
+
+app = new_app()
+
+
+@app.command()
+def rx_init(
+    directory: Annotated[str, typer.Argument(metavar="DIR", help="Dataset directory to create (mode 0700) or update.")],
+    detector: Annotated[Optional[str], typer.Option(help="Face detector, fixed at creation [default: dlib]. rx-models lists them.")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Recognition model, fixed at creation [default: Dlib]. rx-models lists them.")] = None,
+    metric: Annotated[Optional[str], typer.Option(help="Distance metric: cosine, euclidean, euclidean_l2 or angular [default: cosine].")] = None,
+    threshold: Annotated[Optional[float], typer.Option(help="Maximum distance of a match [default: deepface's threshold for the model and metric].")] = None,
+    description: Annotated[Optional[str], typer.Option(help="Free text describing the case.")] = None,
+    fmt: FormatOpt = "json",
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Create a dataset directory, the old recops dataset-create.
+
+    Run again on an existing dataset to change its description, threshold or metric; its
+    detector and model never change. Writes one dataset record.
+    """
+    with running("rx-init", fmt, verbose, quiet) as out:
+        dataset, created = init_dataset(directory, detector, model, metric, threshold, description)
+        with dataset:
+            out.emit(dataset_record(dataset) | {"new": created})
+
+
+def main() -> None:
+    app(prog_name="rx-init")

@@ -1,0 +1,62 @@
+"""rx-ls: list datasets, or the images, faces and identities of one."""
+
+import os
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from ..datasets import list_datasets
+from ..errors import UsageError
+from ..listing import KINDS, list_kind
+from ..store.dataset import Dataset
+from ..stream import Emitter
+from . import common, table
+from .common import DatasetOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, new_app, running
+
+app = new_app()
+
+
+@app.command()
+def rx_ls(
+    kind: Annotated[Optional[str], typer.Argument(metavar="[KIND]", help="datasets, images, faces or identities [default: images with a dataset, else datasets].")] = None,
+    folder: Annotated[str, typer.Argument(metavar="[FOLDER]", help="Where to look for datasets (KIND datasets).")] = ".",
+    dataset: DatasetOpt = None,
+    paths: Annotated[bool, typer.Option("--paths", help="Print the stored file of each image, one per line (NUL-terminated with -0), instead of records.")] = False,
+    null: NullOpt = False,
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", metavar="FORMAT", help="json or msgpack [default: a table when stdout is a terminal, else json].")] = None,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """List datasets under a folder, or the images, faces or identities of one dataset.
+
+    Writes one record each (image, face, identity, or dataset with its counts); when stdout is
+    a terminal and no --format is given, a table instead.
+    """
+    kind = kind or ("images" if dataset else "datasets")
+    show_table = fmt is None and common.stdout_is_terminal() and not paths
+    with running("rx-ls", fmt or "json", verbose, quiet) as out:
+        if kind not in KINDS:
+            raise UsageError(f"unknown KIND {kind!r}; choose from {', '.join(KINDS)}")
+        if paths and kind != "images":
+            raise UsageError("--paths lists images; give KIND images")
+        collected: list[dict] = []
+        sink = Emitter(collected.append) if show_table or paths else out
+        if kind == "datasets":
+            list_datasets(dataset or folder, sink)
+        else:
+            if not dataset:
+                raise UsageError(f"listing {kind} needs a dataset: -d DIR or $RX_DATASET")
+            with Dataset.open(dataset) as ds:
+                for record in list_kind(ds, kind):
+                    sink.emit(record)
+                    if paths:
+                        end = b"\0" if null else b"\n"
+                        sys.stdout.buffer.write(os.fsencode(ds.objects.path(record["id"])) + end)
+        if show_table:
+            sys.stdout.write(table.render(collected, table.COLUMNS[kind]))
+        out.failures += sink.failures if sink is not out else 0
+
+
+def main() -> None:
+    app(prog_name="rx-ls")

@@ -1,0 +1,90 @@
+"""recops: the functions of the original recops CLI, over the same core as the rx tools.
+
+Datasets are given by name (kept under $RECOPS_HOME) or by path.
+"""
+
+import logging
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from ..datasets import dataset_record, init_dataset, list_datasets
+from ..listing import list_kind
+from ..store.dataset import Dataset, home, locate
+from ..stream import Emitter
+from . import common, table
+from .common import new_app, running
+
+app = new_app(help=__doc__)
+log = logging.getLogger("recops")
+
+DatasetArg = Annotated[str, typer.Option("-d", "--dataset", "--dataset-id", metavar="NAME|DIR", help="Dataset name (under $RECOPS_HOME) or directory.")]
+_state: dict = {"level": None, "log_file": None}
+
+
+@app.callback()
+def porcelain(
+    log_level: Annotated[Optional[str], typer.Option(help="Logging level: DEBUG, INFO, WARNING or ERROR [default: INFO on a terminal, else WARNING].")] = None,
+    log_file: Annotated[Optional[str], typer.Option(help="Append logs to this file instead of stderr.")] = None,
+) -> None:
+    _state.update(level=log_level, log_file=log_file)
+
+
+def _run(name: str):
+    return running(f"recops {name}", level=_state["level"], log_file=_state["log_file"])
+
+
+def _show(records: list[dict], kind: str, out: Emitter) -> None:
+    if common.stdout_is_terminal():
+        sys.stdout.write(table.render(records, table.COLUMNS[kind]))
+    else:
+        for record in records:
+            out.emit(record)
+
+
+@app.command("dataset-create")
+def dataset_create(
+    name: Annotated[str, typer.Argument(help="Dataset name (created under $RECOPS_HOME) or directory.")],
+    detector: Annotated[Optional[str], typer.Option(help="Face detector, fixed at creation [default: dlib].")] = None,
+    basemodel: Annotated[Optional[str], typer.Option(help="Recognition model, fixed at creation [default: Dlib].")] = None,
+    description: Annotated[Optional[str], typer.Option(help="Free text describing the case.")] = None,
+    threshold: Annotated[Optional[float], typer.Option(help="Maximum distance of a match [default: the model's].")] = None,
+    distance_metric: Annotated[Optional[str], typer.Option(help="cosine, euclidean, euclidean_l2 or angular [default: cosine].")] = None,
+) -> None:
+    """Create a dataset, or update an existing one's description, threshold and metric (rx-init)."""
+    with _run("dataset-create") as out:
+        dataset, created = init_dataset(locate(name), detector, basemodel, distance_metric, threshold, description)
+        with dataset:
+            out.emit(dataset_record(dataset) | {"new": created})
+
+
+@app.command("dataset-list")
+def dataset_list(
+    folder: Annotated[Optional[str], typer.Argument(help="Where to look [default: $RECOPS_HOME].")] = None,
+) -> None:
+    """List datasets with their detector, model, threshold and counts (rx-ls datasets)."""
+    with _run("dataset-list") as out:
+        found: list[dict] = []
+        sink = Emitter(found.append)
+        list_datasets(folder or home(), sink)
+        out.failures += sink.failures
+        _show(found, "datasets", out)
+
+
+def _lister(kind: str):
+    def command(dataset: DatasetArg) -> None:
+        with _run(f"dataset-list-{kind}") as out:
+            with Dataset.open(locate(dataset)) as ds:
+                _show(list(list_kind(ds, kind)), kind, out)
+
+    command.__doc__ = f"List the {kind} of a dataset (rx-ls {kind})."
+    return command
+
+
+for _kind in ("images", "faces", "identities"):
+    app.command(f"dataset-list-{_kind}")(_lister(_kind))
+
+
+def main() -> None:
+    app(prog_name="recops")

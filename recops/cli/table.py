@@ -1,0 +1,68 @@
+"""A readable table of records, for a terminal; pipes get the records themselves."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Callable, Iterable
+
+Column = tuple[str, Callable[[dict], object]]
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value).replace("\n", " ")
+
+
+def render(records: Iterable[dict], columns: list[Column]) -> str:
+    rows = [[_cell(get(r)) for _, get in columns] for r in records]
+    header = [name for name, _ in columns]
+    widths = [max([len(header[i])] + [len(row[i]) for row in rows]) for i in range(len(columns))]
+    limit = shutil.get_terminal_size((120, 24)).columns
+    # The last column (usually a path or description) takes what the terminal has left.
+    room = max(12, limit - sum(w + 2 for w in widths[:-1]))
+    widths[-1] = min(widths[-1], room)
+    lines = []
+    for row in [header] + rows:
+        cells = [c if len(c) <= w else c[: w - 1] + "…" for c, w in zip(row, widths)]
+        lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip())
+    lines.append(f"({len(rows)} {'row' if len(rows) == 1 else 'rows'})")
+    return "\n".join(lines) + "\n"
+
+
+COLUMNS: dict[str, list[Column]] = {
+    "datasets": [
+        ("images", lambda r: r.get("images")),
+        ("detector", lambda r: r.get("detector")),
+        ("model", lambda r: r.get("model")),
+        ("metric", lambda r: r.get("metric")),
+        ("threshold", lambda r: r.get("threshold")),
+        ("path", lambda r: r.get("path")),
+    ],
+    "images": [
+        ("id", lambda r: r["id"][:12]),
+        ("type", lambda r: r.get("media_type", "").split("/")[-1]),
+        ("size", lambda r: f"{r.get('width')}x{r.get('height')}"),
+        ("bytes", lambda r: r.get("size")),
+        ("consent", lambda r: r.get("consent")),
+        ("path", lambda r: (r.get("paths") or [""])[0] + (f" (+{len(r['paths']) - 1})" if len(r.get("paths", [])) > 1 else "")),
+    ],
+    "faces": [
+        ("id", lambda r: str(r.get("id", ""))[:12]),
+        ("image", lambda r: str(r.get("image", ""))[:12]),
+        ("box", lambda r: ",".join(str(v) for v in r.get("box", []))),
+        ("detector", lambda r: r.get("detector")),
+        ("confidence", lambda r: r.get("confidence")),
+        ("identity", lambda r: r.get("identity")),
+    ],
+    "identities": [
+        ("id", lambda r: str(r.get("id", ""))[:12]),
+        ("name", lambda r: r.get("name")),
+        ("faces", lambda r: r.get("faces")),
+        ("description", lambda r: r.get("description")),
+    ],
+}

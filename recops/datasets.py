@@ -1,0 +1,101 @@
+"""Creating and describing datasets (rx-init, rx-ls datasets)."""
+
+from __future__ import annotations
+
+import os
+
+from . import catalog
+from .errors import DatasetError, UsageError
+from .store.dataset import Dataset, find_datasets, is_dataset
+from .stream import Emitter
+
+
+def dataset_record(dataset: Dataset, counts: bool = False) -> dict:
+    config = dataset.config
+    record = {
+        "type": "dataset",
+        "path": dataset.root,
+        "id": config.id,
+        "description": config.description,
+        "detector": config.detector,
+        "model": config.model,
+        "metric": config.metric,
+        "threshold": config.effective_threshold(),
+        "threshold_source": "dataset" if config.threshold is not None else "deepface",
+        "format": config.format,
+        "created": config.created,
+    }
+    if counts:
+        from .images import LOG as IMAGES, ImageCatalog
+
+        record["images"] = len(ImageCatalog(dataset.log(IMAGES).records()))
+    return record
+
+
+def init_dataset(
+    root: str,
+    detector: str | None = None,
+    model: str | None = None,
+    metric: str | None = None,
+    threshold: float | None = None,
+    description: str | None = None,
+) -> tuple[Dataset, bool]:
+    """Create the dataset at `root`, or update an existing one; returns (dataset, created).
+
+    On an existing dataset only the description, threshold and metric may change: detections and
+    embeddings are only comparable under the detector and model they were made with.
+    """
+    try:
+        if detector is not None:
+            catalog.check_choice("detector", detector, catalog.detectors())
+        if model is not None:
+            catalog.check_choice("model", model, catalog.recognition_models())
+        if metric is not None:
+            catalog.check_choice("metric", metric, catalog.METRICS)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if threshold is not None and threshold <= 0:
+        raise UsageError(f"threshold must be positive, not {threshold}")
+    if not is_dataset(root):
+        if threshold is None:
+            try:
+                catalog.default_threshold(model or catalog.DEFAULT_MODEL, metric or catalog.DEFAULT_METRIC)
+            except KeyError as exc:
+                raise UsageError(f"{exc.args[0]}; give --threshold") from None
+        dataset = Dataset.create(
+            root,
+            detector or catalog.DEFAULT_DETECTOR,
+            model or catalog.DEFAULT_MODEL,
+            metric or catalog.DEFAULT_METRIC,
+            threshold,
+            description or "",
+        )
+        return dataset, True
+    dataset = Dataset.open(root)
+    for what, wanted, current in (("detector", detector, dataset.config.detector), ("model", model, dataset.config.model)):
+        if wanted is not None and wanted != current:
+            dataset.close()
+            raise DatasetError(
+                f"{root}: the {what} is {current} and cannot change (faces found or embedded with another "
+                f"{what} are not comparable); create a new dataset for {wanted}"
+            )
+    if (threshold, description, metric) != (None, None, None):
+        dataset.update(threshold=threshold, description=description, metric=metric)
+    return dataset, False
+
+
+def open_or_create(root: str) -> tuple[Dataset, bool]:
+    """The dataset at `root`, created with the defaults when the folder does not exist yet."""
+    if os.path.exists(root) and not is_dataset(root):
+        raise DatasetError(f"{root}: exists but is not a recops dataset (no recops.json); give another -d")
+    return init_dataset(root)
+
+
+def list_datasets(folder: str, emitter: Emitter) -> None:
+    """A `dataset` record, with counts, for each dataset in or below `folder`."""
+    for root in find_datasets(folder):
+        try:
+            with Dataset.open(root) as dataset:
+                emitter.emit(dataset_record(dataset, counts=True))
+        except DatasetError as exc:
+            emitter.fail(root, "list", str(exc), "bad-dataset")

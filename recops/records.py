@@ -1,0 +1,47 @@
+"""Constructors of the records the core writes; the stream format is a stable contract.
+
+New fields may appear in a record type; existing ones never change meaning.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any
+
+
+def timestamp() -> str:
+    """UTC time in ISO 8601 with microseconds: sorts as text, reads as a date."""
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def error_record(input: str, stage: str, reason: str, kind: str = "failed", **extra: Any) -> dict:
+    """What failed (`input`: a path or an id), where (`stage`), why, and a stable `kind` slug."""
+    return {"type": "error", "input": input, "stage": stage, "kind": kind, "reason": reason, **extra}
+
+
+def image_record(
+    id: str,
+    size: int,
+    media_type: str,
+    width: int,
+    height: int,
+    paths: list[str],
+    consent: bool,
+    orientation: int = 1,
+    ts: str | None = None,
+) -> dict:
+    """An image: its content id (xxh3-128 hex), display size (after EXIF orientation) and origins."""
+    record = {
+        "type": "image",
+        "id": id,
+        "size": size,
+        "media_type": media_type,
+        "width": width,
+        "height": height,
+        "paths": paths,
+        "consent": consent,
+        "ts": ts or timestamp(),
+    }
+    if orientation != 1:
+        record["orientation"] = orientation
+    return record

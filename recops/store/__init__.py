@@ -1,0 +1,1 @@
+"""The dataset directory: content-addressed objects, append-only record segments, config, lock."""

@@ -1,0 +1,46 @@
+"""Crash-safe file creation: temp file in the target's directory, fsync, rename, fsync the directory."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+TEMP_PREFIX = ".tmp-"
+
+
+def is_temp(name: str) -> bool:
+    """Leftovers of an interrupted write: readers skip them, rx-gc removes them."""
+    return name.startswith(TEMP_PREFIX)
+
+
+def fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: str, data: bytes, mode: int = 0o400, sync_dir: bool = True) -> None:
+    """Create `path` holding `data`, or leave no trace but a temp file; replaces an existing file.
+
+    Readers see the old file or the new one, never a torn one. `mode` is applied before the
+    rename, so an object is read-only the moment it has its name.
+    """
+    directory = os.path.dirname(path) or "."
+    temp = os.path.join(directory, TEMP_PREFIX + secrets.token_hex(8))
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fchmod(fd, mode)
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        os.unlink(temp)
+        raise
+    os.close(fd)
+    os.rename(temp, path)
+    if sync_dir:
+        fsync_dir(directory)

@@ -1,0 +1,198 @@
+"""Record streams: JSON lines or msgpack out, either (or plain paths) in.
+
+A stream carries maps with a `type`. On input the format is told by the first byte: `{` starts
+JSON lines, a msgpack map marker starts msgpack, anything else is a list of paths, one per line
+(or NUL-separated with `-0`). In JSON-lines input, a line that does not start with `{` is a path,
+so record streams and path lists can be concatenated.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from typing import IO, Any, Callable, Iterator
+
+import msgpack
+
+from .records import error_record
+
+FORMATS = ("json", "msgpack")
+
+log = logging.getLogger("recops")
+
+
+@dataclass(frozen=True)
+class BadInput:
+    """A piece of input that is neither a record nor a path (a malformed line)."""
+
+    input: str
+    reason: str
+
+
+def _is_msgpack_map(byte: int) -> bool:
+    return 0x80 <= byte <= 0x8F or byte in (0xDE, 0xDF)
+
+
+def read_items(stream: IO[bytes], null: bool = False) -> Iterator[dict | str | BadInput]:
+    """Yield records (dicts), paths (str) and BadInput from a binary stream."""
+    if null:
+        yield from _read_null_paths(stream)
+        return
+    head = stream.peek(1)[:1] if hasattr(stream, "peek") else b""
+    if head and _is_msgpack_map(head[0]):
+        yield from _read_msgpack(stream)
+    else:
+        yield from _read_lines(stream)
+
+
+def _read_null_paths(stream: IO[bytes]) -> Iterator[str]:
+    pending = b""
+    while chunk := _read_some(stream):
+        pending += chunk
+        *done, pending = pending.split(b"\0")
+        for raw in done:
+            if raw:
+                yield os.fsdecode(raw)
+    if pending:
+        yield os.fsdecode(pending)
+
+
+def _read_lines(stream: IO[bytes]) -> Iterator[dict | str | BadInput]:
+    for number, raw in enumerate(stream, 1):
+        line = raw.rstrip(b"\n")
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if not line.strip():
+            continue
+        if line[:1] != b"{":
+            yield os.fsdecode(line)
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            yield BadInput(_snippet(line), f"malformed JSON record on input line {number}: {exc}")
+            continue
+        if not isinstance(record, dict) or not isinstance(record.get("type"), str):
+            yield BadInput(_snippet(line), f"input line {number} is not a record (a map with a 'type')")
+            continue
+        yield record
+
+
+def _read_msgpack(stream: IO[bytes]) -> Iterator[dict | BadInput]:
+    unpacker = msgpack.Unpacker(_Read1(stream), raw=False, unicode_errors="surrogateescape", strict_map_key=False)
+    number = 0
+    try:
+        for record in unpacker:
+            number += 1
+            if not isinstance(record, dict) or not isinstance(record.get("type"), str):
+                yield BadInput(f"msgpack object {number}", f"msgpack object {number} is not a record (a map with a 'type')")
+                continue
+            yield record
+    except (ValueError, msgpack.UnpackException) as exc:
+        # msgpack cannot resynchronise after garbage: report it and end the input here.
+        yield BadInput(f"msgpack object {number + 1}", f"malformed msgpack after object {number}: {exc}")
+
+
+def _read_some(stream: IO[bytes], size: int = 65536) -> bytes:
+    # read() on a pipe waits for `size` bytes; read1() returns what has arrived, so records stream.
+    return stream.read1(size) if hasattr(stream, "read1") else stream.read(size)
+
+
+class _Read1:
+    def __init__(self, stream: IO[bytes]):
+        self.stream = stream
+
+    def read(self, size: int = 65536) -> bytes:
+        return _read_some(self.stream, size)
+
+
+def _snippet(line: bytes, limit: int = 80) -> str:
+    text = line.decode("utf-8", "replace")
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"cannot encode {type(value).__name__} in a record")
+
+
+def _msgpack_default(value: Any) -> Any:
+    if hasattr(value, "astype") and hasattr(value, "tobytes"):
+        return value.astype("<f4").tobytes()
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"cannot encode {type(value).__name__} in a record")
+
+
+def encode_record(record: dict, fmt: str) -> bytes:
+    if fmt == "msgpack":
+        return msgpack.packb(record, default=_msgpack_default, unicode_errors="surrogateescape")
+    return json.dumps(record, separators=(",", ":"), default=_json_default).encode() + b"\n"
+
+
+def as_bytes(value: bytes | str) -> bytes:
+    """Bytes carried in a record: raw in msgpack, base64 text in JSON."""
+    return base64.b64decode(value) if isinstance(value, str) else bytes(value)
+
+
+class RecordWriter:
+    """Buffers encoded records and flushes by size or age, and always on close."""
+
+    def __init__(self, stream: IO[bytes], fmt: str = "json", max_delay: float = 0.25):
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+        self.stream = stream
+        self.fmt = fmt
+        self.max_delay = max_delay
+        self._buffer: list[bytes] = []
+        self._size = 0
+        self._last_flush = time.monotonic()
+
+    def write(self, record: dict) -> None:
+        data = encode_record(record, self.fmt)
+        self._buffer.append(data)
+        self._size += len(data)
+        if self._size >= 65536 or time.monotonic() - self._last_flush >= self.max_delay:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._buffer:
+            self.stream.write(b"".join(self._buffer))
+            self._buffer.clear()
+            self._size = 0
+        self.stream.flush()
+        self._last_flush = time.monotonic()
+
+
+class Emitter:
+    """Where a core function sends its records, and how failures are counted.
+
+    A failure is an error record on stdout plus one line on stderr. Error records passed through
+    from upstream count too (without a second stderr line), so the last tool of a pipeline exits
+    non-zero when any stage failed. `write` is a RecordWriter's write, or `list.append` in Python.
+    """
+
+    def __init__(self, write: Callable[[dict], None]):
+        self.write = write
+        self.failures = 0
+        self.written = 0
+
+    def emit(self, record: dict) -> None:
+        if record.get("type") == "error":
+            self.failures += 1
+        self.write(record)
+        self.written += 1
+
+    def fail(self, input: str, stage: str, reason: str, kind: str = "failed", **extra: Any) -> None:
+        log.error("%s: %s", input, reason)
+        self.emit(error_record(input, stage, reason, kind, **extra))
+
+    def bad_input(self, bad: BadInput) -> None:
+        self.fail(bad.input, "input", bad.reason, "malformed-input")

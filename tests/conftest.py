@@ -1,0 +1,94 @@
+import io
+import os
+import random
+import subprocess
+import sys
+import tarfile
+
+import pytest
+from PIL import Image
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.dirname(sys.executable)
+SHARED_FACES = os.path.join(REPO, "..", "shared", "faces")
+CACHE = os.path.join(REPO, ".cache")
+
+
+def tool(name: str) -> str:
+    return os.path.join(BIN, name)
+
+
+def run(args: list[str], input: bytes | None = None, env: dict | None = None, **kw) -> subprocess.CompletedProcess:
+    """Run an installed tool for real: its own process, real pipes."""
+    return subprocess.run([tool(args[0])] + args[1:], input=input, capture_output=True,
+                          env={**os.environ, **(env or {})}, timeout=120, **kw)
+
+
+def jsonl(data: bytes) -> list[dict]:
+    import json
+
+    return [json.loads(line) for line in data.splitlines() if line.strip()]
+
+
+def make_jpeg(seed: int, size=(64, 48), **save) -> bytes:
+    rng = random.Random(seed)
+    image = Image.new("RGB", size, tuple(rng.randrange(256) for _ in range(3)))
+    for _ in range(20):
+        x, y = rng.randrange(size[0]), rng.randrange(size[1])
+        image.putpixel((x, y), tuple(rng.randrange(256) for _ in range(3)))
+    out = io.BytesIO()
+    image.save(out, "JPEG", **save)
+    return out.getvalue()
+
+
+def make_png(seed: int, size=(40, 30), mode="RGB") -> bytes:
+    rng = random.Random(seed)
+    image = Image.new(mode, size, rng.randrange(256) if mode in ("L", "P") else tuple(rng.randrange(256) for _ in range(len(mode))))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def face_recognition_photos() -> str:
+    """The face_recognition project's photos: from ../shared/faces, else from its sdist on PyPI."""
+    shared = os.path.join(SHARED_FACES, "face_recognition")
+    if os.path.isdir(shared):
+        return shared
+    target = os.path.join(CACHE, "face_recognition")
+    if not os.path.isdir(target):
+        os.makedirs(CACHE, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+                        "face_recognition==1.3.0", "-d", CACHE, "-q"], check=True)
+        sdist = next(f for f in os.listdir(CACHE) if f.startswith("face_recognition-") and f.endswith(".tar.gz"))
+        with tarfile.open(os.path.join(CACHE, sdist)) as archive:
+            members = [m for m in archive.getmembers() if m.isfile() and m.name.lower().endswith((".jpg", ".jpeg", ".png"))]
+            for member in members:
+                member.name = os.path.basename(member.name)
+                archive.extract(member, target, filter="data")
+    return target
+
+
+@pytest.fixture(scope="session")
+def real_photos() -> str:
+    return face_recognition_photos()
+
+
+@pytest.fixture
+def photos(tmp_path):
+    """A folder of small generated images: 3 JPEG, 2 PNG, all distinct."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"img{i}.jpg").write_bytes(make_jpeg(i))
+    for i in range(2):
+        (folder / f"pic{i}.png").write_bytes(make_png(100 + i))
+    return folder
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    from recops.store.dataset import Dataset
+
+    root = tmp_path / "case.rx"
+    Dataset.create(str(root)).close()
+    return root
