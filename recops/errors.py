@@ -7,6 +7,7 @@ class ExitCode(IntEnum):
     """Exit codes shared by every tool; a code is never reused for another meaning."""
 
     OK = 0
+    """Every input was handled."""
     FAILED = 1
     """Some inputs failed: each has an error record on stdout and a line on stderr."""
     USAGE = 2
@@ -18,7 +19,7 @@ class ExitCode(IntEnum):
     DAMAGED = 5
     """rx-fsck found damage: an object whose bytes do not match its name, a torn or invalid record file."""
     LOCKED = 6
-    """Another process holds the dataset's exclusive lock and --wait was not given."""
+    """Another recops process holds the dataset's exclusive lock (a garbage collection or a deletion)."""
     SOFTWARE = 70
     """A bug in recops: please report it with the output of -v."""
     INTERRUPTED = 130

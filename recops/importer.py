@@ -14,14 +14,23 @@ from .inputs import walk_files
 from .records import image_record, timestamp
 from .store.dataset import Dataset, is_dataset
 from .store.objects import content_id
+from .store.pathcache import PathCache
 from .stream import BadInput, Emitter, as_bytes
 
 log = logging.getLogger("recops")
 STAGE = "import"
 
 
-def read_image_file(path: str) -> bytes:
-    """The bytes of a JPEG or PNG file; raises InputError naming what is wrong with the path."""
+def absolute(path: str) -> str:
+    # abspath normalises every path; those from find(1) are mostly normal already, and this
+    # loop runs once per file of a re-import that should cost little more than hashing.
+    if path[:1] == "/" and "//" not in path and "/." not in path and not path.endswith("/"):
+        return path
+    return os.path.abspath(path)
+
+
+def stat_image_file(path: str) -> os.stat_result:
+    """The stat of a regular file; raises InputError naming what else the path is."""
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -34,10 +43,15 @@ def read_image_file(path: str) -> bytes:
         raise InputError("is-a-directory", "is a directory (give folders as arguments to walk them)")
     if not stat.S_ISREG(info.st_mode):
         raise InputError("not-a-file", "not a regular file (a FIFO, socket or device)")
+    return info
+
+
+def read_image_file(path: str) -> bytes:
+    """The bytes of a file, or only its first bytes when they show it is no JPEG or PNG
+    (a video or an archive is refused before gigabytes of it are read)."""
     try:
         with open(path, "rb") as handle:
             head = handle.read(16)
-            # Refuse a video or archive by its first bytes, before reading gigabytes of it.
             if head and sniff(head) is None:
                 return head
             return head + handle.read()
@@ -46,7 +60,10 @@ def read_image_file(path: str) -> bytes:
 
 
 class Importer:
-    """Imports into `dataset`, or, with none, only checks and describes images (a pure filter)."""
+    """Imports into `dataset`, or, with none, only checks and describes images (a pure filter).
+
+    Use it as a context manager: leaving it saves what it learnt about unchanged files.
+    """
 
     def __init__(
         self,
@@ -55,6 +72,7 @@ class Importer:
         consent: bool | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         inline: bool = False,
+        rehash: bool = False,
     ):
         self.dataset = dataset
         self.emitter = emitter
@@ -62,8 +80,16 @@ class Importer:
         self.max_pixels = max_pixels
         self.inline = inline
         self.catalog = images.ImageCatalog(dataset.log(images.LOG).records() if dataset else ())
+        self.paths = PathCache(dataset.cache_dir) if dataset and not rehash else None
         self.new = 0
         self.known = 0
+
+    def __enter__(self) -> "Importer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.paths:
+            self.paths.save()
 
     def add_arguments(self, paths: Iterable[str]) -> None:
         """Paths given on the command line: folders are walked, datasets inside them skipped."""
@@ -87,9 +113,16 @@ class Importer:
                 self.emitter.emit(item)
 
     def add_path(self, path: str) -> None:
+        full = absolute(path)
         try:
-            data = read_image_file(path)
-            self._add(data, [os.path.abspath(path)], self.consent)
+            info = stat_image_file(path)
+            if self.paths:
+                id = self.paths.lookup(full, info)
+                if id is not None and self._known(id, [full], self.consent):
+                    return
+            id = self._add(read_image_file(path), [full], self.consent)
+            if self.paths:
+                self.paths.remember(full, info, id)
         except InputError as exc:
             self.emitter.fail(path, STAGE, exc.reason, exc.kind)
 
@@ -99,44 +132,54 @@ class Importer:
         label = record.get("id") or (paths[0] if paths else "image record")
         consent = self.consent if self.consent is not None else record.get("consent")
         try:
-            data = as_bytes(record["data"]) if "data" in record else read_image_file(paths[0])
+            if "data" in record:
+                data = as_bytes(record["data"])
+            else:
+                stat_image_file(paths[0])
+                data = read_image_file(paths[0])
             self._add(data, paths, consent)
         except InputError as exc:
             self.emitter.fail(label, STAGE, exc.reason, exc.kind)
         except (ValueError, TypeError) as exc:
             self.emitter.fail(label, STAGE, f"invalid inline image data: {exc}", "malformed-input")
 
-    def _add(self, data: bytes, paths: list[str], consent: bool | None) -> None:
+    def _known(self, id: str, paths: list[str], consent: bool | None, data: bytes | None = None) -> bool:
+        """Emit the image if the catalog already says all there is to say; else False."""
+        if not self.catalog.states(id, paths, consent):
+            return False
+        self.known += 1
+        self._emit(id, data)
+        return True
+
+    def _add(self, data: bytes, paths: list[str], consent: bool | None) -> str:
         id = content_id(data)
+        if self._known(id, paths, consent, data):
+            return id
         current = self.catalog.get(id)
         if current is None:
             info = inspect(data, self.max_pixels)
             if self.dataset:
                 self.dataset.objects.put(id, data)
-            record = image_record(id, len(data), info.media_type, info.width, info.height, paths,
-                                  bool(consent), info.orientation)
-            self._store(record)
+            self._store(image_record(id, len(data), info.media_type, info.width, info.height, paths,
+                                     bool(consent), info.orientation))
             self.new += 1
         else:
-            new_paths = [p for p in paths if p not in current["paths"]]
-            restates = consent is not None and consent != current["consent"]
-            if new_paths or restates:
-                record = {k: v for k, v in current.items() if k not in ("paths", "consent", "ts")}
-                record.update(paths=new_paths, ts=timestamp())
-                if restates:
-                    record["consent"] = consent
-                self._store(record)
+            record = {k: v for k, v in current.items() if k not in ("paths", "consent", "ts")}
+            record.update(paths=[p for p in paths if p not in current["paths"]], ts=timestamp())
+            if consent is not None and consent != current["consent"]:
+                record["consent"] = consent
+            self._store(record)
             self.known += 1
-        self._emit(self.catalog.get(id), data)
+        self._emit(id, data)
+        return id
 
     def _store(self, record: dict) -> None:
-        self.catalog.add(record)
         if self.dataset:
             self.dataset.log(images.LOG).append(record)
+        self.catalog.add(dict(record))
 
-    def _emit(self, view: dict, data: bytes) -> None:
-        if self.dataset:
-            view["dataset"] = self.dataset.root
+    def _emit(self, id: str, data: bytes | None) -> None:
+        view = self.catalog.get(id, dataset=self.dataset.root) if self.dataset else self.catalog.get(id)
         if self.inline:
-            view["data"] = data
+            view["data"] = data if data is not None else self.dataset.objects.read(id)
         self.emitter.emit(view)

@@ -131,10 +131,14 @@ def _msgpack_default(value: Any) -> Any:
     raise TypeError(f"cannot encode {type(value).__name__} in a record")
 
 
+_encode_json = json.JSONEncoder(separators=(",", ":"), default=_json_default).encode
+_pack = msgpack.Packer(default=_msgpack_default, unicode_errors="surrogateescape").pack
+
+
 def encode_record(record: dict, fmt: str) -> bytes:
     if fmt == "msgpack":
-        return msgpack.packb(record, default=_msgpack_default, unicode_errors="surrogateescape")
-    return json.dumps(record, separators=(",", ":"), default=_json_default).encode() + b"\n"
+        return _pack(record)
+    return _encode_json(record).encode() + b"\n"
 
 
 def as_bytes(value: bytes | str) -> bytes:

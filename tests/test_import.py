@@ -26,8 +26,8 @@ def png_bomb(width: int, height: int) -> bytes:
 def import_core(dataset, paths, **options):
     records = []
     with Dataset.open(str(dataset)) as ds:
-        importer = Importer(ds, Emitter(records.append), **options)
-        importer.add_arguments([str(p) for p in paths])
+        with Importer(ds, Emitter(records.append), **options) as importer:
+            importer.add_arguments([str(p) for p in paths])
     return records
 
 
@@ -193,3 +193,35 @@ def test_missing_dataset_folder_is_created_but_a_foreign_folder_is_refused(tmp_p
 def test_dataset_from_environment(tmp_path, photos):
     result = run(["rx-import", str(photos / "img0.jpg")], env={"RX_DATASET": str(tmp_path / "env.rx")})
     assert jsonl(result.stdout)[0]["dataset"] == str(tmp_path / "env.rx")
+
+
+def test_unchanged_files_are_not_read_again_but_changed_ones_are(dataset, photos, monkeypatch):
+    import recops.importer as importer_module
+    import recops.store.pathcache as pathcache
+
+    monkeypatch.setattr(pathcache, "_RACY_NS", 0)  # the photos were written a moment ago
+    reads = []
+    real_read = importer_module.read_image_file
+    monkeypatch.setattr(importer_module, "read_image_file", lambda p: reads.append(p) or real_read(p))
+    target = photos / "img0.jpg"
+    target.write_bytes(make_jpeg(0, comment=b"before"))
+    first = import_core(dataset, [target])
+    assert len(reads) == 1
+    assert import_core(dataset, [target]) == first and len(reads) == 1
+
+    stamp = target.stat()
+    target.write_bytes(make_jpeg(0, comment=b"after!"))
+    os.utime(target, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))  # same size and mtime; ctime moves
+    changed = import_core(dataset, [target])
+    assert len(reads) == 2 and changed[0]["id"] != first[0]["id"]
+
+    assert import_core(dataset, [target], rehash=True)[0]["id"] == changed[0]["id"] and len(reads) == 3
+
+
+def test_a_fresh_file_is_not_trusted_by_its_stat(dataset, photos):
+    from recops.store.pathcache import PathCache
+
+    import_core(dataset, [photos / "img1.jpg"])
+    with Dataset.open(str(dataset)) as ds:
+        cache = PathCache(ds.cache_dir)
+        assert cache.lookup(str(photos / "img1.jpg"), os.stat(photos / "img1.jpg")) is None

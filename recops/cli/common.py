@@ -34,6 +34,22 @@ class Format(str, enum.Enum):
 FormatOpt = Annotated[
     Format, typer.Option("--format", "-f", help="Output records as JSON lines or msgpack (input is detected)."),
 ]
+# The dataset settings: rx-init and recops dataset-create spell them the same (the original's
+# --basemodel and --distance-metric are kept as aliases).
+DetectorOpt = Annotated[Optional[str], typer.Option(
+    "--detector", metavar="NAME",
+    help="Face detector, fixed at creation: any of deepface's (dlib, opencv, ssd, mtcnn, retinaface, "
+         "mediapipe, yunet, yolov8n, centerface, ...) [default: dlib].")]
+ModelOpt = Annotated[Optional[str], typer.Option(
+    "--model", "--basemodel", metavar="NAME",
+    help="Recognition model, fixed at creation: any of deepface's (Dlib, ArcFace, Facenet, Facenet512, "
+         "VGG-Face, SFace, ...) [default: Dlib].")]
+MetricOpt = Annotated[Optional[str], typer.Option(
+    "--metric", "--distance-metric", metavar="METRIC",
+    help="Distance metric: cosine, euclidean, euclidean_l2 or angular [default: cosine].")]
+ThresholdOpt = Annotated[Optional[float], typer.Option(
+    metavar="DISTANCE", help="Maximum distance of a match [default: deepface's threshold for the model and metric].")]
+DescriptionOpt = Annotated[Optional[str], typer.Option(metavar="TEXT", help="Free text describing the case.")]
 VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="Log details to stderr, and tracebacks on internal errors.")]
 QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Log only errors to stderr.")]
 
@@ -43,9 +59,9 @@ def stdout_is_terminal() -> bool:
     return sys.stdout.isatty()
 
 
-def new_app(help: str | None = None) -> typer.Typer:
+def new_app() -> typer.Typer:
     return typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False,
-                       context_settings={"help_option_names": ["-h", "--help"]}, help=help)
+                       context_settings={"help_option_names": ["-h", "--help"]})
 
 
 class _Formatter(logging.Formatter):

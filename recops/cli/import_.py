@@ -19,12 +19,13 @@ log = logging.getLogger("recops")
 
 @app.command()
 def rx_import(
-    paths: Annotated[Optional[list[str]], typer.Argument(metavar="[PATH]...", help="Image files, or folders to walk. Without any, or for -, paths (or image records) are read from stdin.")] = None,
+    paths: Annotated[Optional[list[str]], typer.Argument(metavar="PATH...", help="Image files, or folders to walk. Without any, or for -, paths (or image records) are read from stdin.")] = None,
     dataset: DatasetOpt = None,
     null: NullOpt = False,
     consent: Annotated[Optional[bool], typer.Option("--consent/--no-consent", help="Record that the people shown consented (or not). Without either, new images are recorded without consent and known ones keep theirs.")] = None,
     max_pixels: Annotated[Optional[int], typer.Option(metavar="N", help=f"Refuse images whose header claims more pixels than N (decompression bombs) [default: ${MAX_PIXELS_ENV} or 200000000].")] = None,
     inline: Annotated[bool, typer.Option(help="Carry each image's bytes in its record (data), for hosts without the files; best with --format msgpack.")] = False,
+    rehash: Annotated[bool, typer.Option(help="Read and hash every file, even one whose size, times and inode are unchanged since the last import.")] = False,
     fmt: FormatOpt = "json",
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
@@ -35,7 +36,8 @@ def rx_import(
     error record. The same bytes are stored once however often and under whatever names they
     come; each image record lists every original path seen. Folders given as arguments are
     walked (hidden entries skipped, symlinked folders not followed). Re-running after Ctrl-C or
-    a crash finishes the job without storing anything twice.
+    a crash finishes the job without storing anything twice. A file whose size, times and inode
+    have not changed since it was last imported is not read again (--rehash reads it).
 
     With no dataset (-d or $RX_DATASET) nothing is stored: images are checked and described, so
     rx-import works as the first filter of a pipeline. A -d folder that does not exist yet is
@@ -50,14 +52,14 @@ def rx_import(
             if created:
                 log.warning("created dataset %s (detector %s, model %s)", target.root, target.config.detector, target.config.model)
         with target or contextlib.nullcontext():
-            importer = Importer(target, out, consent, max_pixels or default_max_pixels(), inline)
-            for path in paths or ["-"]:
-                if path == "-":
-                    if sys.stdin.isatty():
-                        log.warning("reading paths from the terminal; end with Ctrl-D")
-                    importer.add_items(read_items(sys.stdin.buffer, null))
-                else:
-                    importer.add_arguments([path])
+            with Importer(target, out, consent, max_pixels or default_max_pixels(), inline, rehash) as importer:
+                for path in paths or ["-"]:
+                    if path == "-":
+                        if sys.stdin.isatty():
+                            log.warning("reading paths from the terminal; end with Ctrl-D")
+                        importer.add_items(read_items(sys.stdin.buffer, null))
+                    else:
+                        importer.add_arguments([path])
             log.info("%d images: %d new, %d known; %d failed", importer.new + importer.known,
                      importer.new, importer.known, out.failures)
 

@@ -1,11 +1,12 @@
 """rx-init: create a dataset, or change an existing one's description and threshold."""
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from ..datasets import dataset_record, init_dataset
-from .common import FormatOpt, QuietOpt, VerboseOpt, new_app, running
+from .common import (DescriptionOpt, DetectorOpt, FormatOpt, MetricOpt, ModelOpt, QuietOpt, ThresholdOpt,
+                     VerboseOpt, new_app, running)
 
 app = new_app()
 
@@ -13,11 +14,11 @@ app = new_app()
 @app.command()
 def rx_init(
     directory: Annotated[str, typer.Argument(metavar="DIR", help="Dataset directory to create (mode 0700) or update.")],
-    detector: Annotated[Optional[str], typer.Option(help="Face detector, fixed at creation [default: dlib]. rx-models lists them.")] = None,
-    model: Annotated[Optional[str], typer.Option(help="Recognition model, fixed at creation [default: Dlib]. rx-models lists them.")] = None,
-    metric: Annotated[Optional[str], typer.Option(help="Distance metric: cosine, euclidean, euclidean_l2 or angular [default: cosine].")] = None,
-    threshold: Annotated[Optional[float], typer.Option(help="Maximum distance of a match [default: deepface's threshold for the model and metric].")] = None,
-    description: Annotated[Optional[str], typer.Option(help="Free text describing the case.")] = None,
+    detector: DetectorOpt = None,
+    model: ModelOpt = None,
+    metric: MetricOpt = None,
+    threshold: ThresholdOpt = None,
+    description: DescriptionOpt = None,
     fmt: FormatOpt = "json",
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,

@@ -12,19 +12,19 @@ from ..listing import KINDS, list_kind
 from ..store.dataset import Dataset
 from ..stream import Emitter
 from . import common, table
-from .common import DatasetOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, new_app, running
+from .common import DatasetOpt, Format, NullOpt, QuietOpt, VerboseOpt, new_app, running
 
 app = new_app()
 
 
 @app.command()
 def rx_ls(
-    kind: Annotated[Optional[str], typer.Argument(metavar="[KIND]", help="datasets, images, faces or identities [default: images with a dataset, else datasets].")] = None,
-    folder: Annotated[str, typer.Argument(metavar="[FOLDER]", help="Where to look for datasets (KIND datasets).")] = ".",
+    kind: Annotated[Optional[str], typer.Argument(metavar="KIND", help="datasets, images, faces or identities [default: images with a dataset, else datasets].")] = None,
+    folder: Annotated[str, typer.Argument(metavar="FOLDER", help="Where to look for datasets (KIND datasets).")] = ".",
     dataset: DatasetOpt = None,
     paths: Annotated[bool, typer.Option("--paths", help="Print the stored file of each image, one per line (NUL-terminated with -0), instead of records.")] = False,
     null: NullOpt = False,
-    fmt: Annotated[Optional[str], typer.Option("--format", "-f", metavar="FORMAT", help="json or msgpack [default: a table when stdout is a terminal, else json].")] = None,
+    fmt: Annotated[Optional[Format], typer.Option("--format", "-f", help="json or msgpack [default: a table when stdout is a terminal, else json].")] = None,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
 ) -> None:

@@ -14,9 +14,9 @@ from ..listing import list_kind
 from ..store.dataset import Dataset, home, locate
 from ..stream import Emitter
 from . import common, table
-from .common import new_app, running
+from .common import DescriptionOpt, DetectorOpt, MetricOpt, ModelOpt, ThresholdOpt, new_app, running
 
-app = new_app(help=__doc__)
+app = new_app()
 log = logging.getLogger("recops")
 
 DatasetArg = Annotated[str, typer.Option("-d", "--dataset", "--dataset-id", metavar="NAME|DIR", help="Dataset name (under $RECOPS_HOME) or directory.")]
@@ -25,9 +25,14 @@ _state: dict = {"level": None, "log_file": None}
 
 @app.callback()
 def porcelain(
-    log_level: Annotated[Optional[str], typer.Option(help="Logging level: DEBUG, INFO, WARNING or ERROR [default: INFO on a terminal, else WARNING].")] = None,
-    log_file: Annotated[Optional[str], typer.Option(help="Append logs to this file instead of stderr.")] = None,
+    log_level: Annotated[Optional[str], typer.Option(metavar="LEVEL", help="Logging level: DEBUG, INFO, WARNING or ERROR [default: INFO on a terminal, else WARNING].")] = None,
+    log_file: Annotated[Optional[str], typer.Option(metavar="FILE", help="Append logs to this file instead of stderr.")] = None,
 ) -> None:
+    """Face recognition for investigators: the functions of the original recops command.
+
+    Datasets are given by name (kept under $RECOPS_HOME) or by path. Each function is a
+    composition of the rx tools' core; records go to stdout (a table on a terminal).
+    """
     _state.update(level=log_level, log_file=log_file)
 
 
@@ -45,12 +50,12 @@ def _show(records: list[dict], kind: str, out: Emitter) -> None:
 
 @app.command("dataset-create")
 def dataset_create(
-    name: Annotated[str, typer.Argument(help="Dataset name (created under $RECOPS_HOME) or directory.")],
-    detector: Annotated[Optional[str], typer.Option(help="Face detector, fixed at creation [default: dlib].")] = None,
-    basemodel: Annotated[Optional[str], typer.Option(help="Recognition model, fixed at creation [default: Dlib].")] = None,
-    description: Annotated[Optional[str], typer.Option(help="Free text describing the case.")] = None,
-    threshold: Annotated[Optional[float], typer.Option(help="Maximum distance of a match [default: the model's].")] = None,
-    distance_metric: Annotated[Optional[str], typer.Option(help="cosine, euclidean, euclidean_l2 or angular [default: cosine].")] = None,
+    name: Annotated[str, typer.Argument(metavar="DATASET", help="Dataset name (created under $RECOPS_HOME) or directory.")],
+    detector: DetectorOpt = None,
+    basemodel: ModelOpt = None,
+    distance_metric: MetricOpt = None,
+    threshold: ThresholdOpt = None,
+    description: DescriptionOpt = None,
 ) -> None:
     """Create a dataset, or update an existing one's description, threshold and metric (rx-init)."""
     with _run("dataset-create") as out:
@@ -61,7 +66,7 @@ def dataset_create(
 
 @app.command("dataset-list")
 def dataset_list(
-    folder: Annotated[Optional[str], typer.Argument(help="Where to look [default: $RECOPS_HOME].")] = None,
+    folder: Annotated[Optional[str], typer.Argument(metavar="FOLDER", help="Where to look [default: $RECOPS_HOME].")] = None,
 ) -> None:
     """List datasets with their detector, model, threshold and counts (rx-ls datasets)."""
     with _run("dataset-list") as out:

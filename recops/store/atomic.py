@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 
 TEMP_PREFIX = ".tmp-"
 
@@ -28,7 +27,7 @@ def write_atomic(path: str, data: bytes, mode: int = 0o400, sync_dir: bool = Tru
     rename, so an object is read-only the moment it has its name.
     """
     directory = os.path.dirname(path) or "."
-    temp = os.path.join(directory, TEMP_PREFIX + secrets.token_hex(8))
+    temp = os.path.join(directory, TEMP_PREFIX + os.urandom(8).hex())
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         view = memoryview(data)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from dataclasses import asdict, dataclass, field, fields
 
 from ..errors import DatasetError
@@ -24,7 +23,7 @@ class Config:
     """None: deepface's threshold for the model and metric."""
     description: str = ""
     format: int = FORMAT_VERSION
-    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    id: str = field(default_factory=lambda: os.urandom(16).hex())
     """Tells copies of one dataset from different datasets, so a merge of two unrelated ones is caught."""
     created: str = field(default_factory=timestamp)
 

@@ -43,6 +43,7 @@ class Dataset:
         self.config = config
         self._lock = lock
         self.objects = ObjectStore(os.path.join(self.root, "objects"))
+        self.cache_dir = os.path.join(self.root, "cache")
         self._logs: dict[str, RecordLog] = {}
 
     @classmethod
