@@ -9,6 +9,7 @@ so record streams and path lists can be concatenated.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import logging
 import os
@@ -47,6 +48,14 @@ def read_items(stream: IO[bytes], null: bool = False) -> Iterator[dict | str | B
         yield from _read_msgpack(stream)
     else:
         yield from _read_lines(stream)
+
+
+def peek(items: Iterator) -> tuple[object | None, Iterator]:
+    """The first item and an iterator that still yields it."""
+    items = iter(items)
+    for first in items:
+        return first, itertools.chain([first], items)
+    return None, iter(())
 
 
 def _read_null_paths(stream: IO[bytes]) -> Iterator[str]:
@@ -123,7 +132,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot encode {type(value).__name__} in a record")
 
 
-def _msgpack_default(value: Any) -> Any:
+def msgpack_default(value: Any) -> Any:
     if hasattr(value, "astype") and hasattr(value, "tobytes"):
         return value.astype("<f4").tobytes()
     if hasattr(value, "item"):
@@ -132,7 +141,7 @@ def _msgpack_default(value: Any) -> Any:
 
 
 _encode_json = json.JSONEncoder(separators=(",", ":"), default=_json_default).encode
-_pack = msgpack.Packer(default=_msgpack_default, unicode_errors="surrogateescape").pack
+_pack = msgpack.Packer(default=msgpack_default, unicode_errors="surrogateescape").pack
 
 
 def encode_record(record: dict, fmt: str) -> bytes:

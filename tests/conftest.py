@@ -10,8 +10,11 @@ from PIL import Image
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
-SHARED_FACES = os.path.join(REPO, "..", "shared", "faces")
+SHARED_FACES = os.path.normpath(os.path.join(REPO, "..", "shared", "faces"))
 CACHE = os.path.join(REPO, ".cache")
+# The tests' own deepface home: never the user's ~/.deepface, and filled from installed packages
+# only (rx-models provide), so a test can never download a weight file.
+os.environ["DEEPFACE_HOME"] = os.path.join(CACHE, "deepface-home")
 
 
 def tool(name: str) -> str:
@@ -92,3 +95,48 @@ def dataset(tmp_path):
     root = tmp_path / "case.rx"
     Dataset.create(str(root)).close()
     return root
+
+
+class FakeDetector:
+    """One face in the middle of any image that is not all one colour; none in a flat one."""
+
+    name = "fake"
+
+    def detect(self, image):
+        from recops.models import FoundFace
+
+        if (image == image[0, 0]).all():
+            return []
+        h, w = image.shape[:2]
+        box = (w // 4, h // 4, 3 * w // 4, 3 * h // 4)
+        return [FoundFace(box, 0.9, {"left_eye": [0.6 * w, 0.4 * h], "right_eye": [0.4 * w, 0.4 * h]}, "fake")]
+
+
+class FakeEmbedder:
+    """The mean colour of the box and its size: equal faces, equal vectors."""
+
+    name = "Fake"
+    dim = 4
+    version = "fake-1"
+    normalization = "base"
+
+    def embed(self, image, faces, align):
+        import numpy as np
+
+        rows = []
+        for face in faces:
+            left, top, right, bottom = face["box"]
+            crop = image[top:bottom, left:right].reshape(-1, 3).astype(np.float32)
+            rows.append([*crop.mean(axis=0), right - left])
+        return np.asarray(rows, dtype=np.float32).reshape(len(faces), self.dim)
+
+
+@pytest.fixture
+def fake_models():
+    from recops import models
+
+    models.register_detector("fake", FakeDetector)
+    models.register_embedder("Fake", FakeEmbedder)
+    yield
+    models._detector_factories.pop("fake", None)
+    models._embedder_factories.pop("Fake", None)

@@ -9,5 +9,8 @@ TOOLS = {
     "rx-import": "recops.cli.import_",
     "rx-ls": "recops.cli.ls",
     "rx-fsck": "recops.cli.fsck",
+    "rx-detect": "recops.cli.detect",
+    "rx-embed": "recops.cli.embed",
+    "rx-models": "recops.cli.models",
     "recops": "recops.cli.porcelain",
 }

@@ -69,7 +69,9 @@ def _unpack_all(data: bytes) -> Iterator[object]:
 
 
 def encode_segment(records: list[dict]) -> bytes:
-    pack = msgpack.Packer(unicode_errors="surrogateescape").pack
+    from ..stream import msgpack_default
+
+    pack = msgpack.Packer(default=msgpack_default, unicode_errors="surrogateescape").pack
     return b"".join(pack(record) for record in records)
 
 
@@ -96,12 +98,14 @@ class RecordLog:
         return [Segment(os.path.join(self.directory, n)) for n in sorted(names) if not is_temp(n)]
 
     def records(self) -> Iterator[dict]:
-        """Every stored record, oldest segment first; a damaged segment is skipped with a warning."""
+        """Every record, oldest segment first, then those this process has not flushed yet;
+        a damaged segment is skipped with a warning."""
         for segment in self.segments():
             try:
                 yield from segment.records()
             except SegmentDamaged as exc:
                 log.warning("skipping damaged record file %s (run rx-fsck)", exc)
+        yield from list(self._pending)
 
     def append(self, record: dict) -> None:
         self._pending.append(record)

@@ -1,0 +1,54 @@
+"""rx-detect: find faces in images."""
+
+from typing import Annotated, Optional
+
+import typer
+
+from ..detect import DetectOptions, FaceDetection
+from ..errors import DatasetError
+from ..pixels import DEFAULT_MAX_SIDE
+from .common import DatasetOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, new_app, running
+from .pipeline import ForceOpt, JobsOpt, inputs, jobs, stream_dataset
+
+app = new_app()
+
+
+@app.command()
+def rx_detect(
+    paths: Annotated[Optional[list[str]], typer.Argument(metavar="PATH...", help="Image files or folders; without any, image records (or paths) are read from stdin.")] = None,
+    dataset: DatasetOpt = None,
+    detector: Annotated[Optional[str], typer.Option(metavar="NAME", help="Any deepface detector (rx-models lists them) [default: the dataset's, else dlib].")] = None,
+    align: Annotated[bool, typer.Option("--align/--no-align", help="Record landmarks for aligning each face before it is embedded.")] = True,
+    min_size: Annotated[int, typer.Option(metavar="PX", help="Drop faces smaller than PX pixels (width or height, full image).")] = 0,
+    max_side: Annotated[int, typer.Option(metavar="PX", help="Search images scaled down to at most PX pixels on their long side; boxes are given in full-size pixels.")] = DEFAULT_MAX_SIDE,
+    force: ForceOpt = False,
+    workers: JobsOpt = None,
+    null: NullOpt = False,
+    fmt: FormatOpt = "json",
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Find the faces in images, the detection step of the old recops imports.
+
+    Reads image records (from rx-import) or paths. For each image it passes the image record
+    on, then writes a face record per face (box, landmarks, confidence, detector) and a
+    detection record listing them; an image without a face gets a detection record with count 0.
+
+    With a dataset (-d, $RX_DATASET, or the one the image records come from) paths are imported
+    first, results are stored, and a re-run reuses them unless --force. Without one it is a pure
+    filter. EXIF orientation is honoured; greyscale, palette, alpha and 16-bit images work.
+
+    The default detector, dlib, is HOG with 5-point landmarks; where HOG finds no face, the SSD
+    detector looks again.
+    """
+    with running("rx-detect", fmt, verbose, quiet) as out:
+        with stream_dataset(dataset, inputs(paths, null)) as (store, items):
+            name = detector or (store.config.detector if store else "dlib")
+            if store and name != store.config.detector:
+                raise DatasetError(f"{store.root} uses the {store.config.detector} detector, not {name}")
+            options = DetectOptions(name, align, min_size, max_side)
+            FaceDetection(out, options, store, jobs(workers), force).run(items)
+
+
+def main() -> None:
+    app(prog_name="rx-detect")

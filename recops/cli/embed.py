@@ -1,0 +1,45 @@
+"""rx-embed: describe each face by a vector."""
+
+from typing import Annotated, Optional
+
+import typer
+
+from ..embed import EmbedOptions, FaceEmbedding
+from ..errors import DatasetError
+from .common import DatasetOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, new_app, running
+from .pipeline import ForceOpt, JobsOpt, inputs, jobs, stream_dataset
+
+app = new_app()
+
+
+@app.command()
+def rx_embed(
+    dataset: DatasetOpt = None,
+    model: Annotated[Optional[str], typer.Option(metavar="NAME", help="Any deepface recognition model (rx-models lists them) [default: the dataset's, else Dlib].")] = None,
+    force: ForceOpt = False,
+    workers: JobsOpt = None,
+    null: NullOpt = False,
+    fmt: FormatOpt = "json",
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Compute an embedding for each face record, the recognition step of the old recops.
+
+    Reads the records of rx-detect. Every record passes on; each face record is followed by its
+    embedding record (face, image, model, vector: a float list in JSON, raw little-endian float32
+    in msgpack). The faces of an image are embedded together, from one decode of it, in worker
+    processes.
+
+    With a dataset (-d, $RX_DATASET, or the one the face records come from) embeddings are
+    stored, and a re-run reuses them unless --force. Without one it is a pure filter.
+    """
+    with running("rx-embed", fmt, verbose, quiet) as out:
+        with stream_dataset(dataset, inputs(None, null)) as (store, items):
+            name = model or (store.config.model if store else "Dlib")
+            if store and name != store.config.model:
+                raise DatasetError(f"{store.root} uses the {store.config.model} model, not {name}")
+            FaceEmbedding(out, EmbedOptions(name), store, jobs(workers), force).run(items)
+
+
+def main() -> None:
+    app(prog_name="rx-embed")

@@ -1,0 +1,171 @@
+"""rx-detect's core: find the faces of each image, once per (image, detector, alignment).
+
+For every image it handles, it passes the image record on, then writes one face record per face
+and a detection record that lists them (count 0 says the image has no face). With a dataset the
+results are stored and a re-run reuses them; without one it is a pure filter.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+import xxhash
+
+from . import images, models
+from .errors import InputError
+from .importer import Importer
+from .parallel import ordered_map
+from .pixels import DEFAULT_MAX_SIDE, fit, load_rgb
+from .records import timestamp
+from .sources import image_source, read_source
+from .store.dataset import Dataset
+from .stream import BadInput, Emitter
+
+log = logging.getLogger("recops")
+STAGE = "detect"
+FACES = "faces"
+DETECTIONS = "detections"
+
+
+@dataclass(frozen=True)
+class DetectOptions:
+    detector: str
+    align: bool = True
+    min_size: int = 0
+    """Faces whose box is narrower or shorter than this many pixels (of the full image) are dropped."""
+    max_side: int = DEFAULT_MAX_SIDE
+    """Images are searched at most this large (long side); boxes are mapped back to full size."""
+
+
+def face_id(image: str, detector: str, aligned: bool, box) -> str:
+    """Stable across runs and machines, so copies of a dataset merge without duplicate faces."""
+    key = f"{image}|{detector}|{int(aligned)}|{','.join(str(int(v)) for v in box)}"
+    return xxhash.xxh3_128_hexdigest(key.encode())
+
+
+def find_faces(data: bytes, options: DetectOptions) -> list[models.FoundFace]:
+    """The faces in one image's bytes, in full-image pixels."""
+    pixels, decoded_scale = load_rgb(data, options.max_side)
+    searched, fit_scale = fit(pixels, options.max_side)
+    faces = models.get_detector(options.detector).detect(searched)
+    found = [face.scaled(1.0 / (decoded_scale * fit_scale)) for face in faces]
+    return [f for f in found if min(f.box[2] - f.box[0], f.box[3] - f.box[1]) >= options.min_size]
+
+
+def _work(task: tuple | InputError) -> list[models.FoundFace] | InputError:
+    if isinstance(task, InputError):
+        return task
+    source, options = task
+    try:
+        return find_faces(read_source(source), options)
+    except InputError as exc:
+        return exc
+    except Exception as exc:  # a bad image must not end the run; the model error is this image's
+        return InputError("detect-failed", f"{type(exc).__name__}: {exc}")
+
+
+class FaceDetection:
+    """Feed it records (or paths); it emits images, faces and detections in input order."""
+
+    def __init__(self, emitter: Emitter, options: DetectOptions, dataset: Dataset | None = None,
+                 workers: int = 1, force: bool = False):
+        models.check_detector(options.detector)
+        self.emitter = emitter
+        self.options = options
+        self.dataset = dataset
+        self.workers = workers
+        self.force = force
+        self.done: dict[tuple, dict] = {}
+        self.faces: dict[str, dict] = {}
+        if dataset:
+            for record in dataset.log(DETECTIONS).records():
+                key = (record["image"], record["detector"], record["aligned"])
+                if key not in self.done or record["ts"] > self.done[key]["ts"]:
+                    self.done[key] = record
+            for record in dataset.log(FACES).records():
+                self.faces[record["id"]] = record
+        self._imported: list[dict] = []
+        self._importer = Importer(dataset, Emitter(self._imported.append)) if dataset else None
+
+    def run(self, items: Iterable[dict | str | BadInput]) -> None:
+        for record, result in ordered_map(self._records(items), _work, self.workers, self._task):
+            if result is None:
+                self._pass_or_reuse(record)
+            elif isinstance(result, InputError):
+                self.emitter.emit(record)
+                self.emitter.fail(record["id"], STAGE, result.reason, result.kind)
+            else:
+                self._record(record, result)
+
+    def _records(self, items: Iterable[dict | str | BadInput]) -> Iterator[dict]:
+        """Image records ready to detect: paths and foreign image records are imported first."""
+        paths = Importer(None, Emitter(self._imported.append)) if self._importer is None else self._importer
+        for item in items:
+            if isinstance(item, BadInput):
+                self.emitter.bad_input(item)
+                continue
+            if isinstance(item, str):
+                paths.add_path(item)
+            elif item.get("type") == "image" and self._importer and item.get("dataset") != self.dataset.root:
+                self._importer.add_record(item)
+            else:
+                yield item
+                continue
+            yield from self._imported
+            self._imported.clear()
+
+    def _key(self, record: dict) -> tuple:
+        return (record["id"], self.options.detector, self.options.align)
+
+    def _task(self, record: dict) -> tuple | InputError | None:
+        """What a worker needs to detect this record's faces; None when there is nothing to do."""
+        if record.get("type") != "image" or "id" not in record:
+            return None
+        if not self.force and self._key(record) in self.done:
+            return None
+        try:
+            return image_source(record, self.dataset), self.options
+        except InputError as exc:
+            return exc
+
+    def _pass_or_reuse(self, record: dict) -> None:
+        self.emitter.emit(record)
+        detection = self.done.get(self._key(record)) if record.get("type") == "image" else None
+        if detection:
+            for id in detection["faces"]:
+                self.emitter.emit(self._with_source(self.faces[id], record))
+            self.emitter.emit(detection)
+
+    def _record(self, image: dict, found: list[models.FoundFace]) -> None:
+        detector, aligned = self.options.detector, self.options.align
+        faces = []
+        for index, face in enumerate(found):
+            faces.append({
+                "type": "face", "id": face_id(image["id"], detector, aligned, face.box), "image": image["id"],
+                "box": list(face.box), "landmarks": face.landmarks, "confidence": face.confidence,
+                "detector": detector, "method": face.method, "aligned": aligned, "index": index,
+                "ts": timestamp(),
+            })
+        detection = {"type": "detection", "image": image["id"], "detector": detector, "aligned": aligned,
+                     "faces": [f["id"] for f in faces], "count": len(faces), "ts": timestamp()}
+        if self.dataset:
+            for face in faces:
+                self.dataset.log(FACES).append(face)
+                self.faces[face["id"]] = face
+            self.dataset.log(DETECTIONS).append(detection)
+            self.done[self._key(image)] = detection
+        self.emitter.emit(image)
+        for face in faces:
+            self.emitter.emit(self._with_source(face, image))
+        self.emitter.emit(detection)
+
+    def _with_source(self, face: dict, image: dict) -> dict:
+        """A face record that says where its pixels are, so the next stage needs nothing else."""
+        if image.get("dataset"):
+            return {**face, "dataset": image["dataset"]}
+        extra = {"path": image["paths"][0]} if image.get("paths") else {}
+        if image.get("data") is not None:
+            extra["data"] = image["data"]
+        return {**face, **extra}

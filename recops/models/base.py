@@ -1,0 +1,53 @@
+"""The one small interface every model sits behind: detectors find faces, embedders describe them.
+
+Images are upright HxWx3 uint8 RGB arrays. Boxes are (left, top, right, bottom) in pixels of the
+array given. Landmarks are named points: `left_eye` and `right_eye` are the person's own (so
+`left_eye` is on the right of the picture), as deepface names them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass
+class FoundFace:
+    box: tuple[int, int, int, int]
+    confidence: float
+    landmarks: dict[str, list] = field(default_factory=dict)
+    method: str = ""
+    """What found it, when a detector has stages (dlib: hog, then ssd for what hog missed)."""
+
+    def scaled(self, factor: float) -> "FoundFace":
+        """The same face in an image `factor` times the size."""
+        if factor == 1.0:
+            return self
+        box = tuple(int(round(v * factor)) for v in self.box)
+        landmarks = {k: _scale_points(v, factor) for k, v in self.landmarks.items()}
+        return FoundFace(box, self.confidence, landmarks, self.method)
+
+
+def _scale_points(value: list, factor: float) -> list:
+    if value and isinstance(value[0], (list, tuple)):
+        return [[round(x * factor, 1), round(y * factor, 1)] for x, y in value]
+    return [round(value[0] * factor, 1), round(value[1] * factor, 1)]
+
+
+class Detector(Protocol):
+    name: str
+
+    def detect(self, image: np.ndarray) -> list[FoundFace]: ...
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+    version: str
+    normalization: str
+
+    def embed(self, image: np.ndarray, faces: list[dict], align: bool) -> np.ndarray:
+        """One row of float32 per face; `faces` hold `box` and `landmarks` in `image`'s pixels."""
+        ...

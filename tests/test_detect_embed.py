@@ -1,0 +1,160 @@
+"""The detect and embed stages with deterministic fake models: records, memo, order, errors."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import make_jpeg
+from recops.detect import DetectOptions, FaceDetection
+from recops.embed import EmbedOptions, FaceEmbedding, as_vector
+from recops.importer import Importer
+from recops.store.dataset import Dataset
+from recops.stream import BadInput, Emitter
+
+
+def flat_png(path, size=(40, 30)):
+    Image.new("RGB", size, (10, 20, 30)).save(path, "PNG")
+
+
+def imported(ds, paths):
+    records = []
+    with Importer(ds, Emitter(records.append)) as importer:
+        importer.add_arguments([str(p) for p in paths])
+    return records
+
+
+def detect(ds, items, workers=1, force=False, **options):
+    out = []
+    emitter = Emitter(out.append)
+    FaceDetection(emitter, DetectOptions("fake", **options), ds, workers, force).run(items)
+    return out, emitter
+
+
+def embed(ds, items, workers=1, force=False):
+    out = []
+    emitter = Emitter(out.append)
+    FaceEmbedding(emitter, EmbedOptions("Fake"), ds, workers, force).run(items)
+    return out, emitter
+
+
+@pytest.fixture
+def ds(tmp_path):
+    root = tmp_path / "case.rx"
+    Dataset.create(str(root), detector="dlib").close()
+    with Dataset.open(str(root)) as dataset:
+        yield dataset
+
+
+def test_each_image_passes_on_with_its_faces_and_a_detection(ds, photos, fake_models):
+    flat_png(photos / "z-flat.png")
+    images = imported(ds, sorted(photos.iterdir()))
+    out, emitter = detect(ds, images)
+    types = [r["type"] for r in out]
+    assert types[:3] == ["image", "face", "detection"]
+    (flat_id,) = [r["id"] for r in images if r["paths"][0].endswith("z-flat.png")]
+    (flat,) = [r for r in out if r["type"] == "detection" and r["image"] == flat_id]
+    assert flat["count"] == 0 and flat["faces"] == []
+    face = next(r for r in out if r["type"] == "face")
+    assert face["box"] == [16, 12, 48, 36] and face["detector"] == "fake" and face["aligned"] is True
+    assert face["dataset"] == ds.root and emitter.failures == 0
+
+
+def test_detection_is_stored_and_reused_unless_forced(ds, photos, fake_models, monkeypatch):
+    images = imported(ds, sorted(photos.iterdir()))
+    first, _ = detect(ds, images)
+    calls = []
+    monkeypatch.setattr("recops.detect.find_faces", lambda *a: calls.append(a) or [])
+    again, _ = detect(ds, images)
+    assert again == first and calls == []
+    forced, _ = detect(ds, images, force=True)
+    assert len(calls) == len(images) and [r for r in forced if r["type"] == "face"] == []
+
+
+def test_face_ids_are_stable_across_datasets(tmp_path, photos, fake_models):
+    ids = []
+    for name in ("a.rx", "b.rx"):
+        Dataset.create(str(tmp_path / name)).close()
+        with Dataset.open(str(tmp_path / name)) as ds:
+            out, _ = detect(ds, imported(ds, [photos / "img0.jpg"]))
+            ids.append([r["id"] for r in out if r["type"] == "face"])
+    assert ids[0] == ids[1] and len(ids[0]) == 1
+
+
+def test_paths_and_foreign_records_are_imported_first_and_others_pass(ds, photos, fake_models):
+    items = [str(photos / "img0.jpg"), {"type": "note"}, BadInput("x", "broken line"), str(photos / "missing.jpg")]
+    out, emitter = detect(ds, items)
+    assert [r["type"] for r in out] == ["image", "face", "detection", "note", "error", "error"]
+    assert out[0]["dataset"] == ds.root
+    assert emitter.failures == 2
+
+
+def test_workers_keep_input_order(ds, tmp_path, fake_models):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(12):
+        (folder / f"{i:02d}.jpg").write_bytes(make_jpeg(200 + i))
+    images = imported(ds, sorted(folder.iterdir()))
+    out, _ = detect(ds, images, workers=3)
+    assert [r["id"] for r in out if r["type"] == "image"] == [r["id"] for r in images]
+
+
+def test_unreadable_pixels_are_an_error_for_that_image_only(ds, photos, fake_models):
+    images = imported(ds, [photos / "img0.jpg", photos / "img1.jpg"])
+    broken = dict(images[0], dataset=None, id="0" * 32, paths=["/nonexistent.jpg"])
+    out, emitter = detect(None, [broken, images[1]])
+    assert [r["type"] for r in out] == ["image", "error", "image", "face", "detection"]
+    assert out[1]["kind"] == "no-pixels" and emitter.failures == 1
+
+
+def test_min_size_and_downscaled_search_map_boxes_to_full_size(ds, tmp_path, fake_models):
+    big = tmp_path / "big.jpg"
+    big.write_bytes(make_jpeg(3, size=(800, 600)))
+    images = imported(ds, [big])
+    out, _ = detect(ds, images, max_side=200)
+    (face,) = [r for r in out if r["type"] == "face"]
+    assert face["box"] == [200, 148, 600, 448]  # found at 1/4 scale: (50, 37, 150, 112)
+    none, _ = detect(None, images, min_size=500)
+    assert [r["count"] for r in none if r["type"] == "detection"] == [0]
+
+
+def test_exif_orientation_gives_boxes_in_upright_pixels(ds, tmp_path, fake_models):
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "turned.jpg"
+    path.write_bytes(make_jpeg(4, size=(80, 40), exif=exif.tobytes()))
+    out, _ = detect(ds, imported(ds, [path]))
+    (face,) = [r for r in out if r["type"] == "face"]
+    assert face["box"] == [10, 20, 30, 60]  # the upright image is 40 wide, 80 tall
+
+
+def test_embeddings_follow_their_faces_and_are_reused(ds, photos, fake_models, monkeypatch):
+    detected, _ = detect(ds, imported(ds, sorted(photos.iterdir())))
+    out, emitter = embed(ds, detected)
+    types = [r["type"] for r in out]
+    assert types[:4] == ["image", "face", "embedding", "detection"]
+    embedding = out[2]
+    assert embedding["face"] == out[1]["id"] and embedding["model"] == "Fake" and embedding["dim"] == 4
+    assert as_vector(embedding["vector"]).shape == (4,)
+    calls = []
+    monkeypatch.setattr("recops.embed.embed_faces", lambda *a: calls.append(a))
+    again, _ = embed(ds, detected)
+    assert calls == [] and [r["type"] for r in again] == types
+    assert np.array_equal(as_vector(again[2]["vector"]), as_vector(embedding["vector"]))
+
+
+def test_embedding_without_a_dataset_reads_the_original_file(photos, fake_models):
+    detected, _ = detect(None, imported(None, [photos / "img2.jpg"]))
+    face = next(r for r in detected if r["type"] == "face")
+    assert face["path"] == str(photos / "img2.jpg") and "dataset" not in face
+    out, emitter = embed(None, detected, workers=2)
+    assert [r["type"] for r in out] == ["image", "face", "embedding", "detection"] and emitter.failures == 0
+
+
+def test_a_face_that_cannot_be_embedded_is_an_error_and_the_rest_go_on(photos, fake_models):
+    detected, _ = detect(None, imported(None, [photos / "img0.jpg", photos / "img1.jpg"]))
+    faces = [r for r in detected if r["type"] == "face"]
+    lost = dict(faces[0], path="/gone.jpg")
+    out, emitter = embed(None, [lost, faces[1]])
+    assert [r["type"] for r in out] == ["face", "error", "face", "embedding"] and emitter.failures == 1

@@ -1,0 +1,53 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from recops.pixels import fit, load_rgb
+
+
+def encoded(image: Image.Image, fmt: str = "PNG", **save) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **save)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "RGBA", "LA", "CMYK", "I;16", "1"])
+def test_every_mode_becomes_8_bit_rgb(mode):
+    image = Image.new(mode, (7, 5))
+    fmt = "JPEG" if mode == "CMYK" else "PNG"
+    pixels, scale = load_rgb(encoded(image, fmt))
+    assert pixels.shape == (5, 7, 3) and pixels.dtype == np.uint8 and scale == 1.0
+
+
+def test_16_bit_is_scaled_not_clipped():
+    values = np.array([[0, 32768, 65535]], dtype=np.uint16)
+    pixels, _ = load_rgb(encoded(Image.fromarray(values)))
+    assert pixels[0, :, 0].tolist() == [0, 128, 255]
+
+
+def test_transparent_pixels_show_white():
+    image = Image.new("RGBA", (2, 1), (255, 0, 0, 0))
+    pixels, _ = load_rgb(encoded(image))
+    assert pixels[0, 0].tolist() == [255, 255, 255]
+
+
+def test_exif_orientation_turns_the_pixels_upright():
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    pixels, _ = load_rgb(encoded(Image.new("RGB", (30, 10)), "JPEG", exif=exif.tobytes()))
+    assert pixels.shape == (30, 10, 3)
+
+
+def test_large_jpeg_decodes_at_reduced_scale_and_says_so():
+    pixels, scale = load_rgb(encoded(Image.new("RGB", (1600, 1200)), "JPEG"), max_side=400)
+    assert pixels.shape == (300, 400, 3) and scale == 0.25
+
+
+def test_fit_scales_down_only():
+    image = np.zeros((100, 400, 3), np.uint8)
+    small, scale = fit(image, 200)
+    assert small.shape == (50, 200, 3) and scale == 0.5
+    same, one = fit(image, 1000)
+    assert same is image and one == 1.0
