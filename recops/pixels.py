@@ -14,17 +14,18 @@ import numpy as np
 DEFAULT_MAX_SIDE = 1600
 
 
-def load_rgb(data: bytes, max_side: int | None = None) -> tuple[np.ndarray, float]:
+def load_rgb(data: bytes, max_side: int | None = None, scale: float | None = None) -> tuple[np.ndarray, float]:
     """Decode to an upright HxWx3 uint8 array, and its scale against the full image (<= 1).
 
-    With `max_side`, a large JPEG is decoded at a reduced scale (libjpeg's DCT scaling, several
-    times faster) that keeps its long side at or above `max_side`."""
+    With `max_side` (or `scale`), a large JPEG is decoded at a reduced scale (libjpeg's DCT
+    scaling, several times faster) that keeps its long side at or above `max_side` (or at or
+    above `scale` times the full size)."""
     from PIL import Image, ImageOps
 
     with Image.open(io.BytesIO(data)) as image:
         full = max(image.size)
-        if max_side and image.format == "JPEG" and full > 2 * max_side:
-            ratio = max_side / full
+        ratio = min(max_side / full if max_side else 1.0, scale or 1.0)
+        if image.format == "JPEG" and ratio <= 0.5:
             image.draft("RGB", (max(1, int(image.size[0] * ratio)), max(1, int(image.size[1] * ratio))))
         image = ImageOps.exif_transpose(image)
         pixels = _to_rgb(image)

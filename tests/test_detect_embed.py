@@ -158,3 +158,14 @@ def test_a_face_that_cannot_be_embedded_is_an_error_and_the_rest_go_on(photos, f
     lost = dict(faces[0], path="/gone.jpg")
     out, emitter = embed(None, [lost, faces[1]])
     assert [r["type"] for r in out] == ["face", "error", "face", "embedding"] and emitter.failures == 1
+
+
+def test_big_faces_in_big_photos_are_embedded_from_a_smaller_decode(tmp_path, fake_models):
+    big = tmp_path / "big.jpg"
+    big.write_bytes(make_jpeg(5, size=(1600, 1200)))
+    detected, _ = detect(None, imported(None, [big]))
+    (face,) = [r for r in detected if r["type"] == "face"]
+    assert face["box"] == [400, 300, 1200, 900]
+    out, _ = embed(None, detected)
+    (embedding,) = [r for r in out if r["type"] == "embedding"]
+    assert as_vector(embedding["vector"])[3] == 400  # the box at half size: decoded at 1/2 scale

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .base import Detector, Embedder, FoundFace
+from .base import Detector, Embedder, FoundFace, scale_face
 
 _detector_factories: dict[str, Callable[[], Detector]] = {}
 _embedder_factories: dict[str, Callable[[], Embedder]] = {}
@@ -63,5 +63,5 @@ def get_embedder(name: str) -> Embedder:
     return _load("embedder", name, _embedder_factories, "Dlib", "DlibEmbedder", "DeepfaceEmbedder")
 
 
-__all__ = ["Detector", "Embedder", "FoundFace", "register_detector", "register_embedder",
+__all__ = ["Detector", "Embedder", "FoundFace", "scale_face", "register_detector", "register_embedder",
            "check_detector", "check_embedder", "get_detector", "get_embedder"]

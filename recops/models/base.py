@@ -30,6 +30,12 @@ class FoundFace:
         return FoundFace(box, self.confidence, landmarks, self.method)
 
 
+def scale_face(face: dict, factor: float) -> dict:
+    """A face record's box and landmarks in an image `factor` times the size."""
+    found = FoundFace(tuple(face["box"]), face.get("confidence", 0.0), face.get("landmarks") or {}).scaled(factor)
+    return {**face, "box": list(found.box), "landmarks": found.landmarks}
+
+
 def _scale_points(value: list, factor: float) -> list:
     if value and isinstance(value[0], (list, tuple)):
         return [[round(x * factor, 1), round(y * factor, 1)] for x, y in value]
