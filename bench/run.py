@@ -24,6 +24,8 @@ REPO = os.path.dirname(HERE)
 # name -> module under bench/; imported only when selected, so heavy ones cost nothing otherwise.
 BENCHMARKS = {
     "import": "import_speed",
+    "pipeline": "pipeline_speed",
+    "lfw": "lfw_verify",
 }
 
 

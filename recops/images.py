@@ -2,8 +2,9 @@
 
 An image may be recorded many times (a new original path, a consent statement, another
 machine's import). The view is the union: every field from the first record that has it, every
-path in order of appearance, and consent from the latest record that states it (by timestamp,
-then by value, so every replica resolves a tie the same way).
+path in order of appearance, consent from the latest record that states it (by timestamp, then
+by value, so every replica resolves a tie the same way), and `query` only while every record
+says so.
 """
 
 from __future__ import annotations
@@ -32,21 +33,26 @@ class ImageCatalog:
             held = self._by_id[id] = record
             held["paths"] = list(record.get("paths", ()))
             held.setdefault("consent", False)
+            held["query"] = bool(record.get("query"))
         else:
             paths = held["paths"]
             paths.extend(p for p in record.get("paths", ()) if p not in paths)
             for key, value in record.items():
                 held.setdefault(key, value)
+            # An image stays a query (kept by a recognition, outside the gallery) only while
+            # nobody imported it otherwise.
+            held["query"] = held["query"] and bool(record.get("query"))
         if "consent" in record:
             key = (record.get("ts", ""), bool(record["consent"]))
             if key > self._consent_key.get(id, ("",)):
                 held["consent"] = bool(record["consent"])
                 self._consent_key[id] = key
 
-    def states(self, id: str, paths: list[str], consent: bool | None) -> bool:
-        """Whether the image is known with all of `paths` and, if stated, this consent."""
+    def states(self, id: str, paths: list[str], consent: bool | None, query: bool = False) -> bool:
+        """Whether the image is known with all of `paths`, this consent if stated, and as a
+        gallery image unless this is a query import (a query import changes nothing)."""
         held = self._by_id.get(id)
-        if held is None or (consent is not None and consent != held["consent"]):
+        if held is None or (consent is not None and consent != held["consent"]) or (held["query"] and not query):
             return False
         known = held["paths"]
         for path in paths:

@@ -73,12 +73,14 @@ class Importer:
         max_pixels: int = DEFAULT_MAX_PIXELS,
         inline: bool = False,
         rehash: bool = False,
+        query: bool = False,
     ):
         self.dataset = dataset
         self.emitter = emitter
         self.consent = consent
         self.max_pixels = max_pixels
         self.inline = inline
+        self.query = query
         self.catalog = images.ImageCatalog(dataset.log(images.LOG).records() if dataset else ())
         self.paths = PathCache(dataset.cache_dir) if dataset and not rehash else None
         self.new = 0
@@ -145,7 +147,7 @@ class Importer:
 
     def _known(self, id: str, paths: list[str], consent: bool | None, data: bytes | None = None) -> bool:
         """Emit the image if the catalog already says all there is to say; else False."""
-        if not self.catalog.states(id, paths, consent):
+        if not self.catalog.states(id, paths, consent, self.query):
             return False
         self.known += 1
         self._emit(id, data)
@@ -161,11 +163,13 @@ class Importer:
             if self.dataset:
                 self.dataset.objects.put(id, data)
             self._store(image_record(id, len(data), info.media_type, info.width, info.height, paths,
-                                     bool(consent), info.orientation))
+                                     bool(consent), info.orientation, query=self.query))
             self.new += 1
         else:
-            record = {k: v for k, v in current.items() if k not in ("paths", "consent", "ts")}
+            record = {k: v for k, v in current.items() if k not in ("paths", "consent", "ts", "query")}
             record.update(paths=[p for p in paths if p not in current["paths"]], ts=timestamp())
+            if self.query:
+                record["query"] = True
             if consent is not None and consent != current["consent"]:
                 record["consent"] = consent
             self._store(record)

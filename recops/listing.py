@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Iterable, Iterator
 
 from . import images
+from .identities import IdentityView
 from .store.dataset import Dataset
 
 KINDS = ("datasets", "images", "faces", "identities")
@@ -30,6 +32,9 @@ def list_kind(dataset: Dataset, kind: str) -> Iterator[dict]:
     elif kind == "faces":
         yield from latest_by_id(dataset.log("faces").records(), "face")
     elif kind == "identities":
-        yield from latest_by_id(dataset.log("identities").records(), "identity")
+        view = IdentityView.of(dataset)
+        counts = Counter(view.face_identity.values())
+        for id, identity in view.identities.items():
+            yield identity | {"faces": counts[id]}
     else:
         raise ValueError(f"unknown kind {kind!r}; choose from {', '.join(KINDS)}")

@@ -29,6 +29,7 @@ def image_record(
     consent: bool,
     orientation: int = 1,
     ts: str | None = None,
+    query: bool = False,
 ) -> dict:
     """An image: its content id (xxh3-128 hex), display size (after EXIF orientation) and origins."""
     record = {
@@ -44,4 +45,6 @@ def image_record(
     }
     if orientation != 1:
         record["orientation"] = orientation
+    if query:
+        record["query"] = True
     return record

@@ -102,3 +102,51 @@ def test_other_detectors_with_real_weights_run_too(real_photos, tmp_path):
         assert result.returncode == 0, result.stderr.decode()
         (detection,) = [r for r in jsonl(result.stdout) if r["type"] == "detection"]
         assert detection["count"] >= 1 and detection["detector"] == detector
+
+
+def test_index_then_match_finds_the_same_person(recognised, real_photos):
+    work, _ = recognised
+    code, out, err = pipeline("rx-index -d case.rx", work)
+    assert code == 0, err.decode()
+    (index,) = jsonl(out)
+    assert index["type"] == "index" and index["count"] >= 7 and os.path.exists(index["file"])
+    probe = next(os.path.join(d, f) for d, _, fs in os.walk(real_photos) for f in sorted(fs) if f == "obama2.jpg")
+    code, out, err = pipeline(f"rx-detect -d case.rx '{probe}' | rx-embed | rx-match --maximum 3", work)
+    assert code == 0, err.decode()
+    records = jsonl(out)
+    names = {r["id"]: os.path.basename(r["paths"][0]) for r in jsonl(pipeline("rx-ls -d case.rx", work)[1])}
+    matches = [r for r in records if r["type"] == "match"]
+    assert matches and [m["rank"] for m in matches] == list(range(1, len(matches) + 1))
+    assert all(names[m["candidate_image"]].startswith("obama") for m in matches)
+    assert all(m["candidate_image"] != m["query_image"] and m["distance"] <= m["threshold"] for m in matches)
+
+
+def test_recognize_keeps_the_query_out_of_the_gallery(recognised, real_photos, tmp_path):
+    work, _ = recognised
+    probe = next(os.path.join(d, f) for d, _, fs in os.walk(real_photos) for f in sorted(fs) if f == "biden.jpg")
+    copy = tmp_path / "unseen.jpg"
+    with open(probe, "rb") as source:
+        copy.write_bytes(source.read() + b"\0")  # new bytes: a photo the dataset has not seen
+    code, out, err = pipeline(f"recops recognize -d ./case.rx '{copy}'", work)
+    assert code == 0, err.decode()
+    records = jsonl(out)
+    (image,) = [r for r in records if r["type"] == "image"]
+    assert image["query"] is True
+    assert any(r["type"] == "match" for r in records)
+    stored = jsonl(pipeline("rx-ls images -d case.rx", work)[1])
+    assert [i["query"] for i in stored if i["id"] == image["id"]] == [True]
+    code, out, _ = pipeline(f"rx-detect -d case.rx '{probe}' | rx-embed | rx-match", work)
+    assert image["id"] not in {m["candidate_image"] for m in jsonl(out) if m["type"] == "match"}
+
+
+def test_verify_two_photos(real_photos, tmp_path):
+    find = lambda name: next(os.path.join(d, f) for d, _, fs in os.walk(real_photos) for f in fs if f == name)
+    same = jsonl(run(["rx-verify", find("obama.jpg"), find("obama2.jpg")]).stdout)[0]
+    other = run(["rx-verify", find("obama.jpg"), find("biden.jpg")])
+    assert same["verified"] is True and same["distance"] <= same["threshold"]
+    assert jsonl(other.stdout)[0]["verified"] is False and other.returncode == 0
+    group = os.path.join(SHARED_FACES, "group", "t1.jpg")
+    if os.path.exists(group):
+        many = run(["rx-verify", group, find("obama.jpg")])
+        assert many.returncode == 1 and b"faces found" in many.stderr
+        assert jsonl(many.stdout)[0]["kind"] == "not-one-face"

@@ -11,6 +11,9 @@ TOOLS = {
     "rx-fsck": "recops.cli.fsck",
     "rx-detect": "recops.cli.detect",
     "rx-embed": "recops.cli.embed",
+    "rx-index": "recops.cli.index",
+    "rx-match": "recops.cli.match",
+    "rx-verify": "recops.cli.verify",
     "rx-models": "recops.cli.models",
     "recops": "recops.cli.porcelain",
 }

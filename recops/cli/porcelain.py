@@ -10,9 +10,12 @@ from typing import Annotated, Optional
 import typer
 
 from ..datasets import dataset_record, init_dataset, list_datasets
+from ..errors import UsageError
+from ..match import MatchOptions
+from ..recognize import RecognizeOptions, recognize
 from ..listing import list_kind
 from ..store.dataset import Dataset, home, locate
-from ..stream import Emitter
+from ..stream import Emitter, RecordWriter
 from . import common, table
 from .common import DescriptionOpt, DetectorOpt, MetricOpt, ModelOpt, ThresholdOpt, new_app, running
 
@@ -93,3 +96,48 @@ for _kind in ("images", "faces", "identities"):
 
 def main() -> None:
     app(prog_name="recops")
+
+
+@app.command("recognize")
+def recognize_command(
+    images: Annotated[list[str], typer.Argument(metavar="IMAGE...", help="Photos to recognise (folders are walked).")],
+    dataset: DatasetArg,
+    output: Annotated[Optional[str], typer.Option("-o", "--output", metavar="FILE", help="Write the records to FILE (JSON lines) instead of stdout.")] = None,
+    consent: Annotated[Optional[bool], typer.Option("--consent/--no-consent", help="Record that the people shown consented (or not).")] = None,
+    align: Annotated[bool, typer.Option("--align/--no-align", help="Align faces by their landmarks before embedding.")] = True,
+    force: Annotated[bool, typer.Option("--force", help="Detect and embed again even if the dataset has it.")] = False,
+    include_extended_fields: Annotated[bool, typer.Option("--include-extended-fields", help="Add the stored attributes (age, gender, emotion, race) to faces and matches.")] = False,
+    maximum: Annotated[int, typer.Option(metavar="N", help="At most N matches per face.")] = 10,
+    threshold: Annotated[Optional[float], typer.Option(metavar="DISTANCE", help="Farthest distance that matches [default: the dataset's].")] = None,
+) -> None:
+    """Recognise the faces of photos against a dataset (rx-import | rx-detect | rx-embed | rx-match).
+
+    Writes each photo's image record, its faces with their embeddings, and their matches. The
+    dataset keeps what a recognition saw (the photo, marked as a query, its faces and matches);
+    query faces are not searched by later recognitions unless linked to an identity.
+    """
+    with _run("recognize") as out:
+        if output and output.lower().endswith((".html", ".htm")):
+            raise UsageError("HTML reports come with rx-report; give -o a .jsonl file, or pipe the records on")
+        sink = open(output, "wb") if output else None
+        try:
+            target = Emitter(RecordWriter(sink).write) if sink else out
+            with Dataset.open(locate(dataset)) as ds:
+                options = RecognizeOptions(consent, align, force, include_extended_fields, MatchOptions(maximum, threshold))
+                recognize(ds, images, target, options)
+            out.failures += target.failures if target is not out else 0
+        finally:
+            if sink:
+                sink.close()
+
+
+@app.command("verify")
+def verify_command(
+    first: Annotated[str, typer.Argument(metavar="IMAGE1", help="A photo with exactly one face.")],
+    second: Annotated[str, typer.Argument(metavar="IMAGE2", help="Another photo with exactly one face.")],
+    dataset: Annotated[Optional[str], typer.Option("-d", "--dataset", "--dataset-id", metavar="NAME|DIR", help="Use this dataset's detector, model, metric and threshold.")] = None,
+) -> None:
+    """Tell whether two photos show the same person (rx-verify)."""
+    from .verify import rx_verify
+
+    rx_verify(first, second, locate(dataset) if dataset else None, None, True, "json", False, False)

@@ -105,7 +105,11 @@ class RecordLog:
                 yield from segment.records()
             except SegmentDamaged as exc:
                 log.warning("skipping damaged record file %s (run rx-fsck)", exc)
-        yield from list(self._pending)
+        yield from self.unflushed()
+
+    def unflushed(self) -> list[dict]:
+        """Records this process appended and has not written yet."""
+        return list(self._pending)
 
     def append(self, record: dict) -> None:
         self._pending.append(record)

@@ -1,0 +1,40 @@
+"""rx-index: build a dataset's Annoy index."""
+
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import UsageError
+from ..index import build_index
+from ..store.dataset import Dataset
+from .common import DatasetOpt, FormatOpt, QuietOpt, VerboseOpt, new_app, running
+
+app = new_app()
+
+
+@app.command()
+def rx_index(
+    dataset: DatasetOpt = None,
+    trees: Annotated[Optional[int], typer.Option(metavar="N", help="Annoy trees: more is slower to build, better recall [default: grows with the number of faces].")] = None,
+    jobs: Annotated[int, typer.Option("-j", "--jobs", metavar="N", help="Threads building the trees [default: -1, all cores].")] = -1,
+    fmt: FormatOpt = "json",
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Build the Annoy index of a dataset's embeddings, for its model and metric.
+
+    The index is derived data under cache/index/: it records the faces and record files it
+    covers, and replaces the previous one atomically (searches running meanwhile keep the old
+    one). Faces embedded after a build are still found: searches look at them exactly until the
+    next build. Writes an index record.
+    """
+    with running("rx-index", fmt, verbose, quiet) as out:
+        if not dataset:
+            raise UsageError("give the dataset to index: -d DIR or $RX_DATASET")
+        with Dataset.open(dataset) as ds:
+            info = build_index(ds, ds.config.model, ds.config.metric, trees, jobs)
+            out.emit(info.record() | {"dataset": ds.root, "metric": ds.config.metric})
+
+
+def main() -> None:
+    app(prog_name="rx-index")

@@ -1,0 +1,49 @@
+"""rx-match: find the known faces nearest to each face."""
+
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import UsageError
+from ..match import FaceMatching, Matcher, MatchOptions
+from .common import DatasetOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, new_app, running
+from .pipeline import inputs, stream_dataset
+
+app = new_app()
+
+
+@app.command()
+def rx_match(
+    dataset: DatasetOpt = None,
+    maximum: Annotated[int, typer.Option(metavar="N", help="At most N matches per face.")] = 10,
+    threshold: Annotated[Optional[float], typer.Option(metavar="DISTANCE", help="Farthest distance that matches [default: the dataset's].")] = None,
+    identified_faces: Annotated[bool, typer.Option("--identified-faces", help="Match only faces linked to an identity.")] = False,
+    exclude_identities: Annotated[Optional[str], typer.Option(metavar="NAMES", help="Comma-separated identity names or ids whose faces never match.")] = None,
+    best_per_identity: Annotated[bool, typer.Option("--best-per-identity", help="Keep only the nearest face of each identity (faces without one stay).")] = False,
+    search_k: Annotated[Optional[int], typer.Option(metavar="N", help="Annoy search_k: nodes inspected per query; more is slower and finds more [default: Annoy's].")] = None,
+    save: Annotated[bool, typer.Option("--save", help="Keep the match records in the dataset.")] = False,
+    null: NullOpt = False,
+    fmt: FormatOpt = "json",
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Match faces against a dataset's gallery, the search step of the old recops recognize.
+
+    Reads embedding records (or face records, which it embeds with the dataset's model). Every
+    record passes on; each embedding is followed by its match records, nearest first: query face,
+    candidate face, the candidate's identity, distance, metric, threshold, rank. The gallery is
+    every embedded face of the dataset but those of query images (kept by recops recognize)
+    that nobody linked to an identity; a face never matches a face of its own photo. Uses the
+    Annoy index (rx-index) and searches faces embedded since its build exactly.
+    """
+    with running("rx-match", fmt, verbose, quiet) as out:
+        with stream_dataset(dataset, inputs(None, null)) as (store, items):
+            if store is None:
+                raise UsageError("matching needs a dataset to search: -d DIR or $RX_DATASET")
+            excluded = tuple(n.strip() for n in (exclude_identities or "").split(",") if n.strip())
+            options = MatchOptions(maximum, threshold, identified_faces, excluded, best_per_identity, search_k)
+            FaceMatching(out, Matcher(store, options), save).run(items)
+
+
+def main() -> None:
+    app(prog_name="rx-match")

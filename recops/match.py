@@ -1,0 +1,154 @@
+"""rx-match's core: for each query face, the gallery faces within the threshold, nearest first.
+
+The gallery is every embedded face of the dataset except the faces of query images (those that
+`recops recognize` keeps), unless a person linked them to an identity. A face never matches
+itself or another face of its own photo: two faces in one photo are two people.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+
+from . import images
+from .embed import EmbedOptions, FaceEmbedding, as_vector
+from .errors import UsageError
+from .identities import IdentityView
+from .records import timestamp
+from .search import FaceSearch
+from .store.dataset import Dataset
+from .stream import BadInput, Emitter
+
+STAGE = "match"
+MATCHES = "matches"
+
+
+@dataclass(frozen=True)
+class MatchOptions:
+    maximum: int = 10
+    threshold: float | None = None
+    """None: the dataset's threshold (its own, else deepface's for its model and metric)."""
+    identified_only: bool = False
+    exclude_identities: tuple[str, ...] = ()
+    best_per_identity: bool = False
+    search_k: int | None = None
+
+
+class Matcher:
+    def __init__(self, dataset: Dataset, options: MatchOptions = MatchOptions()):
+        self.dataset = dataset
+        self.options = options
+        self.model = dataset.config.model
+        self.metric = dataset.config.metric
+        self.threshold = options.threshold if options.threshold is not None else dataset.config.effective_threshold()
+        self.search = FaceSearch(dataset, self.model, self.metric, options.search_k)
+        self.identities = IdentityView.of(dataset)
+        self.query_images = {i["id"] for i in images.ImageCatalog(dataset.log(images.LOG).records()) if i.get("query")}
+        self.excluded = set()
+        for name in options.exclude_identities:
+            found = self.identities.find(name)
+            if found is None:
+                raise UsageError(f"--exclude-identities: no identity {name!r} in {dataset.root}")
+            self.excluded.add(found["id"])
+
+    def _eligible(self, query_face: str, query_image: str, candidate) -> bool:
+        if candidate.face == query_face or candidate.image == query_image:
+            return False
+        identity = self.identities.face_identity.get(candidate.face)
+        if candidate.image in self.query_images and identity is None:
+            return False
+        if identity is None:
+            return not self.options.identified_only
+        return identity not in self.excluded and (query_face, identity) not in self.identities.rejected
+
+    def matches(self, face: str, image: str, vector: np.ndarray) -> list[dict]:
+        """Match records for one query face, best first, at most `maximum` of them."""
+        wanted = self.options.maximum
+        fetch = wanted * 4 + 8
+        while True:
+            neighbours = self.search.nearest(vector, fetch)
+            kept, seen_identities = [], set()
+            for n in neighbours:
+                if n.distance > self.threshold:
+                    break
+                if not self._eligible(face, image, n):
+                    continue
+                identity = self.identities.identity_of(n.face)
+                if self.options.best_per_identity and identity:
+                    if identity["id"] in seen_identities:
+                        continue
+                    seen_identities.add(identity["id"])
+                kept.append((n, identity))
+                if len(kept) == wanted:
+                    break
+            exhausted = len(neighbours) < fetch or neighbours[-1].distance > self.threshold
+            if len(kept) == wanted or exhausted or fetch >= self.search.size:
+                break
+            fetch *= 4
+        return [self._record(face, image, n, identity, rank) for rank, (n, identity) in enumerate(kept, 1)]
+
+    def _record(self, face: str, image: str, n, identity: dict | None, rank: int) -> dict:
+        return {"type": "match", "query": face, "query_image": image, "candidate": n.face,
+                "candidate_image": n.image, "identity": identity["id"] if identity else None,
+                "identity_name": identity.get("name") if identity else None, "distance": round(n.distance, 6),
+                "metric": self.metric, "threshold": self.threshold, "rank": rank, "model": self.model,
+                "ts": timestamp()}
+
+
+class FaceMatching:
+    """Feed it records: each embedding (and each face without one, embedded here) is followed by
+    its matches; everything passes on. Each face joins the gallery once matched, so the faces of
+    one stream are matched with each other too (each pair once). With `save`, matches are kept
+    in the dataset."""
+
+    def __init__(self, emitter: Emitter, matcher: Matcher, save: bool = False, workers: int = 1):
+        self.emitter = emitter
+        self.matcher = matcher
+        self.save = save
+        self.workers = workers
+
+    def run(self, items: Iterable[dict | str | BadInput]) -> None:
+        held: dict | None = None
+        for item in items:
+            if isinstance(item, BadInput):
+                self.emitter.bad_input(item)
+                continue
+            if isinstance(item, str):
+                self.emitter.fail(item, STAGE, "rx-match reads embedding or face records", "not-a-record")
+                continue
+            if held is not None:
+                if item.get("type") == "embedding" and item.get("face") == held["id"]:
+                    self.emitter.emit(held)
+                else:
+                    self._embed_and_match(held)
+                held = None
+            if item.get("type") == "face":
+                held = item
+                continue
+            self.emitter.emit(item)
+            if item.get("type") == "image" and item.get("query"):
+                self.matcher.query_images.add(item["id"])
+            if item.get("type") == "embedding" and item.get("model") == self.matcher.model:
+                self._match(item["face"], item["image"], as_vector(item["vector"]))
+        if held is not None:
+            self._embed_and_match(held)
+
+    def _embed_and_match(self, face: dict) -> None:
+        """A face record that arrived without its embedding: embed it (stored, memoised) first."""
+        produced: list[dict] = []
+        inner = Emitter(produced.append)
+        FaceEmbedding(inner, EmbedOptions(self.matcher.model), self.matcher.dataset).run([face])
+        for record in produced:
+            self.emitter.emit(record)
+            if record.get("type") == "embedding":
+                self._match(record["face"], record["image"], as_vector(record["vector"]))
+
+    def _match(self, face: str, image: str, vector: np.ndarray) -> None:
+        """Match a face, then make it part of the gallery the rest of the stream searches."""
+        for record in self.matcher.matches(face, image, vector):
+            if self.save:
+                self.matcher.dataset.log(MATCHES).append(record)
+            self.emitter.emit(record)
+        self.matcher.search.add(face, image, vector)

@@ -1,0 +1,68 @@
+"""recops recognize: rx-import | rx-detect | rx-embed | rx-match in one process, keeping what it saw.
+
+The query images are stored marked as queries, with their faces, embeddings and matches, so a
+recognition can be reviewed later; query faces stay out of the gallery unless someone links them
+to an identity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from .detect import DetectOptions, FaceDetection
+from .embed import EmbedOptions, FaceEmbedding
+from .importer import Importer
+from .match import FaceMatching, Matcher, MatchOptions
+from .store.dataset import Dataset
+from .stream import Emitter
+
+ATTRIBUTES = "attributes"
+
+
+@dataclass(frozen=True)
+class RecognizeOptions:
+    consent: bool | None = None
+    align: bool = True
+    force: bool = False
+    include_extended_fields: bool = False
+    match: MatchOptions = MatchOptions()
+
+
+def recognize(dataset: Dataset, paths: Iterable[str], out: Emitter, options: RecognizeOptions = RecognizeOptions()) -> None:
+    stages = []
+    detection = FaceDetection(_into(stages), DetectOptions(dataset.config.detector, options.align), dataset, force=options.force)
+    embedding = FaceEmbedding(_into(stages), EmbedOptions(dataset.config.model), dataset, force=options.force)
+    matching = FaceMatching(_into(stages), Matcher(dataset, options.match), save=True)
+    extended = _attributes(dataset) if options.include_extended_fields else {}
+    for path in paths:
+        imported: list[dict] = []
+        with Importer(dataset, Emitter(imported.append), options.consent, query=True) as importer:
+            importer.add_arguments([path])
+        records = imported
+        for stage, buffer in zip((detection, embedding, matching), stages):
+            buffer.clear()
+            stage.run(records)
+            records = list(buffer)
+        for record in records:
+            if extended and record.get("type") in ("face", "match"):
+                face = record["id"] if record["type"] == "face" else record["candidate"]
+                if face in extended:
+                    record = {**record, "attributes": extended[face]}
+            out.emit(record)
+
+
+def _into(buffers: list[list]) -> Emitter:
+    buffer: list[dict] = []
+    buffers.append(buffer)
+    return Emitter(buffer.append)
+
+
+def _attributes(dataset: Dataset) -> dict[str, dict]:
+    """The latest attributes (age, gender, emotion, ...) stored for each face."""
+    found: dict[str, dict] = {}
+    for record in dataset.log(ATTRIBUTES).records():
+        if record.get("type") == "attribute" and "face" in record:
+            found.setdefault(record["face"], {}).update(
+                {k: v for k, v in record.items() if k not in ("type", "face", "image", "ts")})
+    return found

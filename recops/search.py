@@ -1,0 +1,85 @@
+"""Nearest faces: the Annoy index, plus an exact search of what was embedded since it was built."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import metrics
+from .embed import EMBEDDINGS
+from .index import Vectors, load_index
+from .store.dataset import Dataset
+
+log = logging.getLogger("recops")
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    face: str
+    image: str
+    distance: float
+
+
+class FaceSearch:
+    """k-nearest faces of one model, under one metric, over everything the dataset has embedded."""
+
+    def __init__(self, dataset: Dataset, model: str, metric: str, search_k: int | None = None):
+        self.metric = metric
+        self.search_k = search_k
+        loaded = load_index(dataset, model, metric)
+        segments = dataset.log(EMBEDDINGS).segments()
+        names = {s.name for s in segments}
+        self.index, self.info = loaded if loaded else (None, None)
+        if self.info and not set(self.info.segments) <= names:
+            log.warning("the index of %s is stale (record files it covers are gone); searching exactly "
+                        "until rx-index rebuilds it", dataset.root)
+            self.index, self.info = None, None
+        covered = set(self.info.segments) if self.info else set()
+        fresh = [record for s in segments if s.name not in covered for record in s.records()]
+        fresh += dataset.log(EMBEDDINGS).unflushed()
+        self.fresh = Vectors.collect(fresh, model)
+        self._fresh_faces = set(self.fresh.faces)
+        self._rows = len(self.fresh.faces)
+        self.stale_index = loaded is not None and self.index is None
+
+    def add(self, face: str, image: str, vector: np.ndarray) -> None:
+        """Make a face found from now on (one embedded while a stream is being matched)."""
+        if face in self._fresh_faces:
+            return
+        matrix = self.fresh.matrix
+        if self._rows == len(matrix):  # grow by doubling: adding n faces costs O(n), not O(n^2)
+            grown = np.zeros((max(8, 2 * len(matrix)), len(vector)), np.float32)
+            grown[: self._rows] = matrix[: self._rows] if self._rows else grown[:0]
+            self.fresh.matrix = matrix = grown
+        matrix[self._rows] = vector
+        self._rows += 1
+        self.fresh.faces.append(face)
+        self.fresh.images.append(image)
+        self._fresh_faces.add(face)
+
+    @property
+    def size(self) -> int:
+        return (len(self.info.faces) if self.info else 0) + self._rows
+
+    def nearest(self, vector: np.ndarray, k: int) -> list[Neighbour]:
+        found: list[Neighbour] = []
+        if self.index is not None and len(self.info.faces):
+            items, distances = self.index.get_nns_by_vector(
+                np.asarray(vector, dtype=np.float32), k, search_k=self.search_k or -1, include_distances=True)
+            for item, distance in zip(items, metrics.from_space(self.metric, distances)):
+                face = self.info.face(item)
+                if face not in self._fresh_faces:  # embedded again since the build: the fresh vector wins
+                    found.append(Neighbour(face, self.info.image(item), float(distance)))
+        if self._rows:
+            distances = metrics.exact(self.metric, vector, self.fresh.matrix[: self._rows])
+            for row in np.argsort(distances)[:k]:
+                found.append(Neighbour(self.fresh.faces[row], self.fresh.images[row], float(distances[row])))
+        found.sort(key=lambda n: (n.distance, n.face))
+        unique, seen = [], set()
+        for neighbour in found:  # a face re-embedded into the stream may sit in the index too
+            if neighbour.face not in seen:
+                seen.add(neighbour.face)
+                unique.append(neighbour)
+        return unique[:k]

@@ -1,0 +1,150 @@
+"""Index, search and matching over embeddings written straight into a dataset."""
+
+import os
+
+import numpy as np
+import pytest
+
+from recops import metrics
+from recops.embed import EMBEDDINGS
+from recops.identities import IDENTITIES, LINKS
+from recops.images import LOG as IMAGES
+from recops.index import build_index, load_index
+from recops.match import FaceMatching, Matcher, MatchOptions
+from recops.records import timestamp
+from recops.search import FaceSearch
+from recops.store.dataset import Dataset
+from recops.stream import Emitter
+
+
+def hexid(n: int, kind: str = "f") -> str:
+    return f"{kind}{n:031x}"
+
+
+@pytest.fixture
+def ds(tmp_path):
+    Dataset.create(str(tmp_path / "case.rx"), threshold=0.5).close()
+    with Dataset.open(str(tmp_path / "case.rx")) as dataset:
+        yield dataset
+
+
+def add(ds, vectors, start=0, image_of=lambda n: hexid(n, "a"), flush=True):
+    for n, vector in enumerate(vectors, start):
+        ds.log(EMBEDDINGS).append({"type": "embedding", "face": hexid(n), "image": image_of(n), "model": "Dlib",
+                                   "vector": np.asarray(vector, np.float32), "ts": timestamp()})
+    if flush:
+        ds.flush()
+
+
+def test_metrics_agree_with_deepface():
+    from deepface.modules.verification import find_distance
+
+    rng = np.random.default_rng(0)
+    matrix, query = rng.normal(size=(6, 5)).astype(np.float32), rng.normal(size=5).astype(np.float32)
+    for metric in metrics.METRICS:
+        expected = [find_distance(query, row, metric) for row in matrix]
+        assert np.allclose(metrics.exact(metric, query, matrix), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("metric", metrics.METRICS)
+def test_index_search_equals_exact_search(ds, metric):
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(300, 16)).astype(np.float32)
+    add(ds, vectors)
+    build_index(ds, "Dlib", metric, trees=20)
+    search = FaceSearch(ds, "Dlib", metric, search_k=100_000)
+    assert search.index is not None and search.fresh.faces == []
+    query = rng.normal(size=16).astype(np.float32)
+    exact = metrics.exact(metric, query, vectors)
+    expected = [hexid(int(i)) for i in np.argsort(exact)[:5]]
+    found = search.nearest(query, 5)
+    assert [n.face for n in found] == expected
+    assert np.allclose([n.distance for n in found], np.sort(exact)[:5], atol=1e-5)
+
+
+def test_faces_embedded_after_the_build_are_found_exactly(ds):
+    add(ds, np.eye(8)[:4])
+    build_index(ds, "Dlib", "cosine")
+    add(ds, [np.eye(8)[5]], start=10)
+    search = FaceSearch(ds, "Dlib", "cosine")
+    assert search.fresh.faces == [hexid(10)] and search.size == 5
+    assert search.nearest(np.eye(8)[5], 1)[0].face == hexid(10)
+
+
+def test_a_stale_index_is_not_trusted(ds, caplog):
+    add(ds, np.eye(8)[:4])
+    build_index(ds, "Dlib", "cosine")
+    for segment in ds.log(EMBEDDINGS).segments():  # as rx-gc compacting would
+        os.chmod(segment.path, 0o600)
+        os.unlink(segment.path)
+    add(ds, [np.eye(8)[2]], start=20)
+    search = FaceSearch(ds, "Dlib", "cosine")
+    assert search.index is None and "stale" in caplog.text
+    assert [n.face for n in search.nearest(np.eye(8)[2], 3)] == [hexid(20)]
+
+
+def test_a_reader_keeps_its_index_while_a_new_one_replaces_it(ds):
+    add(ds, np.eye(8)[:4])
+    build_index(ds, "Dlib", "cosine")
+    index, info = load_index(ds, "Dlib", "cosine")
+    add(ds, np.eye(8)[4:6], start=4)
+    build_index(ds, "Dlib", "cosine")
+    assert index.get_nns_by_item(0, 2) == [0, 1] or len(index.get_nns_by_item(0, 2)) == 2
+    _, newer = load_index(ds, "Dlib", "cosine")
+    assert len(newer.faces) == 6 and newer.ann != info.ann and os.path.exists(info.ann)
+
+
+def identity(ds, id, name):
+    ds.log(IDENTITIES).append({"type": "identity", "id": id, "name": name, "ts": timestamp()})
+
+
+def link(ds, face, id, op="link"):
+    ds.log(LINKS).append({"type": "link", "face": face, "identity": id, "op": op, "ts": timestamp()})
+
+
+def test_match_rules(ds):
+    base = np.ones(4, np.float32)
+    near = [base + 0.01 * n * np.array([1, -1, 0.5, 0], np.float32) for n in range(6)]
+    # faces 0-5 near each other; faces 0 and 1 share a photo; face 5's photo is a query photo
+    add(ds, near, image_of=lambda n: hexid(0 if n < 2 else n, "a"))
+    ds.log(IMAGES).append({"type": "image", "id": hexid(5, "a"), "paths": [], "query": True, "ts": timestamp()})
+    identity(ds, "i1", "Ada")
+    identity(ds, "i2", "Bob")
+    link(ds, hexid(2), "i1")
+    link(ds, hexid(3), "i1")
+    link(ds, hexid(4), "i2")
+    ds.flush()
+
+    def candidates(**options):
+        matcher = Matcher(ds, MatchOptions(**options))
+        return [m["candidate"] for m in matcher.matches(hexid(0), hexid(0, "a"), near[0])]
+
+    assert candidates() == [hexid(2), hexid(3), hexid(4)]  # not itself, not its photo-mate, not the query photo's
+    assert candidates(maximum=2) == [hexid(2), hexid(3)]
+    assert candidates(best_per_identity=True) == [hexid(2), hexid(4)]
+    assert candidates(exclude_identities=("Ada",)) == [hexid(4)]
+    assert candidates(threshold=1e-7) == []
+    link(ds, hexid(5), "i2")  # a person enrols the query face
+    link(ds, hexid(0), "i1", "reject")  # "face 0 is not Ada"
+    ds.flush()
+    assert candidates(identified_only=True) == [hexid(4), hexid(5)]
+
+
+def test_matching_a_stream_embeds_faces_that_come_without_an_embedding(ds, photos, fake_models):
+    from recops.detect import DetectOptions, FaceDetection
+    from recops.importer import Importer
+
+    Dataset.create(str(ds.root) + "2", detector="fake", model="Fake", threshold=1000).close()
+    with Dataset.open(str(ds.root) + "2") as fake_ds:
+        imported = []
+        with Importer(fake_ds, Emitter(imported.append)) as importer:
+            importer.add_arguments([str(photos / "img0.jpg"), str(photos / "img1.jpg")])
+        detected = []
+        FaceDetection(Emitter(detected.append), DetectOptions("fake"), fake_ds).run(imported)
+        out = []
+        FaceMatching(Emitter(out.append), Matcher(fake_ds), save=True).run(detected)
+        # the gallery grows with the stream: the second face matches the first
+        assert [r["type"] for r in out] == ["image", "face", "embedding", "detection",
+                                            "image", "face", "embedding", "match", "detection"]
+        assert out[7]["candidate"] == out[1]["id"] and out[7]["rank"] == 1
+        assert [r["type"] for r in fake_ds.log("matches").records()] == ["match"]
