@@ -22,6 +22,7 @@ def dataset_record(dataset: Dataset, counts: bool = False) -> dict:
         "metric": config.metric,
         "threshold": config.effective_threshold(),
         "threshold_source": "dataset" if config.threshold is not None else "deepface",
+        "flip": config.flip,
         "format": config.format,
         "created": config.created,
     }
@@ -39,11 +40,12 @@ def init_dataset(
     metric: str | None = None,
     threshold: float | None = None,
     description: str | None = None,
+    flip: bool | None = None,
 ) -> tuple[Dataset, bool]:
     """Create the dataset at `root`, or update an existing one; returns (dataset, created).
 
     On an existing dataset only the description, threshold and metric may change: detections and
-    embeddings are only comparable under the detector and model they were made with.
+    embeddings are only comparable under the detector, model and flip setting they were made with.
     """
     try:
         if detector is not None:
@@ -69,10 +71,12 @@ def init_dataset(
             metric or catalog.DEFAULT_METRIC,
             threshold,
             description or "",
+            bool(flip),
         )
         return dataset, True
     dataset = Dataset.open(root)
-    for what, wanted, current in (("detector", detector, dataset.config.detector), ("model", model, dataset.config.model)):
+    for what, wanted, current in (("detector", detector, dataset.config.detector), ("model", model, dataset.config.model),
+                                  ("flip setting", flip, dataset.config.flip)):
         if wanted is not None and wanted != current:
             dataset.close()
             raise DatasetError(

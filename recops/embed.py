@@ -30,6 +30,8 @@ EMBEDDINGS = "embeddings"
 @dataclass(frozen=True)
 class EmbedOptions:
     model: str
+    flip: bool = False
+    """Average each face's vector with its mirror image's: steadier, twice the work."""
 
 
 def as_vector(value) -> np.ndarray:
@@ -43,23 +45,24 @@ def as_vector(value) -> np.ndarray:
 SHARP_FACE = 200
 
 
-def embed_faces(data: bytes, faces: list[dict], model: str) -> np.ndarray:
+def embed_faces(data: bytes, faces: list[dict], model: str, flip: bool = False) -> np.ndarray:
     """The faces' vectors, from one decode of the image: big photos of big faces decode smaller."""
     smallest = min(min(f["box"][2] - f["box"][0], f["box"][3] - f["box"][1]) for f in faces)
     pixels, scale = load_rgb(data, scale=min(1.0, SHARP_FACE / max(1, smallest)))
     if scale != 1.0:
         faces = [models.scale_face(f, scale) for f in faces]
     embedder = models.get_embedder(model)
-    return embedder.embed(pixels, faces, align=all(f.get("aligned", True) for f in faces))
+    return embedder.embed(pixels, faces, align=all(f.get("aligned", True) for f in faces), flip=flip)
 
 
 def _work(task) -> tuple[np.ndarray, str, str, int] | InputError:
     if isinstance(task, InputError):
         return task
-    source, faces, model = task
+    source, faces, model, flip = task
     try:
         embedder = models.get_embedder(model)
-        return embed_faces(read_source(source), faces, model), embedder.version, embedder.normalization, embedder.dim
+        version = embedder.version + ("+flip" if flip else "")
+        return embed_faces(read_source(source), faces, model, flip), version, embedder.normalization, embedder.dim
     except InputError as exc:
         return exc
     except Exception as exc:  # one image's failure must not end the run
@@ -131,7 +134,7 @@ class FaceEmbedding:
             return None
         try:
             faces = [{k: f[k] for k in ("box", "landmarks", "aligned") if k in f} for f in todo]
-            return image_source(todo[0], self.dataset), faces, self.options.model
+            return image_source(todo[0], self.dataset), faces, self.options.model, self.options.flip
         except (InputError, KeyError) as exc:
             return exc if isinstance(exc, InputError) else InputError("malformed-input", f"face record lacks {exc}")
 

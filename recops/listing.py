@@ -1,39 +1,34 @@
-"""What rx-ls lists: the current view of a dataset's images, faces and identities."""
+"""What rx-ls lists: the current view of a dataset's images, faces and identities, deletions honoured."""
 
 from __future__ import annotations
 
-from collections import Counter
-from typing import Iterable, Iterator
+from typing import Iterator
 
 from . import images
+from .deletions import Deletions
+from .faces import FaceCatalog
 from .identities import IdentityView
 from .store.dataset import Dataset
 
 KINDS = ("datasets", "images", "faces", "identities")
 
 
-def latest_by_id(records: Iterable[dict], type: str) -> Iterator[dict]:
-    """The latest record (by timestamp, then content) of each id of one type; a record with
-    `deleted: true` is a tombstone and hides its id."""
-    latest: dict[str, dict] = {}
-    for record in records:
-        if record.get("type") != type or "id" not in record:
-            continue
-        held = latest.get(record["id"])
-        if held is None or (record.get("ts", ""), repr(sorted(record.items()))) > (held.get("ts", ""), repr(sorted(held.items()))):
-            latest[record["id"]] = record
-    return (r for r in latest.values() if not r.get("deleted"))
-
-
 def list_kind(dataset: Dataset, kind: str) -> Iterator[dict]:
+    deletions = Deletions.of(dataset)
     if kind == "images":
         for image in images.ImageCatalog(dataset.log(images.LOG).records()):
-            yield image | {"dataset": dataset.root}
+            if not deletions.hides(image=image["id"]):
+                yield image | {"dataset": dataset.root}
     elif kind == "faces":
-        yield from latest_by_id(dataset.log("faces").records(), "face")
+        view = IdentityView.of(dataset, deletions)
+        for face in FaceCatalog(dataset):
+            if not deletions.hides(face["id"], face.get("image")):
+                identity = view.identity_of(face["id"])
+                yield face | {"identity": identity["id"] if identity else None,
+                              "identity_name": identity.get("name") if identity else None}
     elif kind == "identities":
-        view = IdentityView.of(dataset)
-        counts = Counter(view.face_identity.values())
+        view = IdentityView.of(dataset, deletions)
+        counts = view.face_counts()
         for id, identity in view.identities.items():
             yield identity | {"faces": counts[id]}
     else:

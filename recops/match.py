@@ -1,8 +1,8 @@
 """rx-match's core: for each query face, the gallery faces within the threshold, nearest first.
 
-The gallery is every embedded face of the dataset except the faces of query images (those that
-`recops recognize` keeps), unless a person linked them to an identity. A face never matches
-itself or another face of its own photo: two faces in one photo are two people.
+The gallery is every embedded face of the dataset except deleted ones and the faces of query
+images (those that `recops recognize` keeps), unless a person linked them to an identity. A face
+never matches itself or another face of its own photo: two faces in one photo are two people.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Iterable
 import numpy as np
 
 from . import images
+from .deletions import Deletions
 from .embed import EmbedOptions, FaceEmbedding, as_vector
 from .errors import UsageError
 from .identities import IdentityView
@@ -44,7 +45,8 @@ class Matcher:
         self.metric = dataset.config.metric
         self.threshold = options.threshold if options.threshold is not None else dataset.config.effective_threshold()
         self.search = FaceSearch(dataset, self.model, self.metric, options.search_k)
-        self.identities = IdentityView.of(dataset)
+        self.deletions = Deletions.of(dataset)
+        self.identities = IdentityView.of(dataset, self.deletions)
         self.query_images = {i["id"] for i in images.ImageCatalog(dataset.log(images.LOG).records()) if i.get("query")}
         self.excluded = set()
         for name in options.exclude_identities:
@@ -55,6 +57,8 @@ class Matcher:
 
     def _eligible(self, query_face: str, query_image: str, candidate) -> bool:
         if candidate.face == query_face or candidate.image == query_image:
+            return False
+        if self.deletions.hides(candidate.face, candidate.image):
             return False
         identity = self.identities.face_identity.get(candidate.face)
         if candidate.image in self.query_images and identity is None:
@@ -139,7 +143,7 @@ class FaceMatching:
         """A face record that arrived without its embedding: embed it (stored, memoised) first."""
         produced: list[dict] = []
         inner = Emitter(produced.append)
-        FaceEmbedding(inner, EmbedOptions(self.matcher.model), self.matcher.dataset).run([face])
+        FaceEmbedding(inner, EmbedOptions(self.matcher.model, self.matcher.dataset.config.flip), self.matcher.dataset).run([face])
         for record in produced:
             self.emitter.emit(record)
             if record.get("type") == "embedding":

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
+from .chain import Chain
 from .detect import DetectOptions, FaceDetection
 from .embed import EmbedOptions, FaceEmbedding
 from .importer import Importer
@@ -30,32 +31,21 @@ class RecognizeOptions:
 
 
 def recognize(dataset: Dataset, paths: Iterable[str], out: Emitter, options: RecognizeOptions = RecognizeOptions()) -> None:
-    stages = []
-    detection = FaceDetection(_into(stages), DetectOptions(dataset.config.detector, options.align), dataset, force=options.force)
-    embedding = FaceEmbedding(_into(stages), EmbedOptions(dataset.config.model), dataset, force=options.force)
-    matching = FaceMatching(_into(stages), Matcher(dataset, options.match), save=True)
+    chain = Chain()
+    chain.add(lambda e: FaceDetection(e, DetectOptions(dataset.config.detector, options.align), dataset, force=options.force))
+    chain.add(lambda e: FaceEmbedding(e, EmbedOptions(dataset.config.model, dataset.config.flip), dataset, force=options.force))
+    chain.add(lambda e: FaceMatching(e, Matcher(dataset, options.match), save=True))
     extended = _attributes(dataset) if options.include_extended_fields else {}
     for path in paths:
         imported: list[dict] = []
         with Importer(dataset, Emitter(imported.append), options.consent, query=True) as importer:
             importer.add_arguments([path])
-        records = imported
-        for stage, buffer in zip((detection, embedding, matching), stages):
-            buffer.clear()
-            stage.run(records)
-            records = list(buffer)
-        for record in records:
+        for record in chain.run(imported):
             if extended and record.get("type") in ("face", "match"):
                 face = record["id"] if record["type"] == "face" else record["candidate"]
                 if face in extended:
                     record = {**record, "attributes": extended[face]}
             out.emit(record)
-
-
-def _into(buffers: list[list]) -> Emitter:
-    buffer: list[dict] = []
-    buffers.append(buffer)
-    return Emitter(buffer.append)
 
 
 def _attributes(dataset: Dataset) -> dict[str, dict]:

@@ -18,6 +18,7 @@ class VerifyOptions:
     metric: str
     threshold: float
     align: bool = True
+    flip: bool = False
 
 
 def only_face(data: bytes, options: VerifyOptions, label: str) -> dict:
@@ -34,7 +35,7 @@ def verify(first: bytes, second: bytes, options: VerifyOptions, labels: tuple[st
     models.check_detector(options.detector)
     models.check_embedder(options.model)
     faces = [only_face(data, options, label) for data, label in zip((first, second), labels)]
-    vectors = [embed_faces(data, [face], options.model)[0] for data, face in zip((first, second), faces)]
+    vectors = [embed_faces(data, [face], options.model, options.flip)[0] for data, face in zip((first, second), faces)]
     distance = float(metrics.exact(options.metric, vectors[0], vectors[1][None, :])[0])
     return {"type": "verification", "images": list(labels), "boxes": [f["box"] for f in faces],
             "verified": distance <= options.threshold, "distance": round(distance, 6),

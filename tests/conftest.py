@@ -120,7 +120,7 @@ class FakeEmbedder:
     version = "fake-1"
     normalization = "base"
 
-    def embed(self, image, faces, align):
+    def embed(self, image, faces, align, flip=False):
         import numpy as np
 
         rows = []

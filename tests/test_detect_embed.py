@@ -169,3 +169,23 @@ def test_big_faces_in_big_photos_are_embedded_from_a_smaller_decode(tmp_path, fa
     out, _ = embed(None, detected)
     (embedding,) = [r for r in out if r["type"] == "embedding"]
     assert as_vector(embedding["vector"])[3] == 400  # the box at half size: decoded at 1/2 scale
+
+
+def test_mirror_averaging_embeds_each_crop_and_its_mirror():
+    from recops.models.base import mean_with_mirror
+
+    crops = [np.arange(12, dtype=np.float32).reshape(2, 2, 3)]
+    first_pixel = lambda batch: np.asarray([c[0, 0] for c in batch], np.float32)
+    assert mean_with_mirror(first_pixel, crops, False).tolist() == [[0, 1, 2]]
+    assert mean_with_mirror(first_pixel, crops, True).tolist() == [[1.5, 2.5, 3.5]]
+
+
+def test_flip_is_fixed_at_creation(tmp_path, photos):
+    from conftest import run
+
+    root = str(tmp_path / "flip.rx")
+    assert run(["rx-init", root, "--flip"]).returncode == 0
+    refused = run(["rx-init", root, "--no-flip"])
+    assert refused.returncode == 3 and b"flip setting" in refused.stderr
+    mixed = run(["rx-embed", "-d", root, "--no-flip"], input=b"")
+    assert mixed.returncode == 3 and b"--flip" in mixed.stderr

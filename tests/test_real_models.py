@@ -150,3 +150,16 @@ def test_verify_two_photos(real_photos, tmp_path):
         many = run(["rx-verify", group, find("obama.jpg")])
         assert many.returncode == 1 and b"faces found" in many.stderr
         assert jsonl(many.stdout)[0]["kind"] == "not-one-face"
+
+
+def test_flip_averages_with_the_mirror_image(real_photos, tmp_path):
+    photo = next(os.path.join(d, f) for d, _, fs in os.walk(real_photos) for f in sorted(fs) if f == "obama.jpg")
+    vectors = {}
+    for flag in ("--no-flip", "--flip"):
+        code, out, err = pipeline(f"rx-detect '{photo}' | rx-embed {flag}", tmp_path)
+        assert code == 0, err.decode()
+        (embedding,) = [r for r in jsonl(out) if r["type"] == "embedding"]
+        vectors[flag] = (np.asarray(embedding["vector"]), embedding["model_version"])
+    plain, mirrored = vectors["--no-flip"], vectors["--flip"]
+    assert mirrored[1] == plain[1] + "+flip"
+    assert 0 < np.linalg.norm(plain[0] - mirrored[0]) < 0.2

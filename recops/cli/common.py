@@ -49,6 +49,10 @@ MetricOpt = Annotated[Optional[str], typer.Option(
     help="Distance metric: cosine, euclidean, euclidean_l2 or angular [default: cosine].")]
 ThresholdOpt = Annotated[Optional[float], typer.Option(
     metavar="DISTANCE", help="Maximum distance of a match [default: deepface's threshold for the model and metric].")]
+FlipOpt = Annotated[Optional[bool], typer.Option(
+    "--flip/--no-flip",
+    help="Average each face's embedding with its mirror image's: more accurate, twice the embedding "
+         "work; fixed at creation [default: no].")]
 DescriptionOpt = Annotated[Optional[str], typer.Option(metavar="TEXT", help="Free text describing the case.")]
 VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="Log details to stderr, and tracebacks on internal errors.")]
 QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Log only errors to stderr.")]

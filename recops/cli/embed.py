@@ -16,6 +16,7 @@ app = new_app()
 def rx_embed(
     dataset: DatasetOpt = None,
     model: Annotated[Optional[str], typer.Option(metavar="NAME", help="Any deepface recognition model (rx-models lists them) [default: the dataset's, else Dlib].")] = None,
+    flip: Annotated[Optional[bool], typer.Option("--flip/--no-flip", help="Average each face's vector with its mirror image's: more accurate, twice the work [default: the dataset's setting, else no].")] = None,
     force: ForceOpt = False,
     workers: JobsOpt = None,
     null: NullOpt = False,
@@ -38,7 +39,10 @@ def rx_embed(
             name = model or (store.config.model if store else "Dlib")
             if store and name != store.config.model:
                 raise DatasetError(f"{store.root} uses the {store.config.model} model, not {name}")
-            FaceEmbedding(out, EmbedOptions(name), store, jobs(workers), force).run(items)
+            mirror = flip if flip is not None else bool(store and store.config.flip)
+            if store and mirror != store.config.flip:
+                raise DatasetError(f"{store.root} embeds {'with' if store.config.flip else 'without'} --flip")
+            FaceEmbedding(out, EmbedOptions(name, mirror), store, jobs(workers), force).run(items)
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from typing import Annotated
 import typer
 
 from ..datasets import dataset_record, init_dataset
-from .common import (DescriptionOpt, DetectorOpt, FormatOpt, MetricOpt, ModelOpt, QuietOpt, ThresholdOpt,
+from .common import (DescriptionOpt, DetectorOpt, FlipOpt, FormatOpt, MetricOpt, ModelOpt, QuietOpt, ThresholdOpt,
                      VerboseOpt, new_app, running)
 
 app = new_app()
@@ -19,6 +19,7 @@ def rx_init(
     metric: MetricOpt = None,
     threshold: ThresholdOpt = None,
     description: DescriptionOpt = None,
+    flip: FlipOpt = None,
     fmt: FormatOpt = "json",
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
@@ -29,7 +30,7 @@ def rx_init(
     detector and model never change. Writes one dataset record.
     """
     with running("rx-init", fmt, verbose, quiet) as out:
-        dataset, created = init_dataset(directory, detector, model, metric, threshold, description)
+        dataset, created = init_dataset(directory, detector, model, metric, threshold, description, flip)
         with dataset:
             out.emit(dataset_record(dataset) | {"new": created})
 

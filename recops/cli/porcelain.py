@@ -17,7 +17,7 @@ from ..listing import list_kind
 from ..store.dataset import Dataset, home, locate
 from ..stream import Emitter, RecordWriter
 from . import common, table
-from .common import DescriptionOpt, DetectorOpt, MetricOpt, ModelOpt, ThresholdOpt, new_app, running
+from .common import DescriptionOpt, DetectorOpt, FlipOpt, MetricOpt, ModelOpt, ThresholdOpt, new_app, running
 
 app = new_app()
 log = logging.getLogger("recops")
@@ -59,10 +59,11 @@ def dataset_create(
     distance_metric: MetricOpt = None,
     threshold: ThresholdOpt = None,
     description: DescriptionOpt = None,
+    flip: FlipOpt = None,
 ) -> None:
     """Create a dataset, or update an existing one's description, threshold and metric (rx-init)."""
     with _run("dataset-create") as out:
-        dataset, created = init_dataset(locate(name), detector, basemodel, distance_metric, threshold, description)
+        dataset, created = init_dataset(locate(name), detector, basemodel, distance_metric, threshold, description, flip)
         with dataset:
             out.emit(dataset_record(dataset) | {"new": created})
 

@@ -47,7 +47,8 @@ def rx_verify(
             for path in (first, second):
                 stat_image_file(path)
                 data.append(read_image_file(path))
-            out.emit(verify(data[0], data[1], VerifyOptions(detector, model, metric, limit, align),
+            flip = bool(config and config.flip)
+            out.emit(verify(data[0], data[1], VerifyOptions(detector, model, metric, limit, align, flip),
                             (os.path.abspath(first), os.path.abspath(second))))
         except InputError as exc:
             out.fail(f"{first} {second}", "verify", exc.reason, exc.kind)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import FoundFace
+from .base import FoundFace, mean_with_mirror
 
 
 def _build(task: str, name: str):
@@ -51,13 +51,13 @@ class DeepfaceEmbedder:
         self.dim = int(self.client.output_shape)
         self.version = f"deepface:{name}"
 
-    def embed(self, image: np.ndarray, faces: list[dict], align: bool) -> np.ndarray:
+    def embed(self, image: np.ndarray, faces: list[dict], align: bool, flip: bool = False) -> np.ndarray:
         from deepface.models.Detector import FacialAreaRegion
         from deepface.modules import detection, preprocessing
 
         bgr = np.ascontiguousarray(image[:, :, ::-1])
         height, width = self.client.input_shape
-        batch = []
+        crops = []
         for face in faces:
             left, top, right, bottom = (int(v) for v in face["box"])
             marks = face.get("landmarks") or {}
@@ -66,12 +66,16 @@ class DeepfaceEmbedder:
                                     confidence=face.get("confidence"))
             crop = detection.extract_face(facial_area=area, img=bgr, align=align, expand_percentage=0,
                                           width_border=0, height_border=0, detector_backend="skip").img
-            crop = preprocessing.resize_image(img=crop, target_size=(width, height))
-            batch.append(preprocessing.normalize_input(img=crop, normalization=self.normalization))
-        if not batch:
+            crops.append(preprocessing.resize_image(img=crop, target_size=(width, height))[0])
+        if not crops:
             return np.zeros((0, self.dim), np.float32)
-        vectors = np.asarray(self.client.forward(np.concatenate(batch, axis=0)), dtype=np.float32)
-        return vectors.reshape(len(batch), -1)
+        return mean_with_mirror(self._forward, crops, flip)
+
+    def _forward(self, crops: list[np.ndarray]) -> np.ndarray:
+        from deepface.modules import preprocessing
+
+        batch = np.stack([preprocessing.normalize_input(img=c[None], normalization=self.normalization)[0] for c in crops])
+        return np.asarray(self.client.forward(batch), dtype=np.float32).reshape(len(crops), -1)
 
 
 def _tuple(value) -> tuple[int, int] | None:

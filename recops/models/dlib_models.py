@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from .base import FoundFace
+from .base import FoundFace, mean_with_mirror
 
 LANDMARKS_FILE = "shape_predictor_5_face_landmarks.dat"
 RECOGNISER_FILE = "dlib_face_recognition_resnet_model_v1.dat"
@@ -92,7 +92,7 @@ class DlibEmbedder:
         self.jitters = jitters
         self.version = f"{RECOGNISER_FILE}:{os.path.getsize(path)}"
 
-    def embed(self, image: np.ndarray, faces: list[dict], align: bool) -> np.ndarray:
+    def embed(self, image: np.ndarray, faces: list[dict], align: bool, flip: bool = False) -> np.ndarray:
         dlib = self._dlib
         chips = []
         for face in faces:
@@ -106,6 +106,9 @@ class DlibEmbedder:
                 chips.append(_crop_resized(image, face["box"], CHIP_SIZE))
         if not chips:
             return np.zeros((0, self.dim), np.float32)
+        return mean_with_mirror(self._describe, chips, flip)
+
+    def _describe(self, chips: list[np.ndarray]) -> np.ndarray:
         vectors = self.model.compute_face_descriptor(chips, num_jitters=self.jitters)
         return np.asarray([np.asarray(v) for v in vectors], dtype=np.float32)
 

@@ -21,6 +21,8 @@ class Config:
     metric: str
     threshold: float | None = None
     """None: deepface's threshold for the model and metric."""
+    flip: bool = False
+    """Embeddings average each face with its mirror image (fixed at creation, like the model)."""
     description: str = ""
     format: int = FORMAT_VERSION
     id: str = field(default_factory=lambda: os.urandom(16).hex())

@@ -62,6 +62,7 @@ class Dataset:
         metric: str = DEFAULT_METRIC,
         threshold: float | None = None,
         description: str = "",
+        flip: bool = False,
     ) -> "Dataset":
         """Make a new dataset directory, private to its owner (0700); refuses an existing one."""
         if is_dataset(root):
@@ -72,7 +73,7 @@ class Dataset:
         os.chmod(root, 0o700)
         for sub in ("objects", "records"):
             os.makedirs(os.path.join(root, sub), mode=0o700, exist_ok=True)
-        config = _config.Config(detector, model, metric, threshold, description)
+        config = _config.Config(detector, model, metric, threshold, flip=flip, description=description)
         _config.save(root, config)
         return cls(root, config, DatasetLock(root).acquire())
 

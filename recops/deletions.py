@@ -1,0 +1,140 @@
+"""Deleting faces, images and whole datasets.
+
+Faces and images are deleted by tombstones in an append-only log:
+
+    deletions log: {"type": "deletion", "target": "face" | "image", "id": ..., "ts": ...}
+
+A tombstone is final and every view honours it: listings, identities and their face counts,
+matching and proposals. Ids come from content (an image's bytes; a face's image, detector and
+box), so importing the same bytes again or detecting the same faces again yields the same ids,
+and they stay hidden: a cron job that re-imports a folder does not bring back what a person
+deleted. A deleted image hides its faces, and a deleted face its links. The bytes stay on disk
+until rx-gc reclaims them.
+
+A dataset is deleted whole: its directory goes, under the exclusive lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+from . import images
+from .errors import DatasetError, InputError
+from .faces import FaceCatalog
+from .records import error_record, timestamp
+from .store import config
+from .store.atomic import is_temp
+from .store.dataset import Dataset, is_dataset
+from .store.lock import DatasetLock
+
+log = logging.getLogger("recops")
+LOG = "deletions"
+TARGETS = ("face", "image")
+STAGE = "delete"
+
+
+@dataclass
+class Deletions:
+    faces: set[str] = field(default_factory=set)
+    images: set[str] = field(default_factory=set)
+    tombstones: dict[tuple[str, str], dict] = field(default_factory=dict)
+
+    @classmethod
+    def fold(cls, records: Iterable[dict]) -> "Deletions":
+        view = cls()
+        for record in records:
+            view.add(record)
+        return view
+
+    @classmethod
+    def of(cls, dataset: Dataset) -> "Deletions":
+        return cls.fold(dataset.log(LOG).records())
+
+    def add(self, record: dict) -> None:
+        if record.get("type") == "deletion" and record.get("target") in TARGETS and "id" in record:
+            (self.faces if record["target"] == "face" else self.images).add(record["id"])
+            self.tombstones.setdefault((record["target"], record["id"]), record)
+
+    def hides(self, face: str | None = None, image: str | None = None) -> bool:
+        return face in self.faces or image in self.images
+
+    def screen(self, records: Iterable[dict], emitter, stage: str) -> Iterator[dict]:
+        """The records of a stream but the faces (and embeddings) of deleted faces and images;
+        each deleted image is told once, as a warning."""
+        told: set[str] = set()
+        for record in records:
+            kind = record.get("type")
+            if kind == "image" and record.get("id") in self.images:
+                if record["id"] not in told:
+                    told.add(record["id"])
+                    log.warning("%s: image %s was deleted; it stays deleted", _label(record), record["id"])
+                    emitter.emit({**error_record(record["id"], stage, "deleted image: it stays deleted", "deleted"),
+                                  "type": "warning"})
+                continue
+            if kind in ("face", "embedding") and self.hides(record.get("id") if kind == "face" else record.get("face"),
+                                                             record.get("image")):
+                continue
+            yield record
+
+
+def _label(record: dict) -> str:
+    return (record.get("paths") or [record.get("id", "?")])[0]
+
+
+def deletion_record(target: str, id: str) -> dict:
+    return {"type": "deletion", "target": target, "id": id, "ts": timestamp()}
+
+
+class Deleter:
+    """Deletes faces and images of one dataset by id; the kind of an id is looked up."""
+
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+        self.deletions = Deletions.of(dataset)
+        self.images = images.ImageCatalog(dataset.log(images.LOG).records())
+        self.faces = FaceCatalog(dataset)
+
+    def delete(self, id: str, target: str | None = None) -> dict:
+        """The tombstone of a face or an image (the one already there when it was deleted before)."""
+        if target is None:
+            target = "image" if id in self.images else "face" if id in self.faces else None
+        if target not in TARGETS:
+            raise InputError("unknown-id", f"no face or image {id} in {self.dataset.root}")
+        known = self.images if target == "image" else self.faces
+        if id not in known:
+            raise InputError("unknown-id", f"no {target} {id} in {self.dataset.root}")
+        if (target, id) in self.deletions.tombstones:
+            return self.deletions.tombstones[target, id]
+        record = deletion_record(target, id)
+        self.dataset.log(LOG).append(record)
+        self.deletions.add(record)
+        return record
+
+
+DATASET_ENTRIES = {config.CONFIG_NAME, "lock", "objects", "records", "cache"}
+
+
+def remove_dataset(root: str) -> str:
+    """Remove a dataset directory, once no other recops process uses it; returns its path.
+
+    Refuses a folder that is not a dataset, or one holding anything recops did not put there (a
+    person's notes are not deleted along with it). The directory is first renamed to a hidden
+    name beside it, so a crash part-way leaves no half dataset that looks whole."""
+    root = os.path.abspath(root)
+    if not is_dataset(root):
+        raise DatasetError(f"{root}: not a recops dataset (no {config.CONFIG_NAME}); nothing deleted")
+    foreign = sorted(n for n in os.listdir(root) if n not in DATASET_ENTRIES and not is_temp(n))
+    if foreign:
+        raise DatasetError(f"{root}: holds files recops did not write ({', '.join(foreign)}); move them out first")
+    lock = DatasetLock(root).acquire(exclusive=True, wait=False)
+    try:
+        doomed = os.path.join(os.path.dirname(root), f".{os.path.basename(root)}.deleting-{os.urandom(4).hex()}")
+        os.rename(root, doomed)
+        shutil.rmtree(doomed)
+    finally:
+        lock.release()
+    return root

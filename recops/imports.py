@@ -1,0 +1,157 @@
+"""The old recops imports, each one process: rx-import | rx-detect [| rx-enrol] | rx-embed.
+
+    import_images      every face of every image, linked to nobody
+    import_faces       one face per image, each linked to one identity (or to none)
+    import_identities  one folder per identity: each image's one face linked to the identity
+                       named after its folder (created when missing)
+
+Files go through the stages in batches. Every stage stores as it goes and is memoised, so after
+Ctrl-C a re-run skips what is done and finishes the rest. Images and faces that a person deleted
+stay deleted: they are told as warnings and go no further.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
+
+from .chain import Chain
+from .deletions import Deletions
+from .detect import DetectOptions, FaceDetection
+from .embed import EmbedOptions, FaceEmbedding
+from .enrol import Enrolment, named
+from .errors import UsageError
+from .identities import IdentityEditor
+from .importer import Importer
+from .inputs import walk_files
+from .store.dataset import Dataset, is_dataset
+from .stream import Emitter
+
+log = logging.getLogger("recops")
+STAGE = "import"
+BATCH = 256
+"""Files per batch: a batch is what a Ctrl-C can cost; each one starts the worker processes anew."""
+OBJECT_KINDS = {"image": "Image", "face": "Face", "identity": "Identity"}
+"""Kinds of objects as the old --output-objects named them."""
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    consent: bool | None = None
+    align: bool = True
+    force: bool = False
+    workers: int = 1
+    errors_to: str | None = None
+    """With an enrolment: a copy of each image without exactly one face goes here."""
+
+
+def files_of(target: str) -> Iterator[str]:
+    if not os.path.isdir(target):
+        yield target
+        return
+    yield from walk_files(target, prune=is_dataset)
+
+
+def identity_files(target: str) -> Iterator[tuple[str, str]]:
+    """(file, identity name) for every file in the identity folders under `target`."""
+    if not os.path.isdir(target):
+        raise UsageError(f"{target}: not a folder (give the folder that holds one folder per identity)")
+    loose = 0
+    for name in sorted(os.listdir(target)):
+        path = os.path.join(target, name)
+        if name.startswith(".") or is_dataset(path):
+            continue
+        if os.path.isdir(path) and not os.path.islink(path):
+            for found in walk_files(path, prune=is_dataset):
+                yield found, name
+        else:
+            loose += 1
+    if loose:
+        log.warning("%s: %d file(s) beside the identity folders, not in one: not imported", target, loose)
+
+
+class CreatedObjects:
+    """The objects a run stored, as rows (kind, id, path) for the old --output-objects.
+
+    An object is new when its record is no older than the run: reused detections and known
+    images keep the time they were first stored."""
+
+    def __init__(self, since: str, write: Callable[[dict], None]):
+        self.since = since
+        self.write = write
+
+    def see(self, record: dict, path: str | None) -> None:
+        kind = OBJECT_KINDS.get(record.get("type"))
+        if kind and record.get("ts", "") >= self.since and not record.get("deleted"):
+            self.write({"kind": kind, "id": record["id"], "path": path})
+
+
+class _Screening:
+    def __init__(self, emitter: Emitter, deletions: Deletions):
+        self.emitter = emitter
+        self.deletions = deletions
+
+    def run(self, items: Iterable[dict]) -> None:
+        for record in self.deletions.screen(items, self.emitter, STAGE):
+            self.emitter.emit(record)
+
+
+def run_import(dataset: Dataset, files: Iterable[tuple[str, str | None]], out: Emitter, options: ImportOptions,
+               enrol: bool = False, fixed_identity: str | None = None, objects: CreatedObjects | None = None) -> None:
+    """Import (file, identity) pairs: the identity of each file's one face when `enrol`,
+    `fixed_identity` for all of them when given (it must exist)."""
+    editor = IdentityEditor(dataset)
+    if fixed_identity is not None:
+        fixed_identity = _existing(editor, fixed_identity)
+    path_of: dict[str, str] = {}
+    identity_of: dict[str, str | None] = {}
+    chain = Chain()
+    chain.add(lambda e: FaceDetection(e, DetectOptions(dataset.config.detector, options.align), dataset,
+                                      options.workers, options.force))
+    if enrol:
+        choose = named(fixed_identity) if fixed_identity is not None or not identity_of else None
+        chain.add(lambda e: Enrolment(e, editor, choose or (lambda image: identity_of.get(image["id"])),
+                                      create=fixed_identity is None, errors_to=options.errors_to,
+                                      path_of=lambda image: path_of.get(image["id"])))
+    else:
+        chain.add(lambda e: _Screening(e, editor.deletions))
+    chain.add(lambda e: FaceEmbedding(e, EmbedOptions(dataset.config.model), dataset, options.workers, options.force))
+
+    imported: list[dict] = []
+    with Importer(dataset, Emitter(imported.append), options.consent) as importer:
+        for batch in _batches(files, BATCH):
+            for path, identity in batch:
+                start = len(imported)
+                importer.add_path(path)
+                for record in imported[start:]:
+                    if record.get("type") == "image":
+                        path_of[record["id"]] = os.path.abspath(path)
+                        identity_of[record["id"]] = identity
+            current = None
+            for record in chain.run(imported):
+                if record.get("type") == "image":
+                    current = path_of.get(record["id"])
+                if objects:
+                    objects.see(record, current)
+                out.emit(record)
+            imported.clear()
+
+
+def _existing(editor: IdentityEditor, name_or_id: str) -> str:
+    found = editor.view.find(name_or_id)
+    if found is None:
+        raise UsageError(f"no identity {name_or_id!r} in {editor.dataset.root} (create it with identity-create)")
+    return found["id"]
+
+
+def _batches(items: Iterable, size: int) -> Iterator[list]:
+    batch: list = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
