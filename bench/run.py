@@ -26,6 +26,8 @@ BENCHMARKS = {
     "import": "import_speed",
     "pipeline": "pipeline_speed",
     "lfw": "lfw_verify",
+    "links": "identity_links",
+    "search": "search_speed",
 }
 
 

@@ -36,17 +36,9 @@ IdentityOf = Callable[[dict], "str | None"]
 InputError when it cannot tell."""
 
 
-class _Named:
-    def __init__(self, name_or_id: str | None):
-        self.name_or_id = name_or_id
-
-    def __call__(self, image: dict) -> str | None:
-        return self.name_or_id
-
-
 def named(name_or_id: str | None) -> IdentityOf:
     """One identity for every image (None: check for one face, link nothing)."""
-    return _Named(name_or_id)
+    return lambda image: name_or_id
 
 
 def from_folder(image: dict) -> str:
@@ -59,16 +51,16 @@ def from_folder(image: dict) -> str:
 
 
 class Enrolment:
-    def __init__(self, emitter: Emitter, editor: IdentityEditor, identity_of: IdentityOf, create: bool = True,
-                 errors_to: str | None = None, path_of: Callable[[dict], str | None] | None = None):
-        """`errors_to`: the folder that receives a copy of each refused image, in a folder named
-        after its identity when the identity comes from folders (as the old imports did)."""
+    def __init__(self, emitter: Emitter, editor: IdentityEditor, identity_of: IdentityOf,
+                 errors_to: str | None = None, errors_in_folders: bool = False,
+                 path_of: Callable[[dict], str | None] | None = None):
+        """`errors_to`: the folder that receives a copy of each refused image; in a folder named
+        after its identity with `errors_in_folders` (as the old identity import did)."""
         self.emitter = emitter
         self.editor = editor
         self.identity_of = identity_of
-        self.create = create
         self.errors_to = errors_to
-        self.errors_in_folders = not isinstance(identity_of, _Named)
+        self.errors_in_folders = errors_in_folders
         self.path_of = path_of or (lambda image: (image.get("paths") or [None])[0])
         self.linked = 0
         self._image: dict | None = None
@@ -124,18 +116,16 @@ class Enrolment:
         self.emitter.emit(faces[0])
         try:
             identity = self._identity(image)
-            if identity is None:
-                self.emitter.emit(detection)
-                return
-            link = self.editor.link(faces[0], identity["id"], source="enrol")
+            link = self.editor.link(faces[0], identity["id"], source="enrol") if identity else None
         except InputError as exc:
             if exc.kind in KEPT_DECISIONS:
                 self._warn(image, exc.kind, exc.reason)
             else:
                 self.emitter.fail(image["id"], STAGE, exc.reason, exc.kind, path=self.path_of(image))
         else:
-            self.linked += 1
-            self.emitter.emit(link)
+            if link is not None:
+                self.linked += 1
+                self.emitter.emit(link)
         self.emitter.emit(detection)
 
     def _warn(self, image: dict, kind: str, reason: str) -> None:
@@ -149,8 +139,6 @@ class Enrolment:
         found = self.editor.view.find(wanted)
         if found is not None:
             return found
-        if not self.create:
-            raise InputError("unknown-identity", f"no identity {wanted!r} in {self.editor.dataset.root}")
         created = self.editor.create(wanted)
         self.emitter.emit(created)
         return created

@@ -13,9 +13,10 @@ most one identity: the last link wins; unlink and reject undo a link to that ide
 rejection ("this face is not this person") also keeps later matching and proposals from
 pairing them again. Links of deleted faces and images, and of deleted identities, are hidden.
 
-Two faces of one photo are two people: an import or a review never links them to one identity
-(IdentityEditor refuses), and when copies that each did so merge, the fold keeps the later
-link only. A person may still link them by hand (a mirror, a poster in the background).
+Two faces of one photo are two people: an automatic link (an import's, a review's) holds only
+while no other face of its photo has the identity. IdentityEditor refuses one that would break
+the rule; when copies that each linked a photo-mate merge, the earlier link holds; and a person
+linking a photo-mate by hand overrides it. A person may link both by hand (a mirror, a poster).
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class IdentityView:
     """(face, identity) pairs any link record named: an import that finds one unlinked leaves it so."""
     link_of: dict[str, dict] = field(default_factory=dict)
     """The link record that holds each linked face."""
+    by_photo: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    """(image, identity) -> the linked faces of that image."""
 
     @classmethod
     def fold(cls, identity_records: Iterable[dict], link_records: Iterable[dict],
@@ -66,13 +69,10 @@ class IdentityView:
                 if held is None or order(record) > order(held):
                     latest[record["id"]] = record
         view.identities = {id: r for id, r in latest.items() if not r.get("deleted")}
-        for record in sorted((r for r in link_records if r.get("type") == "link" and r.get("op") in OPS), key=order):
-            view.apply_link(record)
         hidden = deletions or Deletions()
-        for face, record in list(view.link_of.items()):
-            if record["identity"] not in view.identities or hidden.hides(face, record.get("image")):
-                view._drop(face)
-        view._keep_one_automatic_link_per_photo()
+        for record in sorted((r for r in link_records if r.get("type") == "link" and r.get("op") in OPS), key=order):
+            if record["identity"] in view.identities and not hidden.hides(record["face"], record.get("image")):
+                view.apply_link(record)
         return view
 
     @classmethod
@@ -81,35 +81,38 @@ class IdentityView:
                         deletions if deletions is not None else Deletions.of(dataset))
 
     def apply_link(self, record: dict) -> None:
-        """Fold in one link record, later than every record folded before."""
+        """Fold in one link record, later than every record folded before.
+
+        An automatic link holds only while no other face of its photo has the identity: it has
+        no effect when one has (copies that each linked a photo-mate merge so), and a person's
+        link of a photo-mate overrides it."""
         face, identity, op = record["face"], record["identity"], record["op"]
         self.decided.add((face, identity))
-        if op == "link":
-            self.face_identity[face] = identity
-            self.link_of[face] = record
-            self.rejected.discard((face, identity))
-        else:
+        if op != "link":
             if self.face_identity.get(face) == identity:
-                self._drop(face)
+                self.drop(face)
             if op == "reject":
                 self.rejected.add((face, identity))
+            return
+        self.rejected.discard((face, identity))
+        mates = self.by_photo.get((record.get("image"), identity), set()) - {face}
+        if mates and record.get("source") in AUTOMATIC:
+            return
+        for mate in list(mates):
+            if self.link_of[mate].get("source") in AUTOMATIC:
+                self.drop(mate)
+        self.drop(face)
+        self.face_identity[face] = identity
+        self.link_of[face] = record
+        if record.get("image"):
+            self.by_photo.setdefault((record["image"], identity), set()).add(face)
 
-    def _drop(self, face: str) -> None:
+    def drop(self, face: str) -> None:
+        """Forget a face's link (it was undone, or its identity deleted)."""
+        record = self.link_of.pop(face, None)
         self.face_identity.pop(face, None)
-        self.link_of.pop(face, None)
-
-    def _keep_one_automatic_link_per_photo(self) -> None:
-        # Copies merged after each linked another face of one photo to one identity: the later
-        # automatic link stays, unless a person linked one of them by hand.
-        by_photo: dict[tuple, list[dict]] = {}
-        for record in self.link_of.values():
-            if record.get("image"):
-                by_photo.setdefault((record["image"], record["identity"]), []).append(record)
-        for records in by_photo.values():
-            automatic = sorted((r for r in records if r.get("source") in AUTOMATIC), key=order)
-            keep = 0 if len(automatic) < len(records) else 1
-            for record in automatic[: len(automatic) - keep]:
-                self._drop(record["face"])
+        if record is not None:
+            self.by_photo.get((record.get("image"), record["identity"]), set()).discard(face)
 
     def identity_of(self, face: str) -> dict | None:
         id = self.face_identity.get(face)
@@ -135,7 +138,6 @@ class IdentityEditor:
         self.deletions = deletions if deletions is not None else Deletions.of(dataset)
         self.view = IdentityView.of(dataset, self.deletions)
         self._faces: FaceCatalog | None = None
-        self._by_photo: dict[tuple[str, str], set[str]] | None = None
 
     def require(self, name_or_id: str) -> dict:
         found = self.view.find(name_or_id)
@@ -143,9 +145,14 @@ class IdentityEditor:
             raise InputError("unknown-identity", f"no identity {name_or_id!r} in {self.dataset.root}")
         return found
 
-    def create(self, name: str, description: str = "", color: str = DEFAULT_COLOR) -> dict:
+    def create(self, name: str, description: str = "", color: str = DEFAULT_COLOR, reuse_name: bool = False) -> dict:
+        """A new identity; with `reuse_name`, the identity of that name when there is one (as the
+        old identity-create did)."""
         if not name.strip():
             raise InputError("invalid-name", "an identity needs a name")
+        if reuse_name and (named := self.view.find(name)) is not None and named.get("name") == name:
+            log.warning("an identity named %r exists already: %s", name, named["id"])
+            return named
         now = timestamp()
         record = {"type": "identity", "id": os.urandom(16).hex(), "name": name, "description": description,
                   "color": color, "created": now, "ts": now}
@@ -164,8 +171,7 @@ class IdentityEditor:
         """A tombstone; the identity's links are hidden with it."""
         record = self._store_identity({**self.require(name_or_id), "deleted": True, "ts": timestamp()})
         for face in [f for f, i in self.view.face_identity.items() if i == record["id"]]:
-            self.view._drop(face)
-        self._by_photo = None
+            self.view.drop(face)
         return record
 
     def _store_identity(self, record: dict) -> dict:
@@ -209,7 +215,7 @@ class IdentityEditor:
         if op == "link":
             if current == target:
                 return self.view.link_of[face_id]
-            others = self.linked_in_photo(image, target)
+            others = self.view.by_photo.get((image, target), set())
             if source in AUTOMATIC:
                 if (face_id, target) in self.view.decided:
                     was = "rejected" if (face_id, target) in self.view.rejected else "unlinked"
@@ -218,32 +224,16 @@ class IdentityEditor:
                 if current is not None:
                     raise InputError("linked-elsewhere", f"face {face_id} is linked to identity {current} already")
                 if others:
-                    raise InputError("same-photo", f"face {others[0]} of the same photo is linked to identity "
+                    raise InputError("same-photo", f"face {min(others)} of the same photo is linked to identity "
                                                    f"{target}: two faces of one photo are two people")
             elif others:
-                log.warning("face %s shares its photo with face %s, linked to identity %s too",
-                            face_id, others[0], target)
+                log.warning("face %s shares its photo with face %s, linked to identity %s %s", face_id, min(others),
+                            target, "by hand too" if self._manual(others) else "automatically: that link gives way")
         link = {"type": "link", "face": face_id, "image": image, "identity": target, "op": op, "source": source,
                 "ts": timestamp()}
         self.dataset.log(LINKS).append(link)
-        self._forget_photo_link(self.view.link_of.get(face_id))
         self.view.apply_link(link)
-        self._remember_photo_link(self.view.link_of.get(face_id))
         return link
 
-    def linked_in_photo(self, image: str | None, identity: str) -> set[str]:
-        if image is None:
-            return set()
-        if self._by_photo is None:
-            self._by_photo = {}
-            for record in self.view.link_of.values():
-                self._remember_photo_link(record)
-        return self._by_photo.get((image, identity), set())
-
-    def _remember_photo_link(self, record: dict | None) -> None:
-        if record is not None and self._by_photo is not None and record.get("image"):
-            self._by_photo.setdefault((record["image"], record["identity"]), set()).add(record["face"])
-
-    def _forget_photo_link(self, record: dict | None) -> None:
-        if record is not None and self._by_photo is not None:
-            self._by_photo.get((record.get("image"), record["identity"]), set()).discard(record["face"])
+    def _manual(self, faces: set[str]) -> bool:
+        return all(self.view.link_of[f].get("source") not in AUTOMATIC for f in faces)

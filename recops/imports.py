@@ -12,6 +12,9 @@ stay deleted: they are told as warnings and go no further.
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -21,8 +24,8 @@ from .chain import Chain
 from .deletions import Deletions
 from .detect import DetectOptions, FaceDetection
 from .embed import EmbedOptions, FaceEmbedding
-from .enrol import Enrolment, named
-from .errors import UsageError
+from .enrol import Enrolment
+from .errors import InputError, UsageError
 from .identities import IdentityEditor
 from .importer import Importer
 from .inputs import walk_files
@@ -48,6 +51,8 @@ class ImportOptions:
 
 
 def files_of(target: str) -> Iterator[str]:
+    if not os.path.exists(target):
+        raise UsageError(f"{target}: no such file or folder")
     if not os.path.isdir(target):
         yield target
         return
@@ -69,7 +74,7 @@ def identity_files(target: str) -> Iterator[tuple[str, str]]:
         else:
             loose += 1
     if loose:
-        log.warning("%s: %d file(s) beside the identity folders, not in one: not imported", target, loose)
+        log.warning("%s: %d entries beside the identity folders (files, links to folders): not imported", target, loose)
 
 
 class CreatedObjects:
@@ -88,6 +93,27 @@ class CreatedObjects:
             self.write({"kind": kind, "id": record["id"], "path": path})
 
 
+OBJECT_FORMATS = ("csv", "jsonl")
+
+
+@contextlib.contextmanager
+def objects_file(path: str, fmt: str = "csv") -> Iterator[Callable[[dict], None]]:
+    """Append object rows to `path`: `kind,id,path` lines without a header, as the old recops
+    wrote them, or JSON lines."""
+    if fmt not in OBJECT_FORMATS:
+        raise UsageError(f"unknown --output-format {fmt!r}; choose from {', '.join(OBJECT_FORMATS)}")
+    try:
+        handle = open(path, "a", newline="")
+    except OSError as exc:
+        raise UsageError(f"--output-objects {path}: {exc.strerror or exc}") from None
+    with handle:
+        if fmt == "csv":
+            writer = csv.writer(handle, lineterminator="\n")
+            yield lambda row: writer.writerow([row["kind"], row["id"], row["path"] or ""])
+        else:
+            yield lambda row: handle.write(json.dumps(row) + "\n")
+
+
 class _Screening:
     def __init__(self, emitter: Emitter, deletions: Deletions):
         self.emitter = emitter
@@ -98,26 +124,53 @@ class _Screening:
             self.emitter.emit(record)
 
 
-def run_import(dataset: Dataset, files: Iterable[tuple[str, str | None]], out: Emitter, options: ImportOptions,
-               enrol: bool = False, fixed_identity: str | None = None, objects: CreatedObjects | None = None) -> None:
-    """Import (file, identity) pairs: the identity of each file's one face when `enrol`,
-    `fixed_identity` for all of them when given (it must exist)."""
+def import_images(dataset: Dataset, target: str, out: Emitter, options: ImportOptions = ImportOptions(),
+                  objects: CreatedObjects | None = None) -> None:
+    """Every image under `target` with all its faces, linked to nobody."""
+    _run(dataset, ((path, None) for path in files_of(target)), out, options, None, objects)
+
+
+def import_faces(dataset: Dataset, target: str, out: Emitter, options: ImportOptions = ImportOptions(),
+                 identity: str | None = None, objects: CreatedObjects | None = None) -> None:
+    """Images of one face each; with `identity` (a name or id that must exist), each face is linked to it."""
     editor = IdentityEditor(dataset)
-    if fixed_identity is not None:
-        fixed_identity = _existing(editor, fixed_identity)
+    if identity is not None:
+        found = editor.view.find(identity)
+        if found is None:
+            raise UsageError(f"no identity {identity!r} in {dataset.root} (create it with identity-create)")
+        identity = found["id"]
+    _run(dataset, ((path, identity) for path in files_of(target)), out, options, editor, objects)
+
+
+def import_identities(dataset: Dataset, target: str, out: Emitter, options: ImportOptions = ImportOptions(),
+                      objects: CreatedObjects | None = None) -> None:
+    """One folder per identity: each image's one face linked to the identity named after its folder."""
+    _run(dataset, identity_files(target), out, options, IdentityEditor(dataset), objects, errors_in_folders=True)
+
+
+def _run(dataset: Dataset, files: Iterable[tuple[str, str | None]], out: Emitter, options: ImportOptions,
+         editor: IdentityEditor | None, objects: CreatedObjects | None, errors_in_folders: bool = False) -> None:
+    """Import (file, identity) pairs; with an editor, enrol each file's one face to its identity."""
     path_of: dict[str, str] = {}
-    identity_of: dict[str, str | None] = {}
+    identities_of: dict[str, set[str | None]] = {}
+
+    def identity_of(image: dict) -> str | None:
+        (identity, *others) = sorted(identities_of.get(image["id"], {None}), key=str)
+        if others:
+            raise InputError("ambiguous-identity", f"the same photo is in the folders of {identity} and {others[0]}")
+        return identity
+
     chain = Chain()
     chain.add(lambda e: FaceDetection(e, DetectOptions(dataset.config.detector, options.align), dataset,
                                       options.workers, options.force))
-    if enrol:
-        choose = named(fixed_identity) if fixed_identity is not None or not identity_of else None
-        chain.add(lambda e: Enrolment(e, editor, choose or (lambda image: identity_of.get(image["id"])),
-                                      create=fixed_identity is None, errors_to=options.errors_to,
+    if editor is not None:
+        chain.add(lambda e: Enrolment(e, editor, identity_of,
+                                      errors_to=options.errors_to, errors_in_folders=errors_in_folders,
                                       path_of=lambda image: path_of.get(image["id"])))
     else:
-        chain.add(lambda e: _Screening(e, editor.deletions))
-    chain.add(lambda e: FaceEmbedding(e, EmbedOptions(dataset.config.model), dataset, options.workers, options.force))
+        chain.add(lambda e: _Screening(e, Deletions.of(dataset)))
+    chain.add(lambda e: FaceEmbedding(e, EmbedOptions(dataset.config.model, dataset.config.flip), dataset,
+                                      options.workers, options.force))
 
     imported: list[dict] = []
     with Importer(dataset, Emitter(imported.append), options.consent) as importer:
@@ -128,7 +181,7 @@ def run_import(dataset: Dataset, files: Iterable[tuple[str, str | None]], out: E
                 for record in imported[start:]:
                     if record.get("type") == "image":
                         path_of[record["id"]] = os.path.abspath(path)
-                        identity_of[record["id"]] = identity
+                        identities_of.setdefault(record["id"], set()).add(identity)
             current = None
             for record in chain.run(imported):
                 if record.get("type") == "image":
@@ -137,13 +190,6 @@ def run_import(dataset: Dataset, files: Iterable[tuple[str, str | None]], out: E
                     objects.see(record, current)
                 out.emit(record)
             imported.clear()
-
-
-def _existing(editor: IdentityEditor, name_or_id: str) -> str:
-    found = editor.view.find(name_or_id)
-    if found is None:
-        raise UsageError(f"no identity {name_or_id!r} in {editor.dataset.root} (create it with identity-create)")
-    return found["id"]
 
 
 def _batches(items: Iterable, size: int) -> Iterator[list]:

@@ -24,7 +24,7 @@ def list_kind(dataset: Dataset, kind: str) -> Iterator[dict]:
         for face in FaceCatalog(dataset):
             if not deletions.hides(face["id"], face.get("image")):
                 identity = view.identity_of(face["id"])
-                yield face | {"identity": identity["id"] if identity else None,
+                yield face | {"dataset": dataset.root, "identity": identity["id"] if identity else None,
                               "identity_name": identity.get("name") if identity else None}
     elif kind == "identities":
         view = IdentityView.of(dataset, deletions)

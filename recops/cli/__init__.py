@@ -11,9 +11,13 @@ TOOLS = {
     "rx-fsck": "recops.cli.fsck",
     "rx-detect": "recops.cli.detect",
     "rx-embed": "recops.cli.embed",
+    "rx-enrol": "recops.cli.enrol",
     "rx-index": "recops.cli.index",
     "rx-match": "recops.cli.match",
     "rx-verify": "recops.cli.verify",
+    "rx-identity": "recops.cli.identity",
+    "rx-review": "recops.cli.review",
+    "rx-delete": "recops.cli.delete",
     "rx-models": "recops.cli.models",
     "recops": "recops.cli.porcelain",
 }

@@ -39,11 +39,11 @@ def porcelain(
     _state.update(level=log_level, log_file=log_file)
 
 
-def _run(name: str):
+def run(name: str):
     return running(f"recops {name}", level=_state["level"], log_file=_state["log_file"])
 
 
-def _show(records: list[dict], kind: str, out: Emitter) -> None:
+def show(records: list[dict], kind: str, out: Emitter) -> None:
     if common.stdout_is_terminal():
         sys.stdout.write(table.render(records, table.COLUMNS[kind]))
     else:
@@ -62,7 +62,7 @@ def dataset_create(
     flip: FlipOpt = None,
 ) -> None:
     """Create a dataset, or update an existing one's description, threshold and metric (rx-init)."""
-    with _run("dataset-create") as out:
+    with run("dataset-create") as out:
         dataset, created = init_dataset(locate(name), detector, basemodel, distance_metric, threshold, description, flip)
         with dataset:
             out.emit(dataset_record(dataset) | {"new": created})
@@ -73,19 +73,19 @@ def dataset_list(
     folder: Annotated[Optional[str], typer.Argument(metavar="FOLDER", help="Where to look [default: $RECOPS_HOME].")] = None,
 ) -> None:
     """List datasets with their detector, model, threshold and counts (rx-ls datasets)."""
-    with _run("dataset-list") as out:
+    with run("dataset-list") as out:
         found: list[dict] = []
         sink = Emitter(found.append)
         list_datasets(folder or home(), sink)
         out.failures += sink.failures
-        _show(found, "datasets", out)
+        show(found, "datasets", out)
 
 
 def _lister(kind: str):
     def command(dataset: DatasetArg) -> None:
-        with _run(f"dataset-list-{kind}") as out:
+        with run(f"dataset-list-{kind}") as out:
             with Dataset.open(locate(dataset)) as ds:
-                _show(list(list_kind(ds, kind)), kind, out)
+                show(list(list_kind(ds, kind)), kind, out)
 
     command.__doc__ = f"List the {kind} of a dataset (rx-ls {kind})."
     return command
@@ -93,10 +93,6 @@ def _lister(kind: str):
 
 for _kind in ("images", "faces", "identities"):
     app.command(f"dataset-list-{_kind}")(_lister(_kind))
-
-
-def main() -> None:
-    app(prog_name="recops")
 
 
 @app.command("recognize")
@@ -117,7 +113,7 @@ def recognize_command(
     dataset keeps what a recognition saw (the photo, marked as a query, its faces and matches);
     query faces are not searched by later recognitions unless linked to an identity.
     """
-    with _run("recognize") as out:
+    with run("recognize") as out:
         if output and output.lower().endswith((".html", ".htm")):
             raise UsageError("HTML reports come with rx-report; give -o a .jsonl file, or pipe the records on")
         sink = open(output, "wb") if output else None
@@ -142,3 +138,11 @@ def verify_command(
     from .verify import rx_verify
 
     rx_verify(first, second, locate(dataset) if dataset else None, None, True, "json", False, False)
+
+
+def main() -> None:
+    app(prog_name="recops")
+
+
+# The other functions live in modules of their own and register on `app` as they are imported.
+from . import porcelain_identities, porcelain_imports  # noqa: E402,F401

@@ -57,12 +57,25 @@ COLUMNS: dict[str, list[Column]] = {
         ("box", lambda r: ",".join(str(v) for v in r.get("box", []))),
         ("detector", lambda r: r.get("detector")),
         ("confidence", lambda r: r.get("confidence")),
-        ("identity", lambda r: r.get("identity")),
+        ("identity", lambda r: r.get("identity_name")),
     ],
     "identities": [
         ("id", lambda r: str(r.get("id", ""))[:12]),
         ("name", lambda r: r.get("name")),
         ("faces", lambda r: r.get("faces")),
+        ("color", lambda r: r.get("color")),
         ("description", lambda r: r.get("description")),
+    ],
+    "objects": [
+        ("kind", lambda r: r.get("kind")),
+        ("id", lambda r: r.get("id")),
+        ("path", lambda r: r.get("path")),
+    ],
+    "proposals": [
+        ("face", lambda r: r.get("face")),
+        ("identity", lambda r: r.get("identity_name")),
+        ("distance", lambda r: r.get("distance")),
+        ("threshold", lambda r: r.get("threshold")),
+        ("matched face", lambda r: r.get("candidate")),
     ],
 }

@@ -1,0 +1,115 @@
+"""rx-identity: create, change and delete identities; link, unlink and reject faces."""
+
+from typing import Annotated, Optional
+
+import typer
+
+from ..edits import link_each
+from ..errors import InputError, UsageError
+from ..identities import DEFAULT_COLOR, IdentityEditor
+from .common import DatasetOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, new_app, running
+from .existing import existing_dataset
+from .pipeline import inputs
+
+app = new_app()
+
+IdentityArg = Annotated[str, typer.Argument(metavar="IDENTITY", help="Identity id, or name.")]
+FacesArg = Annotated[Optional[list[str]], typer.Argument(
+    metavar="FACE...", help="Face ids; without any, face ids or face records are read from stdin.")]
+DescriptionOpt = Annotated[Optional[str], typer.Option(metavar="TEXT", help="What the identity stands for.")]
+ColorOpt = Annotated[Optional[str], typer.Option("--color", "--colour", metavar="COLOR", help="Colour of the identity in reports (CSS, e.g. #00ff01).")]
+
+
+@app.callback()
+def rx_identity() -> None:
+    """Create, rename and delete identities, and link faces to them, unlink or reject them.
+
+    An identity is a named group of faces: a person, a team, anything a case needs. Each
+    operation appends a record (identity or link) to the dataset and writes it on stdout;
+    copies of a dataset changed apart merge by copying files both ways, the later statement
+    winning. A face has at most one identity. reject says "this face is not this person":
+    matching and proposals never pair them again, and imports leave the pair alone.
+    """
+
+
+@app.command()
+def create(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Name of the new identity.")],
+    dataset: DatasetOpt = None,
+    description: DescriptionOpt = None,
+    color: ColorOpt = None,
+    fmt: FormatOpt = "json",
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Create an identity with a new id (names may repeat; ids never do)."""
+    _one("create", dataset, fmt, verbose, quiet,
+         lambda editor: editor.create(name, description or "", color or DEFAULT_COLOR))
+
+
+@app.command()
+def update(
+    identity: IdentityArg,
+    dataset: DatasetOpt = None,
+    name: Annotated[Optional[str], typer.Option(metavar="NAME", help="New name.")] = None,
+    description: DescriptionOpt = None,
+    color: ColorOpt = None,
+    fmt: FormatOpt = "json",
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Rename an identity, or change its description or colour; its id and links stay."""
+    _one("update", dataset, fmt, verbose, quiet, lambda editor: editor.update(identity, name, description, color))
+
+
+@app.command()
+def delete(
+    identity: IdentityArg,
+    dataset: DatasetOpt = None,
+    fmt: FormatOpt = "json",
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Delete an identity: its faces stay, linked to nobody."""
+    _one("delete", dataset, fmt, verbose, quiet, lambda editor: editor.delete(identity))
+
+
+def _one(command: str, dataset: str | None, fmt, verbose: bool, quiet: bool, operation) -> None:
+    """Run one operation on a dataset's identities and write the record it wrote."""
+    with running(f"rx-identity {command}", fmt, verbose, quiet) as out:
+        with existing_dataset(dataset, tool="rx-identity") as (store, _):
+            try:
+                out.emit(operation(IdentityEditor(store)))
+            except InputError as exc:
+                raise UsageError(exc.reason) from None
+
+
+def _linker(op: str, summary: str):
+    def command(
+        identity: IdentityArg,
+        faces: FacesArg = None,
+        dataset: DatasetOpt = None,
+        null: NullOpt = False,
+        fmt: FormatOpt = "json",
+        verbose: VerboseOpt = False,
+        quiet: QuietOpt = False,
+    ) -> None:
+        with running(f"rx-identity {op}", fmt, verbose, quiet) as out:
+            with existing_dataset(dataset, inputs(faces, null), "rx-identity") as (store, items):
+                link_each(IdentityEditor(store), identity, op, items, out)
+
+    command.__doc__ = summary
+    return command
+
+
+app.command("link")(_linker("link", """Link faces to an identity (a face linked elsewhere moves here).
+
+Face records on stdin pass on, each followed by its link record; other records pass on
+untouched. Linking two faces of one photo to one identity is allowed by hand, with a warning."""))
+app.command("unlink")(_linker("unlink", "Unlink faces from an identity."))
+app.command("reject")(_linker("reject", """Say that faces are not this identity: unlinks them, and matching,
+proposals and imports never pair them with it again (until someone links them by hand)."""))
+
+
+def main() -> None:
+    app(prog_name="rx-identity")

@@ -1,0 +1,125 @@
+"""recops identity-*, face-delete, image-delete, dataset-delete, dataset-match-faces and
+dataset-link-matched-faces: the original's functions over identities and deletions."""
+
+import os
+from typing import Annotated, Optional
+
+import typer
+
+from ..deletions import Deleter, remove_dataset
+from ..errors import InputError, UsageError
+from ..identities import DEFAULT_COLOR, IdentityEditor
+from ..review import ReviewOptions, link_matched_faces, match_faces, read_csv, write_csv
+from ..store.dataset import Dataset, locate
+from .porcelain import DatasetArg, app, run, show
+
+IdentityIdArg = Annotated[str, typer.Argument(metavar="IDENTITY_ID", help="Identity id (or name).")]
+
+
+def _edit(name: str, dataset: str, operation) -> None:
+    """Run one operation on a dataset's identities or deletions and write its record."""
+    with run(name) as out:
+        with Dataset.open(locate(dataset)) as ds:
+            try:
+                out.emit(operation(ds))
+            except InputError as exc:
+                raise UsageError(exc.reason) from None
+
+
+@app.command("identity-create")
+def identity_create(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Name of the identity: a person, a team, anything a case needs.")],
+    dataset: DatasetArg,
+    color: Annotated[str, typer.Option("--color", metavar="COLOR", help="Colour of the identity in reports.")] = DEFAULT_COLOR,
+    description: Annotated[str, typer.Option(metavar="TEXT", help="What the identity stands for.")] = "",
+) -> None:
+    """Create an identity (rx-identity create); one of that name already there is kept, with a warning."""
+    _edit("identity-create", dataset, lambda ds: IdentityEditor(ds).create(name, description, color, reuse_name=True))
+
+
+@app.command("identity-link")
+def identity_link(
+    identity_id: IdentityIdArg,
+    face_id: Annotated[str, typer.Argument(metavar="FACE_ID", help="Face id.")],
+    dataset: DatasetArg,
+) -> None:
+    """Link a face to an identity (rx-identity link)."""
+    _edit("identity-link", dataset, lambda ds: IdentityEditor(ds).link(face_id, identity_id))
+
+
+@app.command("identity-delete")
+def identity_delete(identity_id: IdentityIdArg, dataset: DatasetArg) -> None:
+    """Delete an identity; its faces stay, linked to nobody (rx-identity delete)."""
+    _edit("identity-delete", dataset, lambda ds: IdentityEditor(ds).delete(identity_id))
+
+
+@app.command("face-delete")
+def face_delete(face_id: Annotated[str, typer.Argument(metavar="FACE_ID", help="Face id.")], dataset: DatasetArg) -> None:
+    """Delete a face for good; rx-gc reclaims the space (rx-delete)."""
+    _edit("face-delete", dataset, lambda ds: Deleter(ds).delete(face_id, "face"))
+
+
+@app.command("image-delete")
+def image_delete(image_id: Annotated[str, typer.Argument(metavar="IMAGE_ID", help="Image id.")], dataset: DatasetArg) -> None:
+    """Delete an image and its faces for good; rx-gc reclaims the space (rx-delete)."""
+    _edit("image-delete", dataset, lambda ds: Deleter(ds).delete(image_id, "image"))
+
+
+@app.command("dataset-delete")
+def dataset_delete(
+    dataset: Annotated[str, typer.Argument(metavar="DATASET", help="Dataset name (under $RECOPS_HOME) or directory.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Really delete: required, as nothing asks.")] = False,
+) -> None:
+    """Delete a dataset: its directory, images, faces and identities, all of it.
+
+    Refuses a folder that is not a dataset or that holds files recops did not write, and waits
+    for no one: it fails when another recops process uses the dataset.
+    """
+    with run("dataset-delete") as out:
+        if not yes:
+            raise UsageError("deleting a dataset cannot be undone; give --yes")
+        out.emit({"type": "dataset", "path": remove_dataset(locate(dataset)), "deleted": True})
+
+
+@app.command("dataset-match-faces")
+def dataset_match_faces(
+    dataset: DatasetArg,
+    output: Annotated[Optional[str], typer.Option("-o", "--output", metavar="FILE", help="Write the proposals to FILE as CSV: face_id, identity_id, identity_name, distance, threshold, matched_face_id.")] = None,
+    threshold: Annotated[Optional[float], typer.Option(metavar="DISTANCE", help="Farthest distance that matches [default: the dataset's].")] = None,
+    exclude_identities: Annotated[Optional[str], typer.Option(metavar="IDS", help="Comma-separated identity ids (or names) never proposed.")] = None,
+) -> None:
+    """Propose an identity for every face without one: that of its nearest identified face (rx-review propose).
+
+    Review the CSV (delete the wrong rows) and give it to dataset-link-matched-faces. Two faces
+    of one photo are never proposed for one identity; rejected pairs are never proposed.
+    """
+    with run("dataset-match-faces") as out:
+        if output and output.lower().endswith((".html", ".htm")):
+            raise UsageError("HTML reports come with rx-report; give -o a .csv file")
+        with Dataset.open(locate(dataset)) as ds:
+            excluded = tuple(n.strip() for n in (exclude_identities or "").split(",") if n.strip())
+            proposals = match_faces(ds, ReviewOptions(threshold, excluded))
+        if output:
+            try:
+                with open(output, "w", newline="") as handle:
+                    write_csv(proposals, handle)
+            except OSError as exc:
+                raise UsageError(f"-o {output}: {exc.strerror or exc}") from None
+        show(proposals, "proposals", out)
+
+
+@app.command("dataset-link-matched-faces")
+def dataset_link_matched_faces(
+    target_path: Annotated[str, typer.Argument(metavar="CSV", help="Reviewed CSV of dataset-match-faces (at least face_id and identity_id; without a header, those two columns first).")],
+    dataset: DatasetArg,
+) -> None:
+    """Link the faces of a reviewed CSV to their identities (rx-review apply).
+
+    Rows it cannot apply (an unknown face or identity, a face linked elsewhere since, a rejected
+    pair, a second face of one photo for one identity) are reported; the rest are applied.
+    """
+    with run("dataset-link-matched-faces") as out:
+        if not os.path.isfile(target_path):
+            raise UsageError(f"{target_path}: no such file")
+        with Dataset.open(locate(dataset)) as ds, open(target_path, newline="") as handle:
+            link_matched_faces(ds, read_csv(handle, target_path), out)

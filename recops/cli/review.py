@@ -1,0 +1,85 @@
+"""rx-review: propose identities for unidentified faces; apply the proposals a person kept."""
+
+import os
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import UsageError
+from ..review import ReviewOptions, link_matched_faces, match_faces, proposal_rows, read_csv, write_csv
+from .common import DatasetOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, new_app, running
+from .existing import existing_dataset
+from .pipeline import inputs
+
+app = new_app()
+
+
+@app.callback()
+def rx_review() -> None:
+    """Propose links of unidentified faces to identities, and apply the ones a person kept.
+
+        rx-review propose -d case.rx --csv proposals.csv    # edit: delete the wrong rows
+        rx-review apply -d case.rx proposals.csv
+    """
+
+
+@app.command()
+def propose(
+    dataset: DatasetOpt = None,
+    threshold: Annotated[Optional[float], typer.Option(metavar="DISTANCE", help="Farthest distance that matches [default: the dataset's].")] = None,
+    exclude_identities: Annotated[Optional[str], typer.Option(metavar="NAMES", help="Comma-separated identity names or ids never proposed.")] = None,
+    csv_file: Annotated[Optional[str], typer.Option("--csv", metavar="FILE", help="Also write the proposals to FILE as CSV: face_id, identity_id, identity_name, distance, threshold, matched_face_id.")] = None,
+    search_k: Annotated[Optional[int], typer.Option(metavar="N", help="Annoy search_k: nodes inspected per query; more is slower and finds more [default: Annoy's].")] = None,
+    fmt: FormatOpt = "json",
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Propose an identity for each face without one: that of its nearest identified face.
+
+    Writes a proposal record per face that comes within the threshold of a face linked to an
+    identity (face, image, identity, identity_name, distance, threshold, candidate: the
+    identified face), ordered by identity name, then distance. Deleted faces, faces of
+    recognitions' query photos, and pairs a person rejected are left out. Two faces of one photo
+    are two people: an identity is proposed for one face of a photo at most, and never for a
+    photo where a face has it already. Nothing is stored.
+    """
+    with running("rx-review propose", fmt, verbose, quiet) as out:
+        with existing_dataset(dataset, tool="rx-review") as (store, _):
+            excluded = tuple(n.strip() for n in (exclude_identities or "").split(",") if n.strip())
+            proposals = match_faces(store, ReviewOptions(threshold, excluded, search_k))
+            if csv_file:
+                with open(csv_file, "w", newline="") as handle:
+                    write_csv(proposals, handle)
+            for proposal in proposals:
+                out.emit(proposal)
+
+
+@app.command()
+def apply(
+    csv_file: Annotated[Optional[str], typer.Argument(metavar="CSV", help="Reviewed proposals: a CSV with face_id and identity_id columns (or those two first, without a header). Without it, proposal records are read from stdin.")] = None,
+    dataset: DatasetOpt = None,
+    null: NullOpt = False,
+    fmt: FormatOpt = "json",
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Link the faces of reviewed proposals to their identities.
+
+    Writes a link record for each row applied. A row that cannot be applied gets an error
+    record and a line on stderr, and the rest are applied: an unknown or deleted face or
+    identity, a face linked to another identity since, a pair a person unlinked or rejected, a
+    second face of one photo for one identity.
+    """
+    with running("rx-review apply", fmt, verbose, quiet) as out:
+        if csv_file:
+            if not os.path.isfile(csv_file):
+                raise UsageError(f"{csv_file}: no such file")
+            with existing_dataset(dataset, tool="rx-review") as (store, _), open(csv_file, newline="") as handle:
+                link_matched_faces(store, read_csv(handle, csv_file), out)
+            return
+        with existing_dataset(dataset, inputs(None, null), "rx-review") as (store, items):
+            link_matched_faces(store, proposal_rows(items, out), out)
+
+
+def main() -> None:
+    app(prog_name="rx-review")

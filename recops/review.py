@@ -1,0 +1,145 @@
+"""Proposed links for a person to review, and the links they keep: the old dataset-match-faces
+and dataset-link-matched-faces.
+
+A proposal pairs a face nobody identified with the identity of its nearest identified face,
+within the threshold. Every face without an identity is a query (but deleted ones and those of
+recognitions' query photos); the candidates are the faces linked to an identity, less the
+excluded identities and the pairs a person rejected. Two faces of one photo are two people: of
+a photo's faces, each identity goes to the nearest one only, never to a photo that already has
+a face of that identity, and a face whose best identity went to a photo-mate gets its next best.
+
+Proposals are records, and rows of a CSV a person edits (deleting the wrong rows) and gives back
+to `link_matched_faces`, which links what it can and reports every row it cannot.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from typing import IO, Iterable, Iterator
+
+from .embed import EMBEDDINGS
+from .errors import InputError
+from .identities import IdentityEditor
+from .index import Vectors
+from .match import Matcher, MatchOptions
+from .records import timestamp
+from .store.dataset import Dataset
+from .stream import BadInput, Emitter
+
+STAGE = "review"
+CSV_COLUMNS = ("face_id", "identity_id", "identity_name", "distance", "threshold", "matched_face_id")
+CHOICES = 3
+"""Identities looked at per face: enough for a face whose best ones went to its photo-mates."""
+
+
+@dataclass(frozen=True)
+class ReviewOptions:
+    threshold: float | None = None
+    exclude_identities: tuple[str, ...] = ()
+    search_k: int | None = None
+
+
+def match_faces(dataset: Dataset, options: ReviewOptions = ReviewOptions()) -> list[dict]:
+    """A proposal record for each face without an identity that comes near an identified one,
+    ordered by identity name, then distance (the order a person reviews them in)."""
+    matcher = Matcher(dataset, MatchOptions(CHOICES, options.threshold, identified_only=True,
+                                            exclude_identities=options.exclude_identities,
+                                            best_per_identity=True, search_k=options.search_k))
+    view, deletions = matcher.identities, matcher.deletions
+    vectors = Vectors.collect(dataset.log(EMBEDDINGS).records(), matcher.model)
+    by_photo: dict[str, list[dict]] = {}
+    for face, image, vector in zip(vectors.faces, vectors.images, vectors.matrix):
+        if face in view.face_identity or deletions.hides(face, image) or image in matcher.query_images:
+            continue
+        matches = matcher.matches(face, image, vector)
+        if matches:
+            by_photo.setdefault(image, []).extend(matches)
+    identities_in_photo: dict[str, set[str]] = {}
+    for (image, identity), faces in view.by_photo.items():
+        if faces:
+            identities_in_photo.setdefault(image, set()).add(identity)
+    proposals = []
+    for image, matches in by_photo.items():
+        proposals += _assign(matches, identities_in_photo.get(image, set()))
+    return sorted(proposals, key=lambda p: (p["identity_name"] or "", p["distance"], p["face"]))
+
+
+def _assign(matches: list[dict], taken: set[str]) -> list[dict]:
+    """The nearest pairs of one photo, each face and each identity used once, none of `taken`."""
+    chosen, faces, identities = [], set(), set(taken)
+    for match in sorted(matches, key=lambda m: (m["distance"], m["query"], m["identity"])):
+        if match["query"] in faces or match["identity"] in identities:
+            continue
+        faces.add(match["query"])
+        identities.add(match["identity"])
+        chosen.append(_proposal(match))
+    return chosen
+
+
+def _proposal(match: dict) -> dict:
+    return {"type": "proposal", "face": match["query"], "image": match["query_image"],
+            "identity": match["identity"], "identity_name": match["identity_name"],
+            "distance": match["distance"], "threshold": match["threshold"], "metric": match["metric"],
+            "candidate": match["candidate"], "candidate_image": match["candidate_image"],
+            "model": match["model"], "ts": timestamp()}
+
+
+def write_csv(proposals: Iterable[dict], handle: IO[str]) -> int:
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    count = 0
+    for p in proposals:
+        writer.writerow([p["face"], p["identity"], p["identity_name"], p["distance"], p["threshold"], p["candidate"]])
+        count += 1
+    return count
+
+
+def read_csv(handle: IO[str], name: str = "csv") -> Iterator[tuple[str, dict]]:
+    """(label, row) for each row: by column name after a header naming face_id and identity_id,
+    else the first two columns (the old recops wrote no header)."""
+    rows = csv.reader(handle)
+    header = None
+    for number, row in enumerate(rows, 1):
+        if not any(cell.strip() for cell in row):
+            continue
+        if header is None and number == 1 and {"face_id", "identity_id"} <= {c.strip() for c in row}:
+            header = [c.strip() for c in row]
+            continue
+        if header:
+            yield f"{name}:{number}", dict(zip(header, (c.strip() for c in row)))
+        else:
+            yield f"{name}:{number}", dict(zip(("face_id", "identity_id"), (c.strip() for c in row)))
+
+
+def proposal_rows(items: Iterable, out: Emitter) -> Iterator[tuple[str, dict]]:
+    """Rows from proposal records (rx-review propose, perhaps filtered); other records pass on."""
+    for number, item in enumerate(items, 1):
+        if isinstance(item, dict) and item.get("type") == "proposal":
+            yield f"proposal {number}", {"face_id": item.get("face"), "identity_id": item.get("identity")}
+        elif isinstance(item, dict):
+            out.emit(item)
+        elif isinstance(item, BadInput):
+            out.bad_input(item)
+        else:
+            out.fail(item, STAGE, "not a proposal record (give a reviewed CSV as an argument)", "not-a-record")
+
+
+def link_matched_faces(dataset: Dataset, rows: Iterable[tuple[str, dict]], out: Emitter) -> int:
+    """Link the (face_id, identity_id) of each row; a row that cannot be applied gets an error
+    record (and the others are applied). Returns how many links were made or already held."""
+    editor = IdentityEditor(dataset)
+    applied = 0
+    for label, row in rows:
+        face, identity = row.get("face_id") or "", row.get("identity_id") or ""
+        if not face or not identity:
+            out.fail(label, STAGE, "a row needs a face_id and an identity_id", "malformed-input")
+            continue
+        try:
+            if identity not in editor.view.identities:
+                raise InputError("unknown-identity", f"no identity with id {identity} in {dataset.root}")
+            out.emit(editor.link(face, identity, source="review"))
+            applied += 1
+        except InputError as exc:
+            out.fail(label, STAGE, exc.reason, exc.kind, face=face, identity=identity)
+    return applied

@@ -1,0 +1,92 @@
+"""The identity, deletion and review functions through the installed commands, in real processes."""
+
+import csv
+import io
+import json
+import os
+
+import pytest
+
+from conftest import jsonl, run
+from gallery import add_face, hexid
+from recops.identities import IdentityEditor
+from recops.store.dataset import Dataset
+
+
+@pytest.fixture
+def ds(tmp_path):
+    """Faces 0-4 written straight in (no model needed): 0 and 1 near each other, 2 and 3 in one photo."""
+    root = tmp_path / "case.rx"
+    Dataset.create(str(root), threshold=0.3).close()
+    with Dataset.open(str(root)) as dataset:
+        for n, (image, vector) in enumerate([(0, [1, 0, 0, 0]), (1, [1, 0.1, 0, 0]), (2, [1, 0.05, 0, 0]),
+                                             (2, [1, 0.02, 0, 0]), (4, [0, 0, 1, 0])]):
+            add_face(dataset, n, image, vector)
+    return str(root)
+
+
+def test_identity_create_link_reject_and_delete(ds):
+    created = run(["recops", "identity-create", "Ada", "-d", ds, "--color", "#123456", "--description", "first"])
+    ada = jsonl(created.stdout)[0]
+    assert created.returncode == 0 and (ada["name"], ada["color"], ada["description"]) == ("Ada", "#123456", "first")
+    again = run(["recops", "identity-create", "Ada", "--dataset-id", ds])
+    assert jsonl(again.stdout)[0]["id"] == ada["id"] and b"exists already" in again.stderr
+    linked = run(["recops", "identity-link", ada["id"], hexid(0), "-d", ds])
+    assert linked.returncode == 0 and jsonl(linked.stdout)[0]["op"] == "link"
+    faces = "\n".join([hexid(1), hexid(9)]).encode()
+    rejected = run(["rx-identity", "reject", "Ada", "-d", ds], input=faces)
+    assert rejected.returncode == 1 and b"no face" in rejected.stderr
+    assert [r["type"] for r in jsonl(rejected.stdout)] == ["link", "error"]
+    renamed = jsonl(run(["rx-identity", "update", "Ada", "-d", ds, "--name", "Ada L."]).stdout)[0]
+    assert renamed["id"] == ada["id"]
+    (listed,) = jsonl(run(["recops", "dataset-list-identities", "-d", ds]).stdout)
+    assert (listed["name"], listed["faces"]) == ("Ada L.", 1)
+    unknown = run(["recops", "identity-link", "Nobody", hexid(0), "-d", ds])
+    assert unknown.returncode == 2 and b"no identity 'Nobody'" in unknown.stderr
+    assert run(["recops", "identity-delete", ada["id"], "-d", ds]).returncode == 0
+    assert jsonl(run(["rx-ls", "identities", "-d", ds]).stdout) == []
+    assert [f["identity"] for f in jsonl(run(["rx-ls", "faces", "-d", ds]).stdout)] == [None] * 5
+
+
+def test_match_faces_to_a_csv_review_it_and_link_what_is_kept(ds, tmp_path):
+    with Dataset.open(ds) as dataset:
+        editor = IdentityEditor(dataset)
+        ada = editor.create("Ada")["id"]
+        editor.link(hexid(0), ada)
+    proposals_csv = tmp_path / "proposals.csv"
+    matched = run(["recops", "dataset-match-faces", "-d", ds, "-o", str(proposals_csv)])
+    assert matched.returncode == 0, matched.stderr
+    # faces 2 and 3 share a photo: only the nearer, 3, is proposed; face 4 is nobody near
+    assert [(p["face"], p["identity_name"]) for p in jsonl(matched.stdout)] == [(hexid(3), "Ada"), (hexid(1), "Ada")]
+    rows = list(csv.DictReader(io.StringIO(proposals_csv.read_text())))
+    assert list(rows[0]) == ["face_id", "identity_id", "identity_name", "distance", "threshold", "matched_face_id"]
+    assert rows[0]["matched_face_id"] == hexid(0) and float(rows[0]["threshold"]) == 0.3
+    kept = tmp_path / "kept.csv"
+    kept.write_text(f"face_id,identity_id\n{hexid(3)},{ada}\n{hexid(2)},{ada}\n{hexid(9)},{ada}\n")
+    linked = run(["recops", "dataset-link-matched-faces", str(kept), "-d", ds])
+    assert linked.returncode == 1
+    assert [(r["type"], r.get("kind")) for r in jsonl(linked.stdout)] == [
+        ("link", None), ("error", "same-photo"), ("error", "unknown-face")]
+    assert linked.stderr.count(b"error") == 2
+    unknown = run(["rx-review", "propose", "-d", ds, "--exclude-identities", "Nobody"])
+    assert unknown.returncode == 2 and unknown.stdout == b"" and b"Nobody" in unknown.stderr
+    assert jsonl(run(["rx-review", "propose", "-d", ds]).stdout)[0]["face"] == hexid(1)
+    piped = run(["rx-review", "apply", "-d", ds], input=run(["rx-review", "propose", "-d", ds]).stdout)
+    assert piped.returncode == 0 and [r["face"] for r in jsonl(piped.stdout)] == [hexid(1)]
+
+
+def test_delete_faces_images_and_the_dataset(ds, tmp_path):
+    assert jsonl(run(["recops", "face-delete", hexid(4), "-d", ds]).stdout)[0]["target"] == "face"
+    assert run(["recops", "image-delete", hexid(0, "a"), "-d", ds]).returncode == 0
+    missing = run(["recops", "face-delete", "0" * 32, "-d", ds])
+    assert missing.returncode == 2 and b"no face" in missing.stderr
+    listed = run(["rx-ls", "faces", "-d", ds]).stdout
+    assert sorted(f["id"] for f in jsonl(listed)) == [hexid(1), hexid(2), hexid(3)]
+    piped = run(["rx-delete"], input=b"\n".join(line for line in listed.splitlines() if hexid(1).encode() in line))
+    assert piped.returncode == 0 and [r["type"] for r in jsonl(piped.stdout)] == ["face", "deletion"]
+    assert len(jsonl(run(["rx-ls", "faces", "-d", ds]).stdout)) == 2
+    refused = run(["recops", "dataset-delete", ds])
+    assert refused.returncode == 2 and b"--yes" in refused.stderr and os.path.isdir(ds)
+    assert run(["recops", "dataset-delete", str(tmp_path), "--yes"]).returncode == 3
+    deleted = run(["recops", "dataset-delete", ds, "--yes"])
+    assert deleted.returncode == 0 and json.loads(deleted.stdout)["deleted"] is True and not os.path.exists(ds)
