@@ -9,6 +9,7 @@ TOOLS = {
     "rx-import": "recops.cli.import_",
     "rx-ls": "recops.cli.ls",
     "rx-fsck": "recops.cli.fsck",
+    "rx-gc": "recops.cli.gc",
     "rx-detect": "recops.cli.detect",
     "rx-embed": "recops.cli.embed",
     "rx-enrol": "recops.cli.enrol",

@@ -145,4 +145,4 @@ def main() -> None:
 
 
 # The other functions live in modules of their own and register on `app` as they are imported.
-from . import porcelain_identities, porcelain_imports  # noqa: E402,F401
+from . import porcelain_backup, porcelain_identities, porcelain_imports  # noqa: E402,F401

@@ -1,0 +1,125 @@
+"""rx-gc: give back the space deletions free, and merge small record files, under the exclusive lock.
+
+Every step can be interrupted and re-run: a compacted segment is written (atomically) before the
+segments it replaces are removed, so a crash in between leaves the same records twice, which
+every view folds into one. Tombstones are kept: a copy of the dataset elsewhere may still hold
+what they hide.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+from dataclasses import asdict, dataclass
+
+from . import images
+from .deletions import Deletions
+from .embed import EMBEDDINGS
+from .errors import DamagedError
+from .index import INDEX_DIR, build_index
+from .records import timestamp
+from .store.atomic import is_temp, write_atomic
+from .store.dataset import Dataset
+from .store.segments import SegmentDamaged, encode_segment, segment_name
+
+log = logging.getLogger("recops")
+SMALL = 4 << 20
+"""Segments below this size are merged; larger ones are rewritten only to drop deleted records."""
+
+
+@dataclass
+class GcReport:
+    temp_files: int = 0
+    objects_removed: int = 0
+    bytes_freed: int = 0
+    segments_before: int = 0
+    segments_after: int = 0
+    records_dropped: int = 0
+    indexes_rebuilt: int = 0
+
+    def record(self, dataset: Dataset) -> dict:
+        return {"type": "gc", "dataset": dataset.root, **asdict(self), "ts": timestamp()}
+
+
+def _hidden(record: dict, deleted: Deletions) -> bool:
+    """Whether a record only speaks of deleted faces or images (tombstones never are)."""
+    kind = record.get("type")
+    if kind == "deletion":
+        return False
+    if kind == "image":
+        return record.get("id") in deleted.images
+    if kind == "face" and record.get("id") in deleted.faces:
+        return True
+    faces = [record.get(k) for k in ("face", "query", "candidate") if record.get(k)]
+    pictures = [record.get(k) for k in ("image", "query_image", "candidate_image") if record.get(k)]
+    return any(f in deleted.faces for f in faces) or any(i in deleted.images for i in pictures)
+
+
+def collect_garbage(dataset: Dataset) -> GcReport:
+    """Run on a dataset opened with exclusive=True."""
+    report = GcReport()
+    _refuse_damage(dataset)
+    deleted = Deletions.of(dataset)
+    for directory, _, files in os.walk(dataset.root):
+        for name in files:
+            if is_temp(name):
+                path = os.path.join(directory, name)
+                report.bytes_freed += os.path.getsize(path)
+                os.unlink(path)
+                report.temp_files += 1
+    recorded = {i["id"] for i in images.ImageCatalog(dataset.log(images.LOG).records())}
+    for id in list(dataset.objects.ids()):
+        # An object nobody recorded is what an interrupted import leaves; the import re-stores it.
+        if id in deleted.images or id not in recorded:
+            path = dataset.objects.path(id)
+            report.bytes_freed += os.path.getsize(path)
+            os.unlink(path)
+            report.objects_removed += 1
+    embeddings_changed = False
+    for record_log in dataset.logs():
+        segments = record_log.segments()
+        report.segments_before += len(segments)
+        rewrite, kept, dropped = [], [], 0
+        for segment in segments:
+            records = segment.records()
+            keep = [r for r in records if not _hidden(r, deleted)]
+            if len(keep) < len(records) or os.path.getsize(segment.path) < SMALL:
+                rewrite.append(segment)
+                kept.extend(keep)
+                dropped += len(records) - len(keep)
+        report.records_dropped += dropped
+        if len(rewrite) < 2 and not dropped:
+            report.segments_after += len(segments)
+            continue
+        if kept:
+            data = encode_segment(kept)
+            write_atomic(os.path.join(record_log.directory, segment_name(data)), data, mode=0o400)
+        for segment in rewrite:
+            os.unlink(segment.path)
+        report.segments_after += len(segments) - len(rewrite) + (1 if kept else 0)
+        embeddings_changed |= os.path.basename(record_log.directory) == EMBEDDINGS
+    if embeddings_changed:
+        report.indexes_rebuilt = _rebuild_indexes(dataset)
+    return report
+
+
+def _refuse_damage(dataset: Dataset) -> None:
+    """A damaged record file hides records, and the objects they name would look like garbage."""
+    for record_log in dataset.logs():
+        for segment in record_log.segments():
+            try:
+                segment.records()
+            except SegmentDamaged as exc:
+                raise DamagedError(f"{exc}; rx-gc removes nothing from a damaged dataset (run rx-fsck)") from None
+
+
+def _rebuild_indexes(dataset: Dataset) -> int:
+    """Compaction renames the record files an index covers: rebuild the indexes there were."""
+    folder = os.path.join(dataset.cache_dir, INDEX_DIR)
+    rebuilt = 0
+    for meta in sorted(glob.glob(os.path.join(folder, "*.meta"))):
+        model, space = os.path.basename(meta)[: -len(".meta")].rsplit(".", 1)
+        build_index(dataset, model, "euclidean" if space == "euclidean" else "cosine")
+        rebuilt += 1
+    return rebuilt
