@@ -42,6 +42,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeat", metavar="N", type=int, default=3, help="best of N timed runs (default 3)")
     parser.add_argument("--limit", metavar="N", type=int, help="use only the first N images")
     parser.add_argument("--keep", action="store_true", help="keep temporary datasets under /tmp")
+    parser.add_argument("--sizes", metavar="N,N,...", default="10000,100000,1000000",
+                        help="search: generated faces (default 10000,100000,1000000)")
+    parser.add_argument("--queries", metavar="N", type=int, default=1000, help="search: query faces (default 1000)")
+    parser.add_argument("--lfw", metavar="DS", default=os.path.join(HERE, "out", "lfw.rx"),
+                        help="search: a dataset of every LFW photo embedded")
     return parser.parse_args(argv)
 
 

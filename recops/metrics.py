@@ -28,14 +28,15 @@ def from_space(metric: str, distances: np.ndarray) -> np.ndarray:
     return 1.0 - cos if metric == "cosine" else np.arccos(cos) / np.pi
 
 
-def exact(metric: str, query: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """The distance of `query` to every row of `matrix`, as deepface computes it."""
+def exact(metric: str, query: np.ndarray, matrix: np.ndarray, row_norms: np.ndarray | None = None) -> np.ndarray:
+    """The distance of `query` to every row of `matrix`, as deepface computes it. `row_norms`,
+    when the caller keeps them, spares recomputing every row's length on every query."""
     query = np.asarray(query, dtype=np.float32)
     if len(matrix) == 0:
         return np.zeros(0)
     if metric == "euclidean":
         return np.linalg.norm(matrix - query, axis=1).astype(np.float64)
-    norms = np.linalg.norm(matrix, axis=1) * np.linalg.norm(query)
+    norms = (np.linalg.norm(matrix, axis=1) if row_norms is None else row_norms) * np.linalg.norm(query)
     cos = np.clip((matrix @ query) / np.where(norms == 0, 1, norms), -1.0, 1.0).astype(np.float64)
     if metric == "cosine":
         return 1.0 - cos

@@ -13,6 +13,9 @@ from .index import Vectors, load_index
 from .store.dataset import Dataset
 
 log = logging.getLogger("recops")
+DEFAULT_SEARCH_K = 20_000
+"""Annoy nodes inspected per query when not told: recall@10 0.96 at a million faces in 2.2 ms
+(bench search); Annoy's own default (trees x k) gives 0.48 there."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class FaceSearch:
         self.fresh = Vectors.collect(fresh, model)
         self._fresh_faces = set(self.fresh.faces)
         self._rows = len(self.fresh.faces)
+        self._norms = np.linalg.norm(self.fresh.matrix, axis=1) if self._rows else np.zeros(0, np.float32)
         self.stale_index = loaded is not None and self.index is None
 
     def add(self, face: str, image: str, vector: np.ndarray) -> None:
@@ -53,7 +57,11 @@ class FaceSearch:
             grown = np.zeros((max(8, 2 * len(matrix)), len(vector)), np.float32)
             grown[: self._rows] = matrix[: self._rows] if self._rows else grown[:0]
             self.fresh.matrix = matrix = grown
+            norms = np.zeros(len(grown), np.float32)
+            norms[: self._rows] = self._norms[: self._rows]
+            self._norms = norms
         matrix[self._rows] = vector
+        self._norms[self._rows] = np.linalg.norm(vector)
         self._rows += 1
         self.fresh.faces.append(face)
         self.fresh.images.append(image)
@@ -67,14 +75,16 @@ class FaceSearch:
         found: list[Neighbour] = []
         if self.index is not None and len(self.info.faces):
             items, distances = self.index.get_nns_by_vector(
-                np.asarray(vector, dtype=np.float32), k, search_k=self.search_k or -1, include_distances=True)
+                np.asarray(vector, dtype=np.float32), k, search_k=self.search_k or max(DEFAULT_SEARCH_K, k * self.info.trees),
+                include_distances=True)
             for item, distance in zip(items, metrics.from_space(self.metric, distances)):
                 face = self.info.face(item)
                 if face not in self._fresh_faces:  # embedded again since the build: the fresh vector wins
                     found.append(Neighbour(face, self.info.image(item), float(distance)))
         if self._rows:
-            distances = metrics.exact(self.metric, vector, self.fresh.matrix[: self._rows])
-            for row in np.argsort(distances)[:k]:
+            distances = metrics.exact(self.metric, vector, self.fresh.matrix[: self._rows], self._norms[: self._rows])
+            nearest = np.argpartition(distances, k)[:k] if k < len(distances) else np.arange(len(distances))
+            for row in nearest[np.argsort(distances[nearest])]:
                 found.append(Neighbour(self.fresh.faces[row], self.fresh.images[row], float(distances[row])))
         found.sort(key=lambda n: (n.distance, n.face))
         unique, seen = [], set()
