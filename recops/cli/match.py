@@ -4,6 +4,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..analyze import with_extended_fields
 from ..errors import UsageError
 from ..match import FaceMatching, Matcher, MatchOptions
 from .common import DatasetOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, new_app, running
@@ -20,8 +21,9 @@ def rx_match(
     identified_faces: Annotated[bool, typer.Option("--identified-faces", help="Match only faces linked to an identity.")] = False,
     exclude_identities: Annotated[Optional[str], typer.Option(metavar="NAMES", help="Comma-separated identity names or ids whose faces never match.")] = None,
     best_per_identity: Annotated[bool, typer.Option("--best-per-identity", help="Keep only the nearest face of each identity (faces without one stay).")] = False,
-    search_k: Annotated[Optional[int], typer.Option(metavar="N", help="Annoy search_k: nodes inspected per query; more is slower and finds more [default: Annoy's].")] = None,
+    search_k: Annotated[Optional[int], typer.Option(metavar="N", help="Annoy search_k: nodes inspected per query; more is slower and finds more [default: 20000, or trees x k if larger].")] = None,
     save: Annotated[bool, typer.Option("--save", help="Keep the match records in the dataset.")] = False,
+    include_extended_fields: Annotated[bool, typer.Option("--include-extended-fields", help="Add the candidate's stored attributes (rx-analyze: age, gender, emotion, race) to each match, and a face's own to its face record.")] = False,
     null: NullOpt = False,
     fmt: FormatOpt = "json",
     verbose: VerboseOpt = False,
@@ -42,7 +44,8 @@ def rx_match(
                 raise UsageError("matching needs a dataset to search: -d DIR or $RX_DATASET")
             excluded = tuple(n.strip() for n in (exclude_identities or "").split(",") if n.strip())
             options = MatchOptions(maximum, threshold, identified_faces, excluded, best_per_identity, search_k)
-            FaceMatching(out, Matcher(store, options), save).run(items)
+            sink = with_extended_fields(out, store) if include_extended_fields else out
+            FaceMatching(sink, Matcher(store, options), save).run(items)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from ..datasets import dataset_record, init_dataset, list_datasets
 from ..errors import UsageError
 from ..match import MatchOptions
 from ..recognize import RecognizeOptions, recognize
+from ..report import ReportOptions, checked_format, gather, write_report
 from ..listing import list_kind
 from ..store.dataset import Dataset, home, locate
 from ..stream import Emitter, RecordWriter
@@ -99,7 +100,9 @@ for _kind in ("images", "faces", "identities"):
 def recognize_command(
     images: Annotated[list[str], typer.Argument(metavar="IMAGE...", help="Photos to recognise (folders are walked).")],
     dataset: DatasetArg,
-    output: Annotated[Optional[str], typer.Option("-o", "--output", metavar="FILE", help="Write the records to FILE (JSON lines) instead of stdout.")] = None,
+    output: Annotated[Optional[str], typer.Option("-o", "--output", metavar="FILE", help="Write the records to FILE (JSON lines) instead of stdout; a FILE ending in .html gets the report of rx-report (the original's image-view).")] = None,
+    blur: Annotated[bool, typer.Option("--blur", help="Blur every detected face in the HTML report, for sharing (the original's image-blur-view).")] = False,
+    template: Annotated[Optional[str], typer.Option(metavar="FILE", help="A jinja2 template for the HTML report instead of the bundled one (see rx-report).")] = None,
     consent: Annotated[Optional[bool], typer.Option("--consent/--no-consent", help="Record that the people shown consented (or not).")] = None,
     align: Annotated[bool, typer.Option("--align/--no-align", help="Align faces by their landmarks before embedding.")] = True,
     force: Annotated[bool, typer.Option("--force", help="Detect and embed again even if the dataset has it.")] = False,
@@ -109,18 +112,27 @@ def recognize_command(
 ) -> None:
     """Recognise the faces of photos against a dataset (rx-import | rx-detect | rx-embed | rx-match).
 
-    Writes each photo's image record, its faces with their embeddings, and their matches. The
-    dataset keeps what a recognition saw (the photo, marked as a query, its faces and matches);
-    query faces are not searched by later recognitions unless linked to an identity.
+    Writes each photo's image record, its faces with their embeddings, and their matches; with
+    -o FILE.html, the report instead (and a report record on stdout). The dataset keeps what a
+    recognition saw (the photo, marked as a query, its faces and matches); query faces are not
+    searched by later recognitions unless linked to an identity.
     """
     with run("recognize") as out:
+        options = RecognizeOptions(consent, align, force, include_extended_fields, MatchOptions(maximum, threshold))
         if output and output.lower().endswith((".html", ".htm")):
-            raise UsageError("HTML reports come with rx-report; give -o a .jsonl file, or pipe the records on")
+            report = ReportOptions("recognize", "html", blur, template)
+            checked_format(output, report)
+            records: list[dict] = []
+            with Dataset.open(locate(dataset)) as ds:
+                recognize(ds, images, Emitter(records.append), options)
+                write_report(gather(records, out), ds, output, out, report)
+            return
+        if blur or template:
+            raise UsageError("--blur and --template shape the HTML report: give -o FILE.html")
         sink = open(output, "wb") if output else None
         try:
             target = Emitter(RecordWriter(sink).write) if sink else out
             with Dataset.open(locate(dataset)) as ds:
-                options = RecognizeOptions(consent, align, force, include_extended_fields, MatchOptions(maximum, threshold))
                 recognize(ds, images, target, options)
             out.failures += target.failures if target is not out else 0
         finally:
@@ -145,4 +157,4 @@ def main() -> None:
 
 
 # The other functions live in modules of their own and register on `app` as they are imported.
-from . import porcelain_backup, porcelain_identities, porcelain_imports  # noqa: E402,F401
+from . import porcelain_analyze, porcelain_backup, porcelain_cluster, porcelain_identities, porcelain_imports, porcelain_webui  # noqa: E402,F401

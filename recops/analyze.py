@@ -1,0 +1,225 @@
+"""rx-analyze's core: a face's apparent age, gender, emotion and race, each by one model, kept.
+
+Each face record passes on, followed by its attribute record. The faces of one image are
+analysed together, from one decode of it. With a dataset the records are stored in its
+`attributes` log and an attribute a model already gave a face is reused; without one it is a
+pure filter. The models are weak and categorise people in a discriminatory way: every record,
+and every run's stderr, says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+from . import models
+from .errors import InputError, ModelError, UsageError
+from .face_runs import face_runs
+from .models import weights
+from .models.attributes import ATTRIBUTES, WARNING, candidates
+from .parallel import ordered_map
+from .pixels import load_rgb
+from .records import timestamp
+from .sources import image_source, read_source
+from .store.dataset import Dataset
+from .stream import BadInput, Emitter
+
+log = logging.getLogger("recops")
+STAGE = "analyze"
+LOG = "attributes"  # recops.recognize reads it for --include-extended-fields
+# deepface's models take 224-pixel crops: a face this wide loses nothing when a big photo decodes smaller.
+SHARP_FACE = 256
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    attribute: str
+    asked: bool
+    reason: str
+
+
+def choose_models(wanted: dict[str, bool | None], named: Iterable[str] = ()) -> tuple[dict[str, str], list[Unavailable]]:
+    """Which model analyses each attribute, and the attributes left without one.
+
+    `wanted` maps an attribute to True (asked for), False (not wanted) or None (wanted where a
+    model can run). A model named in `named` is used for its attribute, which it asks for;
+    otherwise deepface's model where its file is present, else the one from the package index.
+    """
+    chosen_by_name: dict[str, str] = {}
+    for name in named:
+        attribute = models.analyser_attribute(name)
+        if attribute is None:
+            raise UsageError(f"no attribute model is called {name!r} (rx-models list --task facial_attribute)")
+        if wanted.get(attribute) is False:
+            raise UsageError(f"{name} estimates {attribute}, which --no-{attribute} turns off")
+        chosen_by_name[attribute] = name
+    chosen, unavailable = {}, []
+    for attribute in ATTRIBUTES:
+        if wanted.get(attribute) is False:
+            continue
+        asked = wanted.get(attribute) is True or attribute in chosen_by_name
+        names = [chosen_by_name[attribute]] if attribute in chosen_by_name else candidates(attribute)
+        name = next((n for n in names if models.analyser_usable(n)), None)
+        if name:
+            chosen[attribute] = name
+        else:
+            unavailable.append(Unavailable(attribute, asked, _why(attribute, names[-1])))
+    return chosen, unavailable
+
+
+def analyze(out: Emitter, items: Iterable[dict | str | BadInput], wanted: dict[str, bool | None],
+            named: Iterable[str] = (), dataset: Dataset | None = None, workers: int = 1, force: bool = False) -> None:
+    """Analyse the faces of a stream with the models choose_models picks. An attribute asked
+    for that no model can estimate here is an error record; one merely wanted, a warning."""
+    chosen, unavailable = choose_models(wanted, named)
+    for gap in unavailable:
+        if gap.asked:
+            out.fail(gap.attribute, STAGE, gap.reason, "model-unavailable")
+        else:
+            log.warning("%s skipped: %s", gap.attribute, gap.reason)
+    if not chosen:
+        if unavailable:
+            raise ModelError("no attribute can be analysed here")
+        raise UsageError("nothing to analyse: every attribute is turned off")
+    FaceAnalysis(out, chosen, dataset, workers, force).run(items)
+
+
+def _why(attribute: str, name: str) -> str:
+    st = weights.status("facial_attribute", name)
+    missing = [f"{f.name} ({weights._fetch_hint(f.name, f.path, f.urls)})" for f in st.files if not f.present]
+    missing += [f"the {p} package" for p in st.missing_packages]
+    others = "" if len(candidates(attribute)) > 1 else f"; no other {attribute} model runs offline"
+    return f"the {name} model is not usable here: it needs {' and '.join(missing)}{others}"
+
+
+def _fields(attribute: str) -> tuple[str, ...]:
+    return ("age",) if attribute == "age" else (attribute, f"dominant_{attribute}")
+
+
+def analyse_faces(data: bytes, faces: list[dict], names: list[str]) -> list[dict]:
+    """Each face's fields by each model, from one decode of the image."""
+    smallest = min(min(f["box"][2] - f["box"][0], f["box"][3] - f["box"][1]) for f in faces)
+    pixels, scale = load_rgb(data, scale=min(1.0, SHARP_FACE / max(1, smallest)))
+    if scale != 1.0:
+        faces = [models.scale_face(f, scale) for f in faces]
+    found: list[dict] = [{} for _ in faces]
+    for name in names:
+        for fields, values in zip(found, models.get_analyser(name).analyse(pixels, faces)):
+            fields.update(values)
+    return found
+
+
+def _work(task) -> list[dict] | InputError:
+    if isinstance(task, InputError):
+        return task
+    source, faces, names = task
+    try:
+        return analyse_faces(read_source(source), faces, names)
+    except InputError as exc:
+        return exc
+    except Exception as exc:  # one image's failure must not end the run
+        return InputError("analyze-failed", f"{type(exc).__name__}: {exc}")
+
+
+class FaceAnalysis:
+    """Feed it records; it emits them with an attribute record after each face, in input order."""
+
+    def __init__(self, emitter: Emitter, chosen: dict[str, str], dataset: Dataset | None = None,
+                 workers: int = 1, force: bool = False):
+        if not chosen:
+            raise ModelError("no attribute to analyse")
+        for name in chosen.values():
+            models.check_analyser(name)
+        self.emitter = emitter
+        self.chosen = chosen
+        self.dataset = dataset
+        self.workers = workers
+        self.force = force
+        # face -> attribute -> (its fields, when): what the chosen models already said
+        self.done: dict[str, dict[str, tuple[dict, str]]] = {}
+        if dataset:
+            for record in dataset.log(LOG).records():
+                self._remember(record)
+        log.warning("%s", WARNING)
+
+    def _remember(self, record: dict) -> None:
+        if record.get("type") != "attribute" or "face" not in record:
+            return
+        for attribute, name in (record.get("models") or {}).items():
+            if self.chosen.get(attribute) == name and all(k in record for k in _fields(attribute)):
+                self.done.setdefault(record["face"], {})[attribute] = (
+                    {k: record[k] for k in _fields(attribute)}, record.get("ts", ""))
+
+    def run(self, items: Iterable[dict | str | BadInput]) -> None:
+        for (group, todo, names), result in ordered_map(self._groups(items), _work, self.workers, self._task):
+            found = iter(result) if isinstance(result, list) else None
+            for record in group:
+                if not any(record is face for face in todo):
+                    self.emitter.emit(record)
+                    # (a repeat of a face whose analysis failed just above has nothing to show)
+                    if record.get("type") == "face" and set(self.chosen) <= set(self.done.get(record.get("id"), {})):
+                        self._emit(record, {}, set())
+                elif isinstance(result, InputError):
+                    self.emitter.emit(record)
+                    self.emitter.fail(record["id"], STAGE, result.reason, result.kind)
+                else:
+                    self.emitter.emit(record)
+                    self._emit(record, next(found), set(names))
+
+    def _groups(self, items: Iterable[dict | str | BadInput]) -> Iterator[tuple[list[dict], list[dict], list[str]]]:
+        """Runs of consecutive faces of one image, and every other record alone, each with the
+        faces in it that need a model's work and those models."""
+        for run in face_runs(items, self.emitter, STAGE, "rx-analyze"):
+            yield self._todo(run) if run[0].get("type") == "face" else (run, [], [])
+
+    def _todo(self, faces: list[dict]) -> tuple[list[dict], list[dict], list[str]]:
+        todo, seen, attributes = [], set(), set()
+        for face in faces:
+            missing = set(self.chosen) if self.force else set(self.chosen) - set(self.done.get(face.get("id"), {}))
+            if missing and face.get("id") not in seen:
+                todo.append(face)
+                seen.add(face.get("id"))
+                attributes |= missing
+        return faces, todo, [self.chosen[a] for a in ATTRIBUTES if a in attributes]
+
+    def _task(self, item: tuple[list[dict], list[dict], list[str]]):
+        todo, names = item[1], item[2]
+        if not todo:
+            return None
+        try:
+            faces = [{k: f[k] for k in ("box", "landmarks", "aligned") if k in f} for f in todo]
+            return image_source(todo[0], self.dataset), faces, names
+        except (InputError, KeyError) as exc:
+            return exc if isinstance(exc, InputError) else InputError("malformed-input", f"face record lacks {exc}")
+
+    def _emit(self, face: dict, fields: dict, computed: set[str]) -> None:
+        """The face's attribute record: what the models just said, the rest as stored."""
+        now = timestamp()
+        known = self.done.setdefault(face["id"], {})
+        for attribute, name in self.chosen.items():
+            if name in computed:
+                known[attribute] = ({k: fields[k] for k in _fields(attribute)}, now)
+        record = {"type": "attribute", "face": face["id"], "image": face.get("image")}
+        for attribute in self.chosen:
+            record.update(known[attribute][0])
+        record |= {"models": dict(self.chosen), "warning": WARNING,
+                   "ts": max(known[attribute][1] for attribute in self.chosen)}
+        if computed and self.dataset:
+            self.dataset.log(LOG).append(record)
+        self.emitter.emit(record)
+
+
+def with_extended_fields(out: Emitter, dataset: Dataset) -> Emitter:
+    """An emitter that adds the stored attributes of a face to its face records, and those of
+    the candidate to match records, as `attributes` (--include-extended-fields)."""
+    from .recognize import _attributes
+
+    stored = _attributes(dataset)
+
+    def write(record: dict) -> None:
+        kind = record.get("type")
+        face = record.get("id") if kind == "face" else record.get("candidate") if kind == "match" else None
+        out.emit({**record, "attributes": stored[face]} if face in stored else record)
+
+    return Emitter(write)

@@ -1,0 +1,172 @@
+"""What a report is made of: the records of a stream, or those a dataset keeps, sorted by type.
+
+A report reads everything before it renders (a face's matches follow it, a cluster names faces
+seen long before), so this is the one place that holds a whole stream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from .. import images
+from ..clustering import log as clusters_log
+from ..deletions import Deletions
+from ..errors import UsageError
+from ..faces import FaceCatalog
+from ..folding import order
+from ..match import MATCHES
+from ..review import ReviewOptions, match_faces
+from ..store.dataset import Dataset
+from ..stream import BadInput, Emitter
+from .attributes import ATTRIBUTES, fold_attributes
+
+STAGE = "report"
+KINDS = ("recognize", "match-faces", "cluster", "verify")
+
+
+@dataclass
+class Gathered:
+    images: dict[str, dict] = field(default_factory=dict)
+    faces: dict[str, dict] = field(default_factory=dict)
+    detected: set[str] = field(default_factory=set)
+    """Images a detection record speaks of: their faces are all known (perhaps none)."""
+    matches: list[dict] = field(default_factory=list)
+    proposals: list[dict] = field(default_factory=list)
+    verifications: list[dict] = field(default_factory=list)
+    clusters: list[dict] = field(default_factory=list)
+    identities: dict[str, dict] = field(default_factory=dict)
+    attributes: dict[str, dict] = field(default_factory=dict)
+    errors: list[dict] = field(default_factory=list)
+    order: list[str] = field(default_factory=list)
+    """Image ids in the order the stream first named them."""
+    dataset: str | None = None
+    """The dataset the records name (their `dataset` field), if any."""
+
+    def __post_init__(self) -> None:
+        self._seen: set[str] = set(self.order)
+
+    def add(self, record: dict) -> None:
+        kind = record.get("type")
+        if record.get("dataset") and not self.dataset:
+            self.dataset = record["dataset"]
+        if kind == "image" and record.get("id"):
+            held = self.images.setdefault(record["id"], {**record, "paths": list(record.get("paths") or [])})
+            held["paths"] += [p for p in record.get("paths") or [] if p not in held["paths"]]
+            self._saw(record["id"])
+        elif kind == "face" and record.get("id"):
+            self.faces[record["id"]] = record
+            self._saw(record.get("image"))
+        elif kind == "detection":
+            self.detected.add(record.get("image"))
+            self._saw(record.get("image"))
+        elif kind == "match":
+            self.matches.append(record)
+            self._saw(record.get("query_image"))
+        elif kind == "proposal":
+            self.proposals.append(record)
+        elif kind == "verification":
+            self.verifications.append(record)
+        elif kind == "cluster":
+            self.clusters.append(record)
+        elif kind == "identity" and record.get("id"):
+            held = self.identities.get(record["id"])
+            if held is None or order(record) > order(held):
+                self.identities[record["id"]] = record
+        elif kind == "error":
+            self.errors.append(record)
+        if kind in ("attribute", "face", "match") and (record.get("attributes") or kind == "attribute"):
+            fold_attributes([record], self.attributes)
+
+    def _saw(self, image: str | None) -> None:
+        if image and image not in self._seen:
+            self._seen.add(image)
+            self.order.append(image)
+
+    def kind(self) -> str:
+        """What the records call for: a verification, clusters, proposals, else recognitions."""
+        if self.verifications:
+            return "verify"
+        if self.clusters:
+            return "cluster"
+        if self.proposals:
+            return "match-faces"
+        return "recognize"
+
+
+def gather(items: Iterable, out: Emitter) -> Gathered:
+    """Every record of a stream; upstream errors pass on (and count), anything else that is not
+    a record is an error of its own."""
+    gathered = Gathered()
+    for item in items:
+        if isinstance(item, BadInput):
+            out.bad_input(item)
+        elif isinstance(item, str):
+            out.fail(item, STAGE, "rx-report reads records (rx-import a path first)", "not-a-record")
+        elif not _boxes_ok(item):
+            out.fail(str(item.get("id") or item.get("type")), STAGE,
+                     f"malformed {item['type']} record: a box is four numbers, left, top, right, bottom", "malformed-input")
+        else:
+            if item.get("type") == "error":
+                out.emit(item)
+            gathered.add(item)
+    return gathered
+
+
+def _boxes_ok(record: dict) -> bool:
+    kind = record.get("type")
+    boxes = [record.get("box")] if kind == "face" else record.get("boxes") if kind == "verification" else []
+    if not isinstance(boxes, list):
+        return False
+    return all(isinstance(box, (list, tuple)) and len(box) == 4 and all(isinstance(v, (int, float)) for v in box)
+               and box[2] > box[0] and box[3] > box[1] for box in boxes)
+
+
+def from_dataset(dataset: Dataset, kind: str) -> Gathered:
+    """What a dataset keeps for a report of `kind`:
+
+    recognize: the recognitions it kept (query photos) and every photo with stored matches
+    (rx-match --save), their live faces and the latest match of each pair; match-faces: the
+    proposals rx-review would make now; cluster: the current clustering rx-cluster keeps."""
+    if kind == "verify":
+        raise UsageError("a verify report renders rx-verify's records: rx-verify A B | rx-report -o FILE")
+    deletions = Deletions.of(dataset)
+    gathered = Gathered(dataset=dataset.root)
+    if kind == "match-faces":
+        gathered.proposals = match_faces(dataset, ReviewOptions())
+    elif kind == "cluster":
+        faces = FaceCatalog(dataset)
+        clustering = clusters_log.current(dataset, lambda f: deletions.hides(f, (faces.get(f) or {}).get("image")))
+        gathered.clusters = clusters_log.labelled(list(clustering.clusters.values())) if clustering else []
+    else:
+        _recognitions(dataset, deletions, gathered)
+    fold_attributes(dataset.log(ATTRIBUTES).records(), gathered.attributes)
+    return gathered
+
+
+def _recognitions(dataset: Dataset, deletions: Deletions, gathered: Gathered) -> None:
+    latest: dict[tuple[str, str], dict] = {}
+    for match in dataset.log(MATCHES).records():
+        if match.get("type") != "match" or deletions.hides(match.get("query"), match.get("query_image")) \
+                or deletions.hides(match.get("candidate"), match.get("candidate_image")):
+            continue
+        key = (match["query"], match["candidate"])
+        if key not in latest or order(match) > order(latest[key]):
+            latest[key] = match
+    catalog = images.ImageCatalog(dataset.log(images.LOG).records())
+    wanted = {m["query_image"] for m in latest.values()}
+    for image in sorted(catalog, key=lambda i: (i.get("ts", ""), i["id"])):
+        if (image.get("query") or image["id"] in wanted) and not deletions.hides(image=image["id"]):
+            gathered.add(image | {"dataset": dataset.root})
+    kept = set(gathered.images)
+    for face in sorted(FaceCatalog(dataset), key=lambda f: (f.get("index", 0), f["id"])):
+        if face.get("image") in kept and not deletions.hides(face["id"], face.get("image")):
+            gathered.add(face | {"dataset": dataset.root})
+    gathered.detected |= kept
+    by_query: dict[str, list[dict]] = {}
+    for match in latest.values():
+        if match["query"] in gathered.faces:
+            by_query.setdefault(match["query"], []).append(match)
+    for matches in by_query.values():
+        for rank, match in enumerate(sorted(matches, key=lambda m: (m["distance"], m["candidate"])), 1):
+            gathered.matches.append({**match, "rank": rank})

@@ -1,0 +1,44 @@
+"""recops webui: browse and curate a dataset in the browser (the original recops's web interface).
+
+Served by the standard library's threading HTTP server from the dataset directory itself (no
+other database), with jinja2 templates under recops/templates/webui/:
+
+    guard.py         what keeps it to its own pages and dataset: form token, Origin, Host, ids
+    server.py        requests, forms and uploads, responses
+    app.py           the routes: pages (GET) and changes (POST)
+    sites.py         the datasets served, each with its current snapshot
+    snapshot.py      a dataset's views at one moment: images, faces, identities, clusters, ...
+    pages.py         the variables of each page, paginated
+    actions.py       the changes: identities, links, rejections, merges, deletions
+    recognitions.py  an uploaded photo recognised, and rx-report's report of it
+    thumbs.py        face and photo thumbnails, cached under the dataset's cache/thumbs/
+
+Pages use no script at all: every change is a plain HTML form.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .app import make_server, url_of
+from .guard import is_loopback
+from .sites import Sites
+
+log = logging.getLogger("recops")
+
+
+def serve(dataset: str | None, folder: str, host: str = "127.0.0.1", port: int = 5000,
+          announce=lambda url: None) -> None:
+    """Serve one dataset, or every dataset under `folder`, until interrupted."""
+    sites = Sites(dataset=dataset) if dataset else Sites(folder=folder)
+    server, _ = make_server(sites, host, port)
+    if not is_loopback(host):
+        log.warning("listening on %s, which other machines may reach: faces are biometric data, and "
+                    "anyone who reaches this address sees and changes the dataset", host or "every address")
+    try:
+        announce(url_of(server))
+        server.serve_forever()
+    except KeyboardInterrupt:
+        log.info("stopped")
+    finally:
+        server.server_close()
