@@ -49,3 +49,14 @@ def test_nightly_reports_only_what_is_new(tmp_path, real_photos):
     assert [r["paths"][0] for r in found if r["type"] == "image"] == [str(drop / "second.jpg")]
     assert any(r["type"] == "match" for r in found)
     assert any(p.name.startswith("fsck-") for p in reports.iterdir())
+
+
+@pytest.mark.slow
+def test_demo_recognises_an_unseen_photo_and_says_where_the_report_is(tmp_path, real_photos):
+    demo = script("recops-demo", cwd=tmp_path)
+    assert demo.returncode == 0, demo.stderr.decode()
+    last = demo.stdout.decode().splitlines()[-1]
+    assert last == f"report: {tmp_path / 'demo-report.html'}"
+    report = (tmp_path / "demo-report.html").read_text()
+    assert "(nearest match)" in report and "data:image/jpeg;base64," in report
+    assert "rx-fsck: ./demo.rx is sound" in demo.stderr.decode()

@@ -5,7 +5,7 @@ import pytest
 from gallery import add_face, hexid
 from recops.deletions import Deleter, Deletions
 from recops.errors import InputError
-from recops.identities import IDENTITIES, LINKS, IdentityEditor, IdentityView
+from recops.identities import IDENTITIES, LINKS, PALETTE, IdentityEditor, IdentityView, color_for
 from recops.store.dataset import Dataset
 
 
@@ -37,6 +37,14 @@ def test_create_rename_recolour_delete_keep_one_id(ds):
     assert [r.get("deleted", False) for r in ds.log(IDENTITIES).records()] == [False, False, True]
     with pytest.raises(InputError, match="no identity"):
         editor.update(ada["id"], name="again")
+
+
+def test_an_identity_without_a_chosen_colour_gets_one_told_by_its_name(ds):
+    editor = IdentityEditor(ds)
+    people = [editor.create(name) for name in ("obama", "biden", "rose_leslie", "lin_manuel_miranda")]
+    assert all(p["color"] in PALETTE and p["color"] == color_for(p["name"]) for p in people)
+    assert len({p["color"] for p in people}) > 1, "identities in a report would be told apart by nothing"
+    assert editor.create("obama again", color="#123456")["color"] == "#123456"
 
 
 def test_the_last_statement_about_a_face_wins_and_a_rejection_is_remembered(ds):

@@ -30,7 +30,7 @@ PEOPLE = os.path.join(SHARED_FACES, "face_recognition")
 GROUP = os.path.join(SHARED_FACES, "group", "t1.jpg")
 WINDOW = (1280, 5000)
 GREEN, MAGENTA = (0, 255, 1), (255, 0, 255)
-"""The default identity colour (the original's) and rx-report's colour for faces of nobody."""
+"""rx-report's colours for a verified pair and for faces of nobody."""
 HOSTILE_NAME = "<script>alert(1)</script>"
 HOSTILE_FILE = "<img src=x onerror=alert(2)>.jpg"
 # Chromium's own housekeeping, which its flags do not all silence; every address is refused anyway.
@@ -179,12 +179,18 @@ def case(tmp_path_factory):
         rx-report -d case.rx -o cluster.html < clusters.jsonl > cluster.jsonl
         rx-ls images -d case.rx > images.jsonl
         rx-ls faces -d case.rx > faces.jsonl
+        rx-ls identities -d case.rx > identities.jsonl
     """
     code, out, err = pipeline(command, work)
     assert code == 0, err.decode()
     faces = jsonl((work / "faces.jsonl").read_bytes())
     images = {os.path.basename(p): i for i in jsonl((work / "images.jsonl").read_bytes()) for p in i["paths"]}
-    return work, images, faces
+    colors = {i["name"]: rgb(i["color"]) for i in jsonl((work / "identities.jsonl").read_bytes())}
+    return work, images, faces, colors
+
+
+def rgb(color: str) -> tuple[int, int, int]:
+    return tuple(int(color[i:i + 2], 16) for i in (1, 3, 5))
 
 
 def size_of(case, name: str) -> tuple[int, int]:
@@ -199,8 +205,8 @@ def faces_in(case, name: str) -> list[dict]:
 def recognised(case) -> dict[str, list[tuple]]:
     """The query photos' faces as the recognize report should box them: the Obama and Biden
     photos' faces in the colour of the identity they match, the group's in nobody's."""
-    return {name: [(f["box"], MAGENTA if name == "t1.jpg" else GREEN) for f in faces_in(case, name)]
-            for name in ("t1.jpg", HOSTILE_FILE, "biden2.jpg")}
+    colors = {"t1.jpg": MAGENTA, HOSTILE_FILE: case[3][HOSTILE_NAME], "biden2.jpg": case[3]["biden"]}
+    return {name: [(f["box"], color) for f in faces_in(case, name)] for name, color in colors.items()}
 
 
 def _source(case, name: str) -> np.ndarray:
@@ -287,7 +293,7 @@ def test_match_faces_review_sheet(case, opened):
     for proposal in proposals:
         face = next(f for f in case[2] if f["id"] == proposal["face"])
         name = next(n for n, i in case[1].items() if i["id"] == face["image"])
-        boxed.setdefault(name, []).append((face["box"], GREEN))
+        boxed.setdefault(name, []).append((face["box"], case[3][HOSTILE_NAME]))
     assert assert_boxes_on_faces(case, page, boxed) == 2
     crops = [i for i in page.images if not i["photo"]]
     assert len(crops) == 4

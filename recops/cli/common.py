@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from typing import Annotated, Iterator, Optional
 
 import typer
@@ -107,6 +108,7 @@ def running(tool: str, fmt: Format | str = Format.json, verbose: bool = False, q
     Everything the body finished is stored by the time this exits, whatever ended it: the end of
     input, Ctrl-C, SIGTERM, a closed stdout, or an error.
     """
+    started = time.monotonic()
     configure_logging(tool, verbose, quiet, level, log_file)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     writer = RecordWriter(sys.stdout.buffer, Format(fmt).value)
@@ -139,4 +141,6 @@ def running(tool: str, fmt: Format | str = Format.json, verbose: bool = False, q
             code = ExitCode.PIPE if code == ExitCode.OK else code
     if code == ExitCode.OK and emitter.failures:
         code = ExitCode.FAILED
+    log.info("%d record(s) written, %d failure(s), in %.1f s; exit %d", emitter.written, emitter.failures,
+             time.monotonic() - started, int(code))
     raise typer.Exit(int(code))

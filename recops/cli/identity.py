@@ -6,7 +6,7 @@ import typer
 
 from ..edits import link_each
 from ..errors import InputError, UsageError
-from ..identities import DEFAULT_COLOR, IdentityEditor
+from ..identities import IdentityEditor
 from .common import DatasetOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, new_app, running
 from .existing import existing_dataset
 from .pipeline import inputs
@@ -17,7 +17,7 @@ IdentityArg = Annotated[str, typer.Argument(metavar="IDENTITY", help="Identity i
 FacesArg = Annotated[Optional[list[str]], typer.Argument(
     metavar="FACE...", help="Face ids; without any, face ids or face records are read from stdin.")]
 DescriptionOpt = Annotated[Optional[str], typer.Option(metavar="TEXT", help="What the identity stands for.")]
-ColorOpt = Annotated[Optional[str], typer.Option("--color", "--colour", metavar="COLOR", help="Colour of the identity in reports (CSS, e.g. #00ff01).")]
+ColorOpt = Annotated[Optional[str], typer.Option("--color", "--colour", metavar="COLOR", help="Colour of the identity in reports (CSS, e.g. #00ff01) [default: one of ten, told by the name].")]
 
 
 @app.callback()
@@ -44,7 +44,7 @@ def create(
 ) -> None:
     """Create an identity with a new id (names may repeat; ids never do)."""
     _one("create", dataset, fmt, verbose, quiet,
-         lambda editor: editor.create(name, description or "", color or DEFAULT_COLOR))
+         lambda editor: editor.create(name, description or "", color))
 
 
 @app.command()

@@ -12,14 +12,24 @@ from .pipeline import inputs, stream_dataset
 
 app = new_app()
 
+MaximumOpt = Annotated[int, typer.Option(metavar="N", help="At most N matches per face.")]
+MatchThresholdOpt = Annotated[Optional[float], typer.Option(metavar="DISTANCE", help="Farthest distance that matches [default: the dataset's].")]
+IdentifiedOpt = Annotated[bool, typer.Option("--identified-faces", help="Match only faces linked to an identity.")]
+ExcludeOpt = Annotated[Optional[str], typer.Option(metavar="NAMES", help="Comma-separated identity names or ids whose faces never match.")]
+
+
+def names(text: str | None) -> tuple[str, ...]:
+    """The identities of an --exclude-identities list."""
+    return tuple(n.strip() for n in (text or "").split(",") if n.strip())
+
 
 @app.command()
 def rx_match(
     dataset: DatasetOpt = None,
-    maximum: Annotated[int, typer.Option(metavar="N", help="At most N matches per face.")] = 10,
-    threshold: Annotated[Optional[float], typer.Option(metavar="DISTANCE", help="Farthest distance that matches [default: the dataset's].")] = None,
-    identified_faces: Annotated[bool, typer.Option("--identified-faces", help="Match only faces linked to an identity.")] = False,
-    exclude_identities: Annotated[Optional[str], typer.Option(metavar="NAMES", help="Comma-separated identity names or ids whose faces never match.")] = None,
+    maximum: MaximumOpt = 10,
+    threshold: MatchThresholdOpt = None,
+    identified_faces: IdentifiedOpt = False,
+    exclude_identities: ExcludeOpt = None,
     best_per_identity: Annotated[bool, typer.Option("--best-per-identity", help="Keep only the nearest face of each identity (faces without one stay).")] = False,
     search_k: Annotated[Optional[int], typer.Option(metavar="N", help="Annoy search_k: nodes inspected per query; more is slower and finds more [default: 20000, or trees x k if larger].")] = None,
     save: Annotated[bool, typer.Option("--save", help="Keep the match records in the dataset.")] = False,
@@ -42,8 +52,7 @@ def rx_match(
         with stream_dataset(dataset, inputs(None, null)) as (store, items):
             if store is None:
                 raise UsageError("matching needs a dataset to search: -d DIR or $RX_DATASET")
-            excluded = tuple(n.strip() for n in (exclude_identities or "").split(",") if n.strip())
-            options = MatchOptions(maximum, threshold, identified_faces, excluded, best_per_identity, search_k)
+            options = MatchOptions(maximum, threshold, identified_faces, names(exclude_identities), best_per_identity, search_k)
             sink = with_extended_fields(out, store) if include_extended_fields else out
             FaceMatching(sink, Matcher(store, options), save).run(items)
 

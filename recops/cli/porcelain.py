@@ -18,12 +18,14 @@ from ..listing import list_kind
 from ..store.dataset import Dataset, home, locate
 from ..stream import Emitter, RecordWriter
 from . import common, table
+from .match import ExcludeOpt, IdentifiedOpt, MatchThresholdOpt, MaximumOpt, names
 from .common import DescriptionOpt, DetectorOpt, FlipOpt, MetricOpt, ModelOpt, ThresholdOpt, new_app, running
 
 app = new_app()
 log = logging.getLogger("recops")
 
-DatasetArg = Annotated[str, typer.Option("-d", "--dataset", "--dataset-id", metavar="NAME|DIR", help="Dataset name (under $RECOPS_HOME) or directory.")]
+DatasetArg = Annotated[str, typer.Option("-d", "--dataset", "--dataset-id", envvar=common.ENV_VAR, show_envvar=True, metavar="NAME|DIR",
+                                         help="Dataset name (under $RECOPS_HOME) or directory.")]
 _state: dict = {"level": None, "log_file": None}
 
 
@@ -107,8 +109,10 @@ def recognize_command(
     align: Annotated[bool, typer.Option("--align/--no-align", help="Align faces by their landmarks before embedding.")] = True,
     force: Annotated[bool, typer.Option("--force", help="Detect and embed again even if the dataset has it.")] = False,
     include_extended_fields: Annotated[bool, typer.Option("--include-extended-fields", help="Add the stored attributes (age, gender, emotion, race) to faces and matches.")] = False,
-    maximum: Annotated[int, typer.Option(metavar="N", help="At most N matches per face.")] = 10,
-    threshold: Annotated[Optional[float], typer.Option(metavar="DISTANCE", help="Farthest distance that matches [default: the dataset's].")] = None,
+    maximum: MaximumOpt = 10,
+    threshold: MatchThresholdOpt = None,
+    identified_faces: IdentifiedOpt = False,
+    exclude_identities: ExcludeOpt = None,
 ) -> None:
     """Recognise the faces of photos against a dataset (rx-import | rx-detect | rx-embed | rx-match).
 
@@ -118,7 +122,7 @@ def recognize_command(
     searched by later recognitions unless linked to an identity.
     """
     with run("recognize") as out:
-        options = RecognizeOptions(consent, align, force, include_extended_fields, MatchOptions(maximum, threshold))
+        options = RecognizeOptions(consent, align, force, include_extended_fields, MatchOptions(maximum, threshold, identified_faces, names(exclude_identities)))
         if output and output.lower().endswith((".html", ".htm")):
             report = ReportOptions("recognize", "html", blur, template)
             checked_format(output, report)
@@ -145,11 +149,13 @@ def verify_command(
     first: Annotated[str, typer.Argument(metavar="IMAGE1", help="A photo with exactly one face.")],
     second: Annotated[str, typer.Argument(metavar="IMAGE2", help="Another photo with exactly one face.")],
     dataset: Annotated[Optional[str], typer.Option("-d", "--dataset", "--dataset-id", metavar="NAME|DIR", help="Use this dataset's detector, model, metric and threshold.")] = None,
+    threshold: MatchThresholdOpt = None,
+    align: Annotated[bool, typer.Option("--align/--no-align", help="Align faces by their landmarks before embedding.")] = True,
 ) -> None:
-    """Tell whether two photos show the same person (rx-verify)."""
+    """Tell whether two photos show the same person (rx-verify); stores nothing."""
     from .verify import rx_verify
 
-    rx_verify(first, second, locate(dataset) if dataset else None, None, True, "json", False, False)
+    rx_verify(first, second, locate(dataset) if dataset else None, threshold, align, "json", False, False)
 
 
 def main() -> None:

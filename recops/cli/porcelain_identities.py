@@ -8,9 +8,11 @@ import typer
 
 from ..deletions import Deleter, remove_dataset
 from ..errors import InputError, UsageError
-from ..identities import DEFAULT_COLOR, IdentityEditor
+from ..identities import IdentityEditor
+from ..report import ReportOptions, gather, write_report
 from ..review import ReviewOptions, link_matched_faces, match_faces, read_csv, write_csv
 from ..store.dataset import Dataset, locate
+from .match import names
 from .porcelain import DatasetArg, app, run, show
 
 IdentityIdArg = Annotated[str, typer.Argument(metavar="IDENTITY_ID", help="Identity id (or name).")]
@@ -30,7 +32,7 @@ def _edit(name: str, dataset: str, operation) -> None:
 def identity_create(
     name: Annotated[str, typer.Argument(metavar="NAME", help="Name of the identity: a person, a team, anything a case needs.")],
     dataset: DatasetArg,
-    color: Annotated[str, typer.Option("--color", metavar="COLOR", help="Colour of the identity in reports.")] = DEFAULT_COLOR,
+    color: Annotated[Optional[str], typer.Option("--color", metavar="COLOR", help="Colour of the identity in reports [default: one of ten, told by the name].")] = None,
     description: Annotated[str, typer.Option(metavar="TEXT", help="What the identity stands for.")] = "",
 ) -> None:
     """Create an identity (rx-identity create); one of that name already there is kept, with a warning."""
@@ -84,7 +86,7 @@ def dataset_delete(
 @app.command("dataset-match-faces")
 def dataset_match_faces(
     dataset: DatasetArg,
-    output: Annotated[Optional[str], typer.Option("-o", "--output", metavar="FILE", help="Write the proposals to FILE as CSV: face_id, identity_id, identity_name, distance, threshold, matched_face_id.")] = None,
+    output: Annotated[Optional[str], typer.Option("-o", "--output", metavar="FILE", help="Write the proposals to FILE: as CSV (face_id, identity_id, identity_name, distance, threshold, matched_face_id), or, for a FILE ending in .html, as rx-report's review sheet.")] = None,
     threshold: Annotated[Optional[float], typer.Option(metavar="DISTANCE", help="Farthest distance that matches [default: the dataset's].")] = None,
     exclude_identities: Annotated[Optional[str], typer.Option(metavar="IDS", help="Comma-separated identity ids (or names) never proposed.")] = None,
 ) -> None:
@@ -94,12 +96,12 @@ def dataset_match_faces(
     of one photo are never proposed for one identity; rejected pairs are never proposed.
     """
     with run("dataset-match-faces") as out:
-        if output and output.lower().endswith((".html", ".htm")):
-            raise UsageError("HTML reports come with rx-report; give -o a .csv file")
+        html = bool(output) and output.lower().endswith((".html", ".htm"))
         with Dataset.open(locate(dataset)) as ds:
-            excluded = tuple(n.strip() for n in (exclude_identities or "").split(",") if n.strip())
-            proposals = match_faces(ds, ReviewOptions(threshold, excluded))
-        if output:
+            proposals = match_faces(ds, ReviewOptions(threshold, names(exclude_identities)))
+            if html:
+                write_report(gather(proposals, out), ds, output, out, ReportOptions("match-faces"))
+        if output and not html:
             try:
                 with open(output, "w", newline="") as handle:
                     write_csv(proposals, handle)

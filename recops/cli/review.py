@@ -7,6 +7,7 @@ import typer
 
 from ..errors import UsageError
 from ..review import ReviewOptions, link_matched_faces, match_faces, proposal_rows, read_csv, write_csv
+from .match import names
 from .common import DatasetOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, new_app, running
 from .existing import existing_dataset
 from .pipeline import inputs
@@ -45,7 +46,7 @@ def propose(
     """
     with running("rx-review propose", fmt, verbose, quiet) as out:
         with existing_dataset(dataset, tool="rx-review") as (store, _):
-            excluded = tuple(n.strip() for n in (exclude_identities or "").split(",") if n.strip())
+            excluded = names(exclude_identities)
             proposals = match_faces(store, ReviewOptions(threshold, excluded, search_k))
             if csv_file:
                 with open(csv_file, "w", newline="") as handle:

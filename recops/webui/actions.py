@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ..deletions import Deleter
 from ..errors import InputError
-from ..identities import DEFAULT_COLOR, IdentityEditor
+from ..identities import IdentityEditor
 from ..store.dataset import Dataset
 from .guard import COLOR_RE, is_id
 
@@ -58,7 +58,7 @@ def attempt(operation) -> Outcome:
 
 def create_identity(dataset: Dataset, key: str, name: str, color: str = "", description: str = "") -> Outcome:
     editor = IdentityEditor(dataset)
-    record = editor.create(name.strip(), description.strip(), _color(color) or DEFAULT_COLOR)
+    record = editor.create(name.strip(), description.strip(), _color(color))
     return Outcome(f"created identity {record['name']}", go=f"/d/{key}/identities/{record['id']}", records=[record])
 
 
