@@ -27,8 +27,8 @@ import urllib.request
 import numpy as np
 
 SIZES = (10_000, 50_000)
-PROPOSALS_UP_TO = 10_000
-"""rx-review propose searches the whole gallery for each face of nobody: timed up to this size only."""
+PROPOSALS_UP_TO = 50_000
+"""rx-review propose searches the identified faces for each face of nobody: timed up to this size."""
 PAGE_TARGET_MS = 150.0
 CHANGE_TARGET = 2.0
 IDENTITIES = 200

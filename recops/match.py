@@ -44,9 +44,10 @@ class Matcher:
         self.model = dataset.config.model
         self.metric = dataset.config.metric
         self.threshold = options.threshold if options.threshold is not None else dataset.config.effective_threshold()
-        self.search = FaceSearch(dataset, self.model, self.metric, options.search_k)
         self.deletions = Deletions.of(dataset)
         self.identities = IdentityView.of(dataset, self.deletions)
+        only = set(self.identities.face_identity) if options.identified_only else None
+        self.search = FaceSearch(dataset, self.model, self.metric, options.search_k, only)
         self.query_images = {i["id"] for i in images.ImageCatalog(dataset.log(images.LOG).records()) if i.get("query")}
         self.excluded = set()
         for name in options.exclude_identities:

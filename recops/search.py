@@ -28,10 +28,14 @@ class Neighbour:
 class FaceSearch:
     """k-nearest faces of one model, under one metric, over everything the dataset has embedded."""
 
-    def __init__(self, dataset: Dataset, model: str, metric: str, search_k: int | None = None):
+    def __init__(self, dataset: Dataset, model: str, metric: str, search_k: int | None = None,
+                 only: set[str] | None = None):
+        """`only`: search just these faces, exactly (a small part of a large gallery, such as the
+        faces with an identity, is found faster so than by filtering the index's neighbours)."""
         self.metric = metric
         self.search_k = search_k
-        loaded = load_index(dataset, model, metric)
+        self.only = only
+        loaded = load_index(dataset, model, metric) if only is None else None
         segments = dataset.log(EMBEDDINGS).segments()
         names = {s.name for s in segments}
         self.index, self.info = loaded if loaded else (None, None)
@@ -42,6 +46,8 @@ class FaceSearch:
         covered = set(self.info.segments) if self.info else set()
         fresh = [record for s in segments if s.name not in covered for record in s.records()]
         fresh += dataset.log(EMBEDDINGS).unflushed()
+        if only is not None:
+            fresh = [record for record in fresh if record.get("face") in only]
         self.fresh = Vectors.collect(fresh, model)
         self._fresh_faces = set(self.fresh.faces)
         self._rows = len(self.fresh.faces)
@@ -50,7 +56,7 @@ class FaceSearch:
 
     def add(self, face: str, image: str, vector: np.ndarray) -> None:
         """Make a face found from now on (one embedded while a stream is being matched)."""
-        if face in self._fresh_faces:
+        if face in self._fresh_faces or (self.only is not None and face not in self.only):
             return
         matrix = self.fresh.matrix
         if self._rows == len(matrix):  # grow by doubling: adding n faces costs O(n), not O(n^2)

@@ -128,6 +128,10 @@ def test_match_rules(ds):
     link(ds, hexid(0), "i1", "reject")  # "face 0 is not Ada"
     ds.flush()
     assert candidates(identified_only=True) == [hexid(4), hexid(5)]
+    build_index(ds, "Dlib", "cosine")
+    searched = Matcher(ds, MatchOptions(identified_only=True)).search
+    assert searched.index is None and sorted(searched.fresh.faces) == [hexid(2), hexid(3), hexid(4), hexid(5)]
+    assert candidates(identified_only=True) == [hexid(4), hexid(5)]
 
 
 def test_matching_a_stream_embeds_faces_that_come_without_an_embedding(ds, photos, fake_models):
