@@ -44,15 +44,35 @@ class Vectors:
 
     @classmethod
     def collect(cls, records: Iterable[dict], model: str) -> "Vectors":
-        latest: dict[str, tuple[str, str, np.ndarray]] = {}
+        """The latest embedding of each face, in order of first appearance. Vectors go straight
+        into a matrix that grows by doubling: a million faces cost their 512 MB and their ids,
+        not a million small arrays."""
+        rows: dict[str, int] = {}
+        stamps: list[str] = []
+        images: list[str] = []
+        matrix = np.zeros((0, 0), np.float32)
         for record in records:
-            if record.get("type") == "embedding" and record.get("model") == model:
-                held = latest.get(record["face"])
-                if held is None or record.get("ts", "") >= held[0]:
-                    latest[record["face"]] = (record.get("ts", ""), record["image"], as_vector(record["vector"]))
-        faces = list(latest)
-        matrix = np.stack([latest[f][2] for f in faces]).astype(np.float32) if faces else np.zeros((0, 0), np.float32)
-        return cls(faces, [latest[f][1] for f in faces], matrix)
+            if record.get("type") != "embedding" or record.get("model") != model:
+                continue
+            vector, stamp = as_vector(record["vector"]), record.get("ts", "")
+            row = rows.get(record["face"])
+            if row is None:
+                row = rows[record["face"]] = len(images)
+                stamps.append(stamp)
+                images.append(record["image"])
+                if row == len(matrix):
+                    grown = np.zeros((max(1024, 2 * len(matrix)), len(vector)), np.float32)
+                    if row:
+                        grown[:row] = matrix
+                    matrix = grown
+            elif stamp < stamps[row]:
+                continue
+            else:
+                stamps[row], images[row] = stamp, record["image"]
+            matrix[row] = vector
+        if images:
+            matrix.resize((len(images), matrix.shape[1]), refcheck=False)  # we hold the only reference
+        return cls(list(rows), images, matrix)
 
 
 @dataclass

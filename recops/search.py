@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 
@@ -44,10 +45,10 @@ class FaceSearch:
                         "until rx-index rebuilds it", dataset.root)
             self.index, self.info = None, None
         covered = set(self.info.segments) if self.info else set()
-        fresh = [record for s in segments if s.name not in covered for record in s.records()]
-        fresh += dataset.log(EMBEDDINGS).unflushed()
+        fresh = itertools.chain((record for s in segments if s.name not in covered for record in s.records()),
+                                dataset.log(EMBEDDINGS).unflushed())
         if only is not None:
-            fresh = [record for record in fresh if record.get("face") in only]
+            fresh = (record for record in fresh if record.get("face") in only)
         self.fresh = Vectors.collect(fresh, model)
         self._fresh_faces = set(self.fresh.faces)
         self._rows = len(self.fresh.faces)

@@ -152,3 +152,21 @@ def test_matching_a_stream_embeds_faces_that_come_without_an_embedding(ds, photo
                                             "image", "face", "embedding", "match", "detection"]
         assert out[7]["candidate"] == out[1]["id"] and out[7]["rank"] == 1
         assert [r["type"] for r in fake_ds.log("matches").records()] == ["match"]
+
+
+def test_vectors_keep_the_latest_embedding_of_each_face_in_order_of_first_appearance():
+    from recops.index import Vectors
+
+    def record(face, image, value, ts, model="Dlib"):
+        return {"type": "embedding", "face": face, "image": image, "model": model,
+                "vector": np.full(4, value, "<f4").tobytes(), "ts": ts}
+
+    records = [record("b", "x", 1, "2"), record("a", "y", 2, "1"), record("b", "z", 3, "3"),
+               record("a", "w", 4, "0"), record("c", "v", 5, "1", model="ArcFace"), {"type": "face", "id": "d"}]
+    records += [record(f"f{n}", "i", n, "1") for n in range(2000)]  # past the first growth
+    vectors = Vectors.collect(iter(records), "Dlib")
+    assert vectors.faces[:2] == ["b", "a"] and vectors.images[:2] == ["z", "y"] and len(vectors.faces) == 2002
+    assert vectors.matrix.shape == (2002, 4) and vectors.matrix[:2, 0].tolist() == [3, 2]
+    assert vectors.matrix[-1, 0] == 1999
+    empty = Vectors.collect([], "Dlib")
+    assert empty.faces == [] and empty.matrix.shape[0] == 0
