@@ -22,7 +22,6 @@ thresholds are measured from the same embeddings, for the trade-off.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil

@@ -191,7 +191,7 @@ def run(opts) -> dict:
         f"{len(images):,} distinct images of {folder}/{{{','.join(PAIR_FILES.values())}}}; "
         f"{len(pairs['train'][1]):,} train and {len(pairs['test'][1]):,} test pairs",
         f"page cache warmed first: every image and both dlib weight files read once ({warm_s:.2f} s)",
-        f"ours: one real run, rx-import -0 -d FRESH < paths0 | rx-detect | rx-embed -f msgpack > file; "
+        "ours: one real run, rx-import -0 -d FRESH < paths0 | rx-detect | rx-embed -f msgpack > file; "
         "of an image's faces, the one whose box centre is nearest the image centre (LFW centres the labelled person)",
         f"bare loop: python -c LOOP in {cpus} processes (HOG upsample 1, 5-point landmarks, descriptor); "
         "the first detection of each image, as a naive loop takes it",

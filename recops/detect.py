@@ -13,7 +13,7 @@ from typing import Iterable, Iterator
 
 import xxhash
 
-from . import images, models
+from . import models
 from .errors import InputError
 from .importer import Importer
 from .parallel import ordered_map

@@ -6,13 +6,12 @@ import zipfile
 
 import pytest
 
-from conftest import jsonl, make_jpeg, run
+from conftest import jsonl, run
 from recops.backup import backup, restore
 from recops.detect import DetectOptions, FaceDetection
 from recops.errors import DatasetError, UsageError
 from recops.export import export, safe_name
 from recops.fsck import fsck
-from recops.gc import collect_garbage
 from recops.identities import IdentityEditor
 from recops.importer import Importer
 from recops.store.dataset import Dataset

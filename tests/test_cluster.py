@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from gallery import add_face, hexid
+from gallery import add_face
 from recops.clustering import log as clusters_log, space
 from recops.clustering.groups import Group, parts
 from recops.clustering.naming import name_cluster

@@ -1,6 +1,5 @@
 """Real processes, real signals: what a crash, Ctrl-C or a closed pipe leaves behind."""
 
-import os
 import signal
 import subprocess
 

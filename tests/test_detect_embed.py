@@ -1,6 +1,5 @@
 """The detect and embed stages with deterministic fake models: records, memo, order, errors."""
 
-import io
 
 import numpy as np
 import pytest

@@ -1,14 +1,12 @@
 import io
-import json
 import os
 import struct
 import zlib
 
 import msgpack
-import pytest
 from PIL import Image
 
-from conftest import jsonl, make_jpeg, make_png, run
+from conftest import jsonl, make_jpeg, run
 from recops.importer import Importer
 from recops.store.dataset import Dataset
 from recops.stream import Emitter

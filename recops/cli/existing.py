@@ -11,8 +11,9 @@ from ..stream import peek
 
 
 @contextlib.contextmanager
-def existing_dataset(dataset: str | None, items: Iterator = iter(()), tool: str = "this tool") -> Iterator[tuple[Dataset, Iterator]]:
+def existing_dataset(dataset: str | None, items: Iterator | None = None, tool: str = "this tool") -> Iterator[tuple[Dataset, Iterator]]:
     """-d / $RX_DATASET, else the dataset the first record comes from; and the items, unread."""
+    items = iter(()) if items is None else items
     first, items = peek(items) if dataset is None else (None, items)
     root = dataset or (first.get("dataset") if isinstance(first, dict) else None)
     if not root:

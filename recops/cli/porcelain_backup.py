@@ -1,6 +1,6 @@
 """recops backup, restore and dataset-export."""
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
