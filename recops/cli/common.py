@@ -8,7 +8,6 @@ import logging
 import os
 import signal
 import sys
-import time
 from typing import Annotated, Iterator, Optional
 
 import typer
@@ -16,6 +15,7 @@ import typer
 from ..errors import ExitCode, RecopsError
 from ..store.dataset import ENV_VAR
 from ..stream import Emitter, RecordWriter
+from . import progress
 
 log = logging.getLogger("recops")
 
@@ -108,11 +108,14 @@ def running(tool: str, fmt: Format | str = Format.json, verbose: bool = False, q
     Everything the body finished is stored by the time this exits, whatever ended it: the end of
     input, Ctrl-C, SIGTERM, a closed stdout, or an error.
     """
-    started = time.monotonic()
     configure_logging(tool, verbose, quiet, level, log_file)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     writer = RecordWriter(sys.stdout.buffer, Format(fmt).value)
-    emitter = Emitter(writer.write)
+    last_stage = progress.last_stage()
+    shown = progress.Progress(tool, writer.write, progress.wanted() and log.isEnabledFor(logging.INFO))
+    for handler in log.handlers:
+        handler.addFilter(lambda record: shown.clear() or True)
+    emitter = Emitter(shown.write)
     code = ExitCode.OK
     try:
         yield emitter
@@ -141,6 +144,8 @@ def running(tool: str, fmt: Format | str = Format.json, verbose: bool = False, q
             code = ExitCode.PIPE if code == ExitCode.OK else code
     if code == ExitCode.OK and emitter.failures:
         code = ExitCode.FAILED
-    log.info("%d record(s) written, %d failure(s), in %.1f s; exit %d", emitter.written, emitter.failures,
-             time.monotonic() - started, int(code))
+    shown.clear()
+    # The summary of every stage of a pipeline on one terminal would be noise; a log file keeps it.
+    log.log(logging.INFO if last_stage or log_file else logging.DEBUG, "%s; %d failure(s); exit %d",
+            shown.line(), emitter.failures, int(code))
     raise typer.Exit(int(code))

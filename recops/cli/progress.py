@@ -1,0 +1,77 @@
+"""A one-line count of what a tool has written, on stderr, for a person watching a long run."""
+
+from __future__ import annotations
+
+import collections
+import os
+import stat
+import sys
+import time
+from typing import Callable, TextIO
+
+CLEAR = "\r\033[K"
+
+
+def last_stage(stdout_fd: int = 1) -> bool:
+    """Whether this tool ends its pipeline: its stdout is a file, a terminal or /dev/null, not a
+    pipe into another tool. Only the last stage shows progress, so the stages of one pipeline do
+    not draw over each other."""
+    try:
+        return not stat.S_ISFIFO(os.fstat(stdout_fd).st_mode)
+    except OSError:
+        return False
+
+
+def wanted(stdout_fd: int = 1, stderr: TextIO = sys.stderr) -> bool:
+    """The last stage, and a person at the terminal (never logs or cron mail)."""
+    try:
+        return stderr.isatty() and last_stage(stdout_fd)
+    except ValueError:
+        return False
+
+
+class Progress:
+    """Wraps a record writer: counts records by type and redraws the line at most every
+    `interval` seconds. The last tool of a pipeline sees every record that came through it, so
+    its line tells how far the whole pipeline is."""
+
+    def __init__(self, tool: str, write: Callable[[dict], None], enabled: bool,
+                 stream: TextIO = sys.stderr, interval: float = 0.5):
+        self.tool = tool
+        self._write = write
+        self.enabled = enabled
+        self.stream = stream
+        self.interval = interval
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.started = self._drawn_at = time.monotonic()
+        self.showing = False
+
+    def write(self, record: dict) -> None:
+        self._write(record)
+        self.counts[str(record.get("type", "record"))] += 1
+        if self.enabled and time.monotonic() - self._drawn_at >= self.interval:
+            self.draw()
+
+    def line(self) -> str:
+        kinds = ", ".join(f"{n:,} {kind}" for kind, n in self.counts.most_common())
+        return f"{kinds or 'nothing written'} · {time.monotonic() - self.started:.0f} s"
+
+    def draw(self) -> None:
+        self._drawn_at = time.monotonic()
+        columns = os.get_terminal_size(self.stream.fileno()).columns if self._is_terminal() else 0
+        self.stream.write(CLEAR + f"{self.tool}: {self.line()}"[:columns - 1 if columns > 20 else 200])
+        self.stream.flush()
+        self.showing = True
+
+    def clear(self) -> None:
+        """Before anything else is written to the terminal (a log line, the end of the run)."""
+        if self.showing:
+            self.stream.write(CLEAR)
+            self.stream.flush()
+            self.showing = False
+
+    def _is_terminal(self) -> bool:
+        try:
+            return self.stream.isatty()
+        except ValueError:
+            return False
