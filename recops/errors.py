@@ -61,3 +61,8 @@ class InputError(Exception):
         super().__init__(reason)
         self.kind = kind
         self.reason = reason
+
+    def __reduce__(self):
+        # Raised in a worker process, it travels back pickled; the default would call
+        # InputError(reason) and fail, which leaves a multiprocessing pool waiting for ever.
+        return type(self), (self.kind, self.reason)

@@ -123,3 +123,19 @@ def test_porcelain_dataset_create_list_and_list_images(tmp_path, photos):
     log_file = tmp_path / "recops.log"
     missing = run(["recops", "--log-file", str(log_file), "dataset-list-images", "--dataset-id", "nope"], env=env)
     assert missing.returncode == 3 and b"no such dataset" in log_file.read_bytes() and missing.stderr == b""
+
+
+def test_an_input_error_raised_in_a_worker_comes_back_as_an_error_record(dataset):
+    """InputError pickles with its kind: one that failed to unpickle once left a worker pool
+    waiting for ever."""
+    import pickle
+
+    from recops.errors import InputError
+
+    copy = pickle.loads(pickle.dumps(InputError("no-pixels", "image y is nowhere")))
+    assert (copy.kind, copy.reason) == ("no-pixels", "image y is nowhere")
+    orphan = b'{"type":"face","id":"' + b"f" * 32 + b'","image":"' + b"a" * 32 + b'","box":[1,2,30,40]}\n'
+    for tool in (["rx-analyze", "--no-race"], ["rx-embed"]):
+        result = run([*tool, "-j", "2", "-d", str(dataset)], input=orphan)
+        errors = [r for r in jsonl(result.stdout) if r["type"] == "error"]
+        assert result.returncode == 1 and len(errors) == 1, (tool, result.stderr.decode())
