@@ -136,6 +136,8 @@ class Importer:
         try:
             if "data" in record:
                 data = as_bytes(record["data"])
+            elif not paths:
+                raise InputError("no-pixels", "an image record from elsewhere needs its bytes (data) or a path")
             else:
                 stat_image_file(paths[0])
                 data = read_image_file(paths[0])

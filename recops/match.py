@@ -152,6 +152,11 @@ class FaceMatching:
 
     def _match(self, face: str, image: str, vector: np.ndarray) -> None:
         """Match a face, then make it part of the gallery the rest of the stream searches."""
+        dim = self.matcher.search.dim
+        if dim is not None and len(vector) != dim:
+            self.emitter.fail(face, STAGE, f"its vector has {len(vector)} numbers; the {self.matcher.model} "
+                              f"embeddings of {self.matcher.dataset.root} have {dim}", "malformed-input")
+            return
         for record in self.matcher.matches(face, image, vector):
             if self.save:
                 self.matcher.dataset.log(MATCHES).append(record)

@@ -78,6 +78,13 @@ class FaceSearch:
     def size(self) -> int:
         return (len(self.info.faces) if self.info else 0) + self._rows
 
+    @property
+    def dim(self) -> int | None:
+        """The length of the vectors searched; None while there are none."""
+        if self.info is not None and len(self.info.faces):
+            return self.info.dim
+        return self.fresh.matrix.shape[1] if self._rows else None
+
     def nearest(self, vector: np.ndarray, k: int) -> list[Neighbour]:
         found: list[Neighbour] = []
         if self.index is not None and len(self.info.faces):

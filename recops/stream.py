@@ -19,6 +19,7 @@ from typing import IO, Any, Callable, Iterator
 
 import msgpack
 
+from . import shapes
 from .records import error_record
 
 FORMATS = ("json", "msgpack")
@@ -88,7 +89,7 @@ def _read_lines(stream: IO[bytes]) -> Iterator[dict | str | BadInput]:
         if not isinstance(record, dict) or not isinstance(record.get("type"), str):
             yield BadInput(_snippet(line), f"input line {number} is not a record (a map with a 'type')")
             continue
-        yield record
+        yield _checked(record)
 
 
 def _read_msgpack(stream: IO[bytes]) -> Iterator[dict | BadInput]:
@@ -100,10 +101,15 @@ def _read_msgpack(stream: IO[bytes]) -> Iterator[dict | BadInput]:
             if not isinstance(record, dict) or not isinstance(record.get("type"), str):
                 yield BadInput(f"msgpack object {number}", f"msgpack object {number} is not a record (a map with a 'type')")
                 continue
-            yield record
+            yield _checked(record)
     except (ValueError, msgpack.UnpackException) as exc:
         # msgpack cannot resynchronise after garbage: report it and end the input here.
         yield BadInput(f"msgpack object {number + 1}", f"malformed msgpack after object {number}: {exc}")
+
+
+def _checked(record: dict) -> dict | BadInput:
+    why = shapes.problem(record)
+    return record if why is None else BadInput(shapes.label(record), why)
 
 
 def _read_some(stream: IO[bytes], size: int = 65536) -> bytes:

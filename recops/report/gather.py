@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from .. import images
+from .. import images, shapes
 from ..clustering import log as clusters_log
 from ..deletions import Deletions
 from ..errors import UsageError
@@ -103,23 +103,13 @@ def gather(items: Iterable, out: Emitter) -> Gathered:
             out.bad_input(item)
         elif isinstance(item, str):
             out.fail(item, STAGE, "rx-report reads records (rx-import a path first)", "not-a-record")
-        elif not _boxes_ok(item):
-            out.fail(str(item.get("id") or item.get("type")), STAGE,
-                     f"malformed {item['type']} record: a box is four numbers, left, top, right, bottom", "malformed-input")
+        elif (why := shapes.problem(item)) is not None:
+            out.fail(shapes.label(item), STAGE, why, "malformed-input")
         else:
             if item.get("type") == "error":
                 out.emit(item)
             gathered.add(item)
     return gathered
-
-
-def _boxes_ok(record: dict) -> bool:
-    kind = record.get("type")
-    boxes = [record.get("box")] if kind == "face" else record.get("boxes") if kind == "verification" else []
-    if not isinstance(boxes, list):
-        return False
-    return all(isinstance(box, (list, tuple)) and len(box) == 4 and all(isinstance(v, (int, float)) for v in box)
-               and box[2] > box[0] and box[3] > box[1] for box in boxes)
 
 
 def from_dataset(dataset: Dataset, kind: str) -> Gathered:
