@@ -16,7 +16,7 @@ from pathlib import PurePosixPath
 
 from .errors import DatasetError, UsageError
 from .records import timestamp
-from .store.atomic import fsync_dir, is_temp
+from .store.atomic import atomic_output, fsync_dir, is_temp
 from .store.config import CONFIG_NAME
 from .store.dataset import Dataset, is_dataset
 
@@ -38,9 +38,8 @@ def _members(root: str):
 
 def backup(dataset: Dataset, output: str) -> dict:
     """Write the zip atomically; objects stored as they are (JPEG and PNG do not shrink)."""
-    temp = f"{output}.tmp-{os.getpid()}"
     count = size = 0
-    with zipfile.ZipFile(temp, "w", allowZip64=True) as archive:
+    with atomic_output(output) as temp, zipfile.ZipFile(temp, "w", allowZip64=True) as archive:
         for member in _members(dataset.root):
             path = os.path.join(dataset.root, member)
             info = zipfile.ZipInfo.from_file(path, member.replace(os.sep, "/"))
@@ -50,9 +49,6 @@ def backup(dataset: Dataset, output: str) -> dict:
             archive.writestr(info, data)
             count += 1
             size += len(data)
-    with open(temp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(temp, output)
     return {"type": "backup", "dataset": dataset.root, "file": os.path.abspath(output), "files": count,
             "bytes": size, "ts": timestamp()}
 

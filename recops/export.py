@@ -18,6 +18,7 @@ from .faces import FaceCatalog
 from .identities import IdentityView
 from .pixels import load_rgb
 from .records import timestamp
+from .store.atomic import atomic_output
 from .store.dataset import Dataset
 
 _EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png"}
@@ -43,8 +44,7 @@ def export(dataset: Dataset, output: str) -> dict:
         name = safe_name(identity.get("name", ""), id)
         folders[id] = name if name not in folders.values() else f"{name}-{id[:8]}"
     counts = {"images": 0, "faces": 0, "identity_faces": 0}
-    temp = f"{output}.tmp-{os.getpid()}"
-    with zipfile.ZipFile(temp, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+    with atomic_output(output) as temp, zipfile.ZipFile(temp, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
         for image in catalog:
             if deleted.hides(image=image["id"]) or not dataset.objects.has(image["id"]):
                 continue
@@ -64,5 +64,4 @@ def export(dataset: Dataset, output: str) -> dict:
                 else:
                     archive.writestr(f"faces/{face['id']}.jpg", cropped)
                     counts["faces"] += 1
-    os.replace(temp, output)
     return {"type": "export", "dataset": dataset.root, "file": os.path.abspath(output), **counts, "ts": timestamp()}

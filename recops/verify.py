@@ -8,6 +8,7 @@ from . import metrics, models
 from .detect import DetectOptions, find_faces
 from .embed import embed_faces
 from .errors import InputError
+from .imageinfo import inspect
 from .records import timestamp
 
 
@@ -22,6 +23,10 @@ class VerifyOptions:
 
 
 def only_face(data: bytes, options: VerifyOptions, label: str) -> dict:
+    try:
+        inspect(data)
+    except InputError as exc:
+        raise InputError(exc.kind, f"{label}: {exc.reason}") from None
     faces = find_faces(data, DetectOptions(options.detector, options.align))
     if len(faces) != 1:
         found = "no face" if not faces else f"{len(faces)} faces"

@@ -143,3 +143,13 @@ def test_porcelain_backup_restore_and_export(filled, tmp_path):
     assert back.returncode == 0 and [r["type"] for r in jsonl(back.stdout)] == ["restore", "fsck"]
     exported = run(["recops", "dataset-export", "-d", root, "-o", str(tmp_path / "x.zip")])
     assert exported.returncode == 0 and zipfile.is_zipfile(tmp_path / "x.zip")
+
+
+def test_a_zip_that_cannot_be_written_is_a_usage_error_that_leaves_nothing(filled, tmp_path):
+    root, _, _ = filled
+    for function in ("backup", "dataset-export"):
+        refused = run(["recops", function, "-d", root, "-o", str(tmp_path / "missing" / "out.zip")])
+        assert refused.returncode == 2 and b"cannot write there" in refused.stderr and refused.stdout == b""
+    made = run(["recops", "backup", "-d", root, "-o", str(tmp_path / "ok.zip")])
+    assert made.returncode == 0 and os.stat(tmp_path / "ok.zip").st_mode & 0o077 == 0, "faces stay private"
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".tmp-")]

@@ -139,3 +139,16 @@ def test_an_input_error_raised_in_a_worker_comes_back_as_an_error_record(dataset
         result = run([*tool, "-j", "2", "-d", str(dataset)], input=orphan)
         errors = [r for r in jsonl(result.stdout) if r["type"] == "error"]
         assert result.returncode == 1 and len(errors) == 1, (tool, result.stderr.decode())
+
+
+def test_a_dataset_that_cannot_be_created_is_a_dataset_error(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    refused = run(["rx-init", str(tmp_path / "file" / "case.rx")])
+    assert refused.returncode == 3 and b"cannot create the dataset there" in refused.stderr
+
+
+def test_verify_reports_a_file_that_is_not_an_image(tmp_path, photos):
+    (tmp_path / "note.jpg").write_text("hello")
+    result = run(["rx-verify", str(tmp_path / "note.jpg"), str(photos / "img0.jpg")])
+    (error,) = jsonl(result.stdout)
+    assert result.returncode == 1 and error["kind"] == "not-an-image" and b"internal" not in result.stderr

@@ -69,10 +69,13 @@ class Dataset:
             raise DatasetError(f"{root}: already a dataset")
         if os.path.exists(root) and (not os.path.isdir(root) or os.listdir(root)):
             raise DatasetError(f"{root}: exists and is not an empty directory")
-        os.makedirs(root, mode=0o700, exist_ok=True)
-        os.chmod(root, 0o700)
-        for sub in ("objects", "records"):
-            os.makedirs(os.path.join(root, sub), mode=0o700, exist_ok=True)
+        try:
+            os.makedirs(root, mode=0o700, exist_ok=True)
+            os.chmod(root, 0o700)
+            for sub in ("objects", "records"):
+                os.makedirs(os.path.join(root, sub), mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise DatasetError(f"{root}: cannot create the dataset there: {exc.strerror or exc}") from None
         config = _config.Config(detector, model, metric, threshold, flip=flip, description=description)
         _config.save(root, config)
         return cls(root, config, DatasetLock(root).acquire())
