@@ -88,7 +88,7 @@ class FaceEmbedding:
                     self.done[record["face"]] = record
 
     def run(self, items: Iterable[dict | str | BadInput]) -> None:
-        for (group, todo), result in ordered_map(self._groups(items), _work, self.workers, self._task):
+        for (group, todo), result in ordered_map(self._groups(self._adopting(items)), _work, self.workers, self._task):
             vectors = iter(result[0]) if isinstance(result, tuple) else None
             for record in group:
                 if not any(record is face for face in todo):
@@ -98,6 +98,36 @@ class FaceEmbedding:
                     self.emitter.fail(record["id"], STAGE, result.reason, result.kind)
                 else:
                     self._record(record, next(vectors), *result[1:])
+
+    def _adopting(self, items: Iterable[dict | str | BadInput]) -> Iterator[dict | str | BadInput]:
+        """A face followed by its embedding of this model (another host's rx-embed, say) is kept
+        as it came, stored with the dataset, not computed again; the face then passes on with it."""
+        held = None
+        for item in items:
+            if held is not None:
+                face, held = held, None
+                if self._adopt(face, item):
+                    yield face
+                    continue
+                yield face
+            if isinstance(item, dict) and item.get("type") == "face" and not self.force:
+                held = item
+                continue
+            yield item
+        if held is not None:
+            yield held
+
+    def _adopt(self, face: dict, item: object) -> bool:
+        if not (isinstance(item, dict) and item.get("type") == "embedding" and item.get("face") == face.get("id")
+                and item.get("model") == self.options.model and bool(item.get("flip")) == self.options.flip):
+            return False
+        if face["id"] not in self.done:
+            embedding = {**item, "vector": as_vector(item["vector"]).astype(np.float32)}
+            embedding.pop("dataset", None)
+            if self.dataset:
+                self.dataset.log(EMBEDDINGS).append(embedding)
+            self.done[face["id"]] = embedding
+        return True
 
     def _groups(self, items: Iterable[dict | str | BadInput]) -> Iterator[tuple[list[dict], list[dict]]]:
         """Runs of consecutive faces of one image, and every other record alone, each with the
@@ -132,7 +162,7 @@ class FaceEmbedding:
     def _record(self, face: dict, vector: np.ndarray, version: str, normalization: str, dim: int) -> None:
         embedding = {"type": "embedding", "face": face["id"], "image": face["image"], "model": self.options.model,
                      "model_version": version, "dim": dim, "normalization": normalization,
-                     "vector": vector.astype(np.float32), "ts": timestamp()}
+                     "vector": vector.astype(np.float32), "ts": timestamp(), **({"flip": True} if self.options.flip else {})}
         if self.dataset:
             self.dataset.log(EMBEDDINGS).append(embedding)
         self.done[face["id"]] = embedding

@@ -8,11 +8,13 @@ so record streams and path lists can be concatenated.
 
 from __future__ import annotations
 
+import array
 import base64
 import itertools
 import json
 import logging
 import os
+import sys
 import time
 from dataclasses import dataclass
 from typing import IO, Any, Callable, Iterator
@@ -151,9 +153,30 @@ _pack = msgpack.Packer(default=msgpack_default, unicode_errors="surrogateescape"
 
 
 def encode_record(record: dict, fmt: str) -> bytes:
+    vector = record.get("vector")
     if fmt == "msgpack":
+        if isinstance(vector, list):  # read as JSON: msgpack carries vectors as float32 bytes
+            record = {**record, "vector": _float32_bytes(vector)}
         return _pack(record)
+    if isinstance(vector, (bytes, bytearray, memoryview)):  # read as msgpack: JSON carries a float list
+        record = {**record, "vector": _float32_list(vector)}
     return _encode_json(record).encode() + b"\n"
+
+
+def _float32_bytes(values: list) -> bytes:
+    # The array module rather than numpy, which would add its import time to every tool's start.
+    packed = array.array("f", values)
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def _float32_list(data: bytes | bytearray | memoryview) -> list[float]:
+    unpacked = array.array("f")
+    unpacked.frombytes(bytes(data))
+    if sys.byteorder == "big":
+        unpacked.byteswap()
+    return unpacked.tolist()
 
 
 def as_bytes(value: bytes | str) -> bytes:

@@ -143,6 +143,26 @@ def test_embeddings_follow_their_faces_and_are_reused(ds, photos, fake_models, m
     assert np.array_equal(as_vector(again[2]["vector"]), as_vector(embedding["vector"]))
 
 
+def test_an_embedding_that_follows_its_face_is_kept_not_computed_again(tmp_path, photos, fake_models, monkeypatch):
+    """What another host embedded comes home: stored as it came, each face once with its vector."""
+    from recops.embed import EMBEDDINGS
+
+    detected, _ = detect(None, [str(p) for p in sorted(photos.iterdir())])
+    remote, _ = embed(None, detected)
+    Dataset.create(str(tmp_path / "home.rx"), detector="fake", model="Fake").close()
+    calls = []
+    monkeypatch.setattr("recops.embed.embed_faces", lambda *a: calls.append(a))
+    with Dataset.open(str(tmp_path / "home.rx")) as home:
+        out, emitter = embed(home, remote)
+        home.flush()
+        stored = [r for r in home.log(EMBEDDINGS).records() if r["type"] == "embedding"]
+    assert calls == [] and emitter.failures == 0
+    assert [r["type"] for r in out] == [r["type"] for r in remote]
+    assert len(stored) == sum(r["type"] == "embedding" for r in remote) > 0
+    for came, kept in zip([r for r in remote if r["type"] == "embedding"], stored):
+        assert came["face"] == kept["face"] and np.array_equal(as_vector(came["vector"]), as_vector(kept["vector"]))
+
+
 def test_embedding_without_a_dataset_reads_the_original_file(photos, fake_models):
     detected, _ = detect(None, imported(None, [photos / "img2.jpg"]))
     face = next(r for r in detected if r["type"] == "face")
@@ -188,3 +208,35 @@ def test_flip_is_fixed_at_creation(tmp_path, photos):
     assert refused.returncode == 3 and b"flip setting" in refused.stderr
     mixed = run(["rx-embed", "-d", root, "--no-flip"], input=b"")
     assert mixed.returncode == 3 and b"--flip" in mixed.stderr
+
+
+@pytest.mark.slow
+def test_another_host_detects_and_embeds_shipped_images_and_the_results_come_home(tmp_path, real_photos):
+    """DESIGN section 7: image bytes travel inline in msgpack, a host without the files (or the
+    dataset) runs rx-detect | rx-embed, and its records are stored back into the dataset."""
+    import os
+    import shutil
+    import subprocess
+
+    from conftest import jsonl, run, tool
+    from recops.embed import EMBEDDINGS
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("obama.jpg", "biden.jpg"):
+        shutil.copy(next(os.path.join(d, name) for d, _, fs in os.walk(real_photos) if name in fs), photos / name)
+    home = tmp_path / "case.rx"
+    shipped = run(["rx-import", "-d", str(home), "--inline", "-f", "msgpack", str(photos)]).stdout
+    shutil.rmtree(photos)
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    detect = subprocess.run([tool("rx-detect"), "-f", "msgpack"], input=shipped, capture_output=True, cwd=remote)
+    embedded = subprocess.run([tool("rx-embed"), "-f", "msgpack"], input=detect.stdout, capture_output=True, cwd=remote)
+    assert detect.returncode == embedded.returncode == 0, embedded.stderr.decode()
+    stored = run(["rx-embed", "-d", str(home)], input=embedded.stdout)
+    vectors = [r["vector"] for r in jsonl(stored.stdout) if r["type"] == "embedding"]
+    assert stored.returncode == 0 and len(vectors) == 2 and all(len(v) == 128 for v in vectors)
+    with Dataset.open(str(home)) as dataset:
+        assert len([r for r in dataset.log(EMBEDDINGS).records() if r["type"] == "embedding"]) == 2
+    matched = run(["rx-match", "-d", str(home)], input=stored.stdout)
+    assert matched.returncode == 0

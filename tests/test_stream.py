@@ -70,3 +70,15 @@ def test_emitter_counts_own_and_upstream_failures(caplog):
     out.emit({"type": "image"})
     assert out.failures == 2 and len(got) == 3
     assert [r.getMessage() for r in caplog.records] == ["y.jpg: bad"]
+
+
+def test_a_vector_changes_form_with_the_format_and_keeps_its_values():
+    import json
+    import struct
+
+    values = [0.5, -1.25, 3.0]
+    raw = struct.pack("<3f", *values)
+    as_json = json.loads(encode_record({"type": "embedding", "vector": raw}, "json"))
+    assert as_json["vector"] == values
+    as_msgpack = msgpack.unpackb(encode_record({"type": "embedding", "vector": values}, "msgpack"), raw=False)
+    assert as_msgpack["vector"] == raw
