@@ -105,6 +105,15 @@ def test_usage_errors_exit_2_with_nothing_on_stdout():
     assert result.returncode == 2 and result.stdout == b""
 
 
+def test_every_tool_tells_its_version():
+    from recops import __version__
+    from recops.cli import TOOLS
+
+    for tool in TOOLS:
+        told = run([tool, "--version"])
+        assert told.returncode == 0 and told.stdout.decode().split()[-1] == __version__, tool
+
+
 @pytest.mark.parametrize("tool", ["rx-init", "rx-import", "rx-ls", "rx-fsck", "recops"])
 def test_every_tool_has_help(tool):
     result = run([tool, "--help"])

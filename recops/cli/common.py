@@ -12,6 +12,7 @@ from typing import Annotated, Iterator, Optional
 
 import typer
 
+from .. import __version__
 from ..errors import ExitCode, RecopsError
 from ..store.dataset import ENV_VAR
 from ..stream import Emitter, RecordWriter
@@ -64,9 +65,19 @@ def stdout_is_terminal() -> bool:
     return sys.stdout.isatty()
 
 
+class _App(typer.Typer):
+    def __call__(self, *args, **kwargs):
+        # Every tool answers --version alone, before typer parses anything (most tools are one command).
+        if sys.argv[1:] == ["--version"]:
+            name = kwargs.get("prog_name") or os.path.basename(sys.argv[0])
+            print(f"{name} {__version__}" if name == "recops" else f"{name} (recops) {__version__}")
+            raise SystemExit(0)
+        return super().__call__(*args, **kwargs)
+
+
 def new_app() -> typer.Typer:
-    return typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False,
-                       context_settings={"help_option_names": ["-h", "--help"]})
+    return _App(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False,
+                context_settings={"help_option_names": ["-h", "--help"]})
 
 
 class _Formatter(logging.Formatter):
