@@ -7,6 +7,7 @@ on first use.
 
 from __future__ import annotations
 
+import concurrent.futures
 import multiprocessing
 import os
 import signal
@@ -45,25 +46,32 @@ def ordered_map(
             yield item, (work(task) if task is not None else None)
         return
     window = window or workers * 4
-    context = multiprocessing.get_context("fork")
-    pool = context.Pool(workers, initializer=_worker_signals)
-    # Not `with Pool`: its exit calls terminate(), which can hang for good when the pool's
-    # handler thread forks a replacement worker during it (a pool with nothing to do, ended at
-    # once, did so one run in six). close() lets the workers finish and leave.
+    # An executor, not multiprocessing.Pool: when a worker dies (a crash in native model code, the
+    # OOM killer), a Pool silently loses its task and waits for ever; the executor raises.
+    pool = concurrent.futures.ProcessPoolExecutor(workers, multiprocessing.get_context("fork"),
+                                                  initializer=_worker_signals)
     try:
         pending: deque = deque()
         for item in items:
             task = task_of(item)
-            pending.append((item, pool.apply_async(work, (task,)) if task is not None else None))
-            while pending and (len(pending) > window or pending[0][1] is None or pending[0][1].ready()):
+            pending.append((item, pool.submit(work, task) if task is not None else None))
+            while pending and (len(pending) > window or pending[0][1] is None or pending[0][1].done()):
                 head, result = pending.popleft()
-                yield head, (result.get() if result is not None else None)
+                yield head, _outcome(result)
         while pending:
             head, result = pending.popleft()
-            yield head, (result.get() if result is not None else None)
-        pool.close()
+            yield head, _outcome(result)
     except BaseException:
-        pool.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
         raise
-    finally:
-        pool.join()
+    pool.shutdown(wait=True)
+
+
+def _outcome(future: concurrent.futures.Future | None):
+    if future is None:
+        return None
+    try:
+        return future.result()
+    except concurrent.futures.process.BrokenProcessPool:
+        raise RuntimeError("a worker process died (killed, out of memory, or a crash in model code); "
+                           "what finished before is stored, and a re-run goes on from there") from None
