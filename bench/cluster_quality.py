@@ -28,6 +28,7 @@ import time
 
 import numpy as np
 
+import lfw_dataset
 from pipeline_speed import tool
 from search_speed import FaceModel, distance_stats, lfw_faces, write_dataset
 
@@ -350,9 +351,8 @@ def timing(photos: list, tmp: str, generated: list[int]) -> tuple[list[dict], di
 def run(opts) -> dict:
     title = "face clustering on LFW: rx-cluster vs. dlib's chinese whispers and DBSCAN; time as faces grow"
     lfw = os.path.abspath(getattr(opts, "lfw", None) or os.path.join(os.path.dirname(__file__), "out", "lfw.rx"))
-    if not os.path.isfile(os.path.join(lfw, "recops.json")):
-        return {"title": title, "skipped": f"no LFW dataset at {lfw} (rx-import | rx-detect | rx-embed of every LFW "
-                                           "photo; give one with --lfw DS)"}
+    if (why := lfw_dataset.ensure(lfw, os.path.abspath(opts.faces))) is not None:
+        return {"title": title, "skipped": why}
     generated = [int(s) for s in GENERATED_SIZES.split(",")]
     photos = lfw_faces(lfw)
     load = os.getloadavg()[0]

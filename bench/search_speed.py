@@ -23,6 +23,7 @@ import time
 
 import numpy as np
 
+import lfw_dataset
 from lfw_verify import PAIR_FILES, best_threshold, distances, read_pairs
 from pipeline_speed import tool
 
@@ -412,9 +413,8 @@ def run(opts) -> dict:
     n_queries = getattr(opts, "queries", None) or QUERIES
     lfw = os.path.abspath(getattr(opts, "lfw", None) or os.path.join(os.path.dirname(__file__), "out", "lfw.rx"))
     folder = os.path.abspath(opts.faces)
-    if not os.path.isfile(os.path.join(lfw, "recops.json")):
-        return {"title": title, "skipped": f"no LFW dataset at {lfw} (rx-import | rx-detect | rx-embed of every LFW "
-                                           "photo; give one with --lfw DS): the generated faces are calibrated on it"}
+    if (why := lfw_dataset.ensure(lfw, folder)) is not None:
+        return {"title": title, "skipped": f"{why}: the generated faces are calibrated on LFW's"}
     rx_index = tool("rx-index")
     if not rx_index:
         return {"title": title, "skipped": "rx-index not installed (make install)"}
