@@ -19,6 +19,7 @@ from ..stream import Emitter, RecordWriter
 from . import progress
 
 log = logging.getLogger("recops")
+SUMMARY_AFTER_S = 2.0
 
 DatasetOpt = Annotated[
     Optional[str],
@@ -156,7 +157,9 @@ def running(tool: str, fmt: Format | str = Format.json, verbose: bool = False, q
     if code == ExitCode.OK and emitter.failures:
         code = ExitCode.FAILED
     shown.clear()
-    # The summary of every stage of a pipeline on one terminal would be noise; a log file keeps it.
-    log.log(logging.INFO if last_stage or log_file else logging.DEBUG, "%s; %d failure(s); exit %d",
+    # A summary helps after a long run; after every stage of a pipeline, or a quick listing, it
+    # is noise. A log file keeps it always.
+    worth_it = last_stage and shown.elapsed() >= SUMMARY_AFTER_S
+    log.log(logging.INFO if worth_it or log_file else logging.DEBUG, "%s; %d failure(s); exit %d",
             shown.line(), emitter.failures, int(code))
     raise typer.Exit(int(code))

@@ -23,9 +23,11 @@ def last_stage(stdout_fd: int = 1) -> bool:
 
 
 def wanted(stdout_fd: int = 1, stderr: TextIO = sys.stderr) -> bool:
-    """The last stage, and a person at the terminal (never logs or cron mail)."""
+    """The last stage, writing to a file (records on the terminal are their own progress, and a
+    line drawn between them would garble them), with a person at the terminal (never logs or
+    cron mail)."""
     try:
-        return stderr.isatty() and last_stage(stdout_fd)
+        return stderr.isatty() and last_stage(stdout_fd) and not os.isatty(stdout_fd)
     except ValueError:
         return False
 
@@ -52,9 +54,12 @@ class Progress:
         if self.enabled and time.monotonic() - self._drawn_at >= self.interval:
             self.draw()
 
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
     def line(self) -> str:
         kinds = ", ".join(f"{n:,} {kind}" for kind, n in self.counts.most_common())
-        return f"{kinds or 'nothing written'} · {time.monotonic() - self.started:.0f} s"
+        return f"{kinds or 'nothing written'} · {self.elapsed():.0f} s"
 
     def draw(self) -> None:
         self._drawn_at = time.monotonic()
