@@ -6,6 +6,7 @@ from typing import Iterator
 
 from . import images
 from .deletions import Deletions
+from .errors import UsageError
 from .faces import FaceCatalog
 from .identities import IdentityView
 from .store.dataset import Dataset
@@ -13,23 +14,49 @@ from .store.dataset import Dataset
 KINDS = ("datasets", "images", "faces", "identities")
 
 
-def list_kind(dataset: Dataset, kind: str) -> Iterator[dict]:
+NOBODY = "none"
+"""--identity none: faces linked to no identity, and the images that hold one."""
+
+
+def list_kind(dataset: Dataset, kind: str, identity: str | None = None) -> Iterator[dict]:
+    """The live images, faces or identities of a dataset; with `identity` (a name, an id, or
+    "none"), only the faces of that identity and the images where it appears."""
     deletions = Deletions.of(dataset)
+    view = IdentityView.of(dataset, deletions)
+    filtering = identity is not None
+    wanted = _wanted(view, identity) if filtering else None
+    if filtering and kind not in ("images", "faces"):
+        raise UsageError("--identity chooses faces and images; give KIND faces or images")
     if kind == "images":
+        shown = {f["image"] for f in _faces(dataset, deletions, view) if f["identity"] == wanted} if filtering else None
         for image in images.ImageCatalog(dataset.log(images.LOG).records()):
-            if not deletions.hides(image=image["id"]):
+            if not deletions.hides(image=image["id"]) and (shown is None or image["id"] in shown):
                 yield image | {"dataset": dataset.root}
     elif kind == "faces":
-        view = IdentityView.of(dataset, deletions)
-        for face in FaceCatalog(dataset):
-            if not deletions.hides(face["id"], face.get("image")):
-                identity = view.identity_of(face["id"])
-                yield face | {"dataset": dataset.root, "identity": identity["id"] if identity else None,
-                              "identity_name": identity.get("name") if identity else None}
+        for face in _faces(dataset, deletions, view):
+            if not filtering or face["identity"] == wanted:
+                yield face
     elif kind == "identities":
-        view = IdentityView.of(dataset, deletions)
         counts = view.face_counts()
-        for id, identity in view.identities.items():
-            yield identity | {"faces": counts[id]}
+        for id, record in view.identities.items():
+            yield record | {"faces": counts[id]}
     else:
         raise ValueError(f"unknown kind {kind!r}; choose from {', '.join(KINDS)}")
+
+
+def _wanted(view: IdentityView, identity: str) -> str | None:
+    """The identity id the faces must carry: None for --identity none."""
+    if identity == NOBODY:
+        return None
+    found = view.find(identity)
+    if found is None:
+        raise UsageError(f"--identity: no identity {identity!r} (rx-ls identities lists them; 'none' means nobody)")
+    return found["id"]
+
+
+def _faces(dataset: Dataset, deletions: Deletions, view: IdentityView) -> Iterator[dict]:
+    for face in FaceCatalog(dataset):
+        if not deletions.hides(face["id"], face.get("image")):
+            identity = view.identity_of(face["id"])
+            yield face | {"dataset": dataset.root, "identity": identity["id"] if identity else None,
+                          "identity_name": identity.get("name") if identity else None}

@@ -90,3 +90,20 @@ def test_delete_faces_images_and_the_dataset(ds, tmp_path):
     assert run(["recops", "dataset-delete", str(tmp_path), "--yes"]).returncode == 3
     deleted = run(["recops", "dataset-delete", ds, "--yes"])
     assert deleted.returncode == 0 and json.loads(deleted.stdout)["deleted"] is True and not os.path.exists(ds)
+
+
+def test_rx_ls_finds_where_an_identity_appears(ds):
+    with Dataset.open(ds) as dataset:
+        editor = IdentityEditor(dataset)
+        ada = editor.create("Ada")
+        editor.link(hexid(0), ada["id"])
+        editor.link(hexid(4), ada["id"])
+    faces = jsonl(run(["rx-ls", "faces", "-d", ds, "--identity", "Ada"]).stdout)
+    assert sorted(f["id"] for f in faces) == [hexid(0), hexid(4)] and {f["identity_name"] for f in faces} == {"Ada"}
+    photos = jsonl(run(["rx-ls", "images", "-d", ds, "-i", ada["id"]]).stdout)
+    assert sorted(p["id"] for p in photos) == [hexid(0, "a"), hexid(4, "a")]
+    nobody = jsonl(run(["rx-ls", "faces", "-d", ds, "--identity", "none"]).stdout)
+    assert sorted(f["id"] for f in nobody) == [hexid(1), hexid(2), hexid(3)]
+    unknown = run(["rx-ls", "faces", "-d", ds, "--identity", "Bob"])
+    assert unknown.returncode == 2 and b"no identity 'Bob'" in unknown.stderr
+    assert run(["rx-ls", "identities", "-d", ds, "--identity", "Ada"]).returncode == 2

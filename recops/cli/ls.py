@@ -22,6 +22,7 @@ def rx_ls(
     kind: Annotated[Optional[str], typer.Argument(metavar="KIND", help="datasets, images, faces or identities [default: images with a dataset, else datasets].")] = None,
     folder: Annotated[str, typer.Argument(metavar="FOLDER", help="Where to look for datasets (KIND datasets).")] = ".",
     dataset: DatasetOpt = None,
+    identity: Annotated[Optional[str], typer.Option("--identity", "-i", metavar="NAME|ID", help="Only the faces of this identity, or the images where it appears ('none': faces of nobody known, and their images).")] = None,
     paths: Annotated[bool, typer.Option("--paths", help="Print the stored file of each image, one per line (NUL-terminated with -0), instead of records.")] = False,
     null: NullOpt = False,
     fmt: Annotated[Optional[Format], typer.Option("--format", "-f", help="json or msgpack [default: a table when stdout is a terminal, else json].")] = None,
@@ -30,6 +31,8 @@ def rx_ls(
 ) -> None:
     """List datasets under a folder, or the images, faces or identities of one dataset.
 
+    `rx-ls images -d case.rx --identity "Jane Doe"` lists the photos where she appears (with
+    every original path), `rx-ls faces --identity none` the faces nobody has named yet.
     Writes one record each (image, face, identity, or dataset with its counts); when stdout is
     a terminal and no --format is given, a table instead.
     """
@@ -43,12 +46,14 @@ def rx_ls(
         collected: list[dict] = []
         sink = Emitter(collected.append) if show_table or paths else out
         if kind == "datasets":
+            if identity is not None:
+                raise UsageError("--identity chooses faces and images of a dataset; give KIND faces or images")
             list_datasets(dataset or folder, sink)
         else:
             if not dataset:
                 raise UsageError(f"listing {kind} needs a dataset: -d DIR or $RX_DATASET")
             with Dataset.open(dataset) as ds:
-                for record in list_kind(ds, kind):
+                for record in list_kind(ds, kind, identity):
                     sink.emit(record)
                     if paths:
                         end = b"\0" if null else b"\n"
