@@ -184,6 +184,22 @@ class IdentityEditor:
             self.view.drop(face)
         return record
 
+    def merge(self, source: str, target: str) -> tuple[list[dict], list[str]]:
+        """Every face of `source` linked to `target` (as a person's link), then `source` deleted:
+        the records written, and the faces left to nobody because a person rejected them for
+        `target`. Two copies that each created an identity of one name become one so."""
+        merged, kept = self.require(source), self.require(target)
+        if merged["id"] == kept["id"]:
+            raise InputError("same-identity", "an identity cannot be merged into itself")
+        records, refused = [], []
+        for face in sorted(f for f, i in self.view.face_identity.items() if i == merged["id"]):
+            if (face, kept["id"]) in self.view.rejected:
+                refused.append(face)
+            else:
+                records.append(self.link(face, kept["id"]))
+        records.append(self.delete(merged["id"]))
+        return records, refused
+
     def _store_identity(self, record: dict) -> dict:
         self.dataset.log(IDENTITIES).append(record)
         if record.get("deleted"):

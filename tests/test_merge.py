@@ -85,3 +85,31 @@ def test_copies_changed_apart_end_the_same_after_copying_both_ways(original, tmp
     assert sorted(merged["names"].values()) == ["Dan", "Robert", "ada"]
     assert crowd[3] not in {f["id"] for f in merged["faces"]} and len(merged["faces"]) == 8
     assert {i["name"]: i["faces"] for i in merged["identities"]} == {"ada": 1, "Robert": 2, "Dan": 1}
+
+
+def test_an_identity_created_on_both_copies_shows_twice_until_merged(tmp_path, fake_models):
+    """Two investigators import the same folder of people, each into their copy: identity ids
+    are made apart, so after a sync each name is there twice; rx-identity merge makes them one,
+    and the merge syncs like any change."""
+    from conftest import jsonl, run
+
+    people = tmp_path / "people" / "ada"
+    people.mkdir(parents=True)
+    for n in range(2):
+        (people / f"{n}.jpg").write_bytes(make_jpeg(n))
+    a, b = str(tmp_path / "a.rx"), str(tmp_path / "b.rx")
+    Dataset.create(a, detector="fake", model="Fake").close()
+    shutil.copytree(a, b)
+    for root in (a, b):
+        with Dataset.open(root) as ds:
+            import_identities(ds, str(tmp_path / "people"), Emitter(lambda r: None), ImportOptions())
+    copy_missing(a, b)
+    copy_missing(b, a)
+    twice = [i for i in jsonl(run(["rx-ls", "identities", "-d", a]).stdout) if i["name"] == "ada"]
+    assert len(twice) == 2 and sum(i["faces"] for i in twice) == 2  # each face holds one of the links
+    merged = run(["rx-identity", "merge", twice[0]["id"], twice[1]["id"], "-d", a])
+    assert merged.returncode == 0 and [r["type"] for r in jsonl(merged.stdout)][-1] == "identity"
+    copy_missing(a, b)
+    assert state(a) == state(b)
+    (ada,) = [i for i in jsonl(run(["rx-ls", "identities", "-d", b]).stdout) if i["name"] == "ada"]
+    assert ada["id"] == twice[1]["id"] and ada["faces"] == 2

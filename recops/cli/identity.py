@@ -1,5 +1,6 @@
 """rx-identity: create, change and delete identities; link, unlink and reject faces."""
 
+import logging
 from typing import Annotated, Optional
 
 import typer
@@ -12,6 +13,7 @@ from .existing import existing_dataset
 from .pipeline import inputs
 
 app = new_app()
+log = logging.getLogger("recops")
 
 IdentityArg = Annotated[str, typer.Argument(metavar="IDENTITY", help="Identity id, or name.")]
 FacesArg = Annotated[Optional[list[str]], typer.Argument(
@@ -72,6 +74,35 @@ def delete(
 ) -> None:
     """Delete an identity: its faces stay, linked to nobody."""
     _one("delete", dataset, fmt, verbose, quiet, lambda editor: editor.delete(identity))
+
+
+@app.command()
+def merge(
+    source: Annotated[str, typer.Argument(metavar="SOURCE", help="The identity that goes: id, or name.")],
+    target: Annotated[str, typer.Argument(metavar="TARGET", help="The identity that stays: id, or name.")],
+    dataset: DatasetOpt = None,
+    fmt: FormatOpt = "json",
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Merge SOURCE into TARGET: its faces are linked to TARGET, then SOURCE is deleted.
+
+    For two identities that are one: two copies of a dataset that each imported a folder of
+    people show each name twice after they merge (ids are made apart); `rx-ls identities` gives
+    the ids to merge. A face a person rejected for TARGET is left to nobody, with a warning.
+    """
+    with running("rx-identity merge", fmt, verbose, quiet) as out:
+        with existing_dataset(dataset, tool="rx-identity") as (store, _):
+            try:
+                records, refused = IdentityEditor(store).merge(source, target)
+            except InputError as exc:
+                raise UsageError(exc.reason) from None
+            for record in records:
+                out.emit(record)
+            for face in refused:
+                log.warning("%s: left to nobody: a person rejected it for %s", face, target)
+                out.emit({"type": "warning", "input": face, "stage": "merge", "kind": "rejected",
+                          "reason": f"a person rejected this face for {target}: left to nobody"})
 
 
 def _one(command: str, dataset: str | None, fmt, verbose: bool, quiet: bool, operation) -> None:

@@ -84,17 +84,8 @@ def merge_identities(dataset: Dataset, key: str, source: str, target: str) -> Ou
     rejected for `target` is not linked to it (it is left to nobody) and the message says so."""
     editor = IdentityEditor(dataset)
     merged, kept = editor.require(source), editor.require(target)
-    if merged["id"] == kept["id"]:
-        raise InputError("same-identity", "an identity cannot be merged into itself")
-    faces = sorted(f for f, i in editor.view.face_identity.items() if i == merged["id"])
-    records, refused = [], []
-    for face in faces:
-        if (face, kept["id"]) in editor.view.rejected:
-            refused.append(face)
-            continue
-        records.append(editor.link(face, kept["id"]))
-    records.append(editor.delete(merged["id"]))
-    message = f"merged {merged['name']} into {kept['name']}: {len(faces) - len(refused)} face(s) moved"
+    records, refused = editor.merge(merged["id"], kept["id"])
+    message = f"merged {merged['name']} into {kept['name']}: {len(records) - 1} face(s) moved"
     if refused:
         message += f"; {len(refused)} left to nobody, as a person rejected them for {kept['name']}"
     return Outcome(message, go=f"/d/{key}/identities/{kept['id']}", records=records)
