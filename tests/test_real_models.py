@@ -163,3 +163,12 @@ def test_flip_averages_with_the_mirror_image(real_photos, tmp_path):
     plain, mirrored = vectors["--no-flip"], vectors["--flip"]
     assert mirrored[1] == plain[1] + "+flip"
     assert 0 < np.linalg.norm(plain[0] - mirrored[0]) < 0.2
+
+
+def test_recognize_writes_its_records_to_a_file(recognised, real_photos, tmp_path):
+    work, _ = recognised
+    probe = next(os.path.join(d, f) for d, _, fs in os.walk(real_photos) for f in sorted(fs) if f == "obama2.jpg")
+    code, out, err = pipeline(f"recops recognize -d ./case.rx '{probe}' -o '{tmp_path / 'seen.jsonl'}'", work)
+    assert code == 0 and out == b"", err.decode()
+    written = jsonl((tmp_path / "seen.jsonl").read_bytes())
+    assert {"image", "face", "embedding", "match"} <= {r["type"] for r in written}

@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import sys
-from typing import Annotated, Iterator, Optional
+from typing import Annotated, Callable, Iterator, Optional
 
 import typer
 
@@ -112,6 +112,23 @@ def _silence_stdout() -> None:
     os.close(devnull)
 
 
+def _clear_before_logs(shown: progress.Progress) -> None:
+    for handler in log.handlers:
+        handler.addFilter(lambda record: shown.clear() or True)
+
+
+@contextlib.contextmanager
+def counted(tool: str, write: Callable[[dict], None] = lambda record: None) -> Iterator[Emitter]:
+    """An Emitter whose records go to `write` (kept, or to a file) rather than stdout, counted on
+    the terminal as they pass: for commands that print a table or write a report at the end."""
+    shown = progress.Progress(tool, write, sys.stderr.isatty() and log.isEnabledFor(logging.INFO))
+    _clear_before_logs(shown)
+    try:
+        yield Emitter(shown.write)
+    finally:
+        shown.clear()
+
+
 @contextlib.contextmanager
 def running(tool: str, fmt: Format | str = Format.json, verbose: bool = False, quiet: bool = False,
             level: str | None = None, log_file: str | None = None) -> Iterator[Emitter]:
@@ -125,8 +142,7 @@ def running(tool: str, fmt: Format | str = Format.json, verbose: bool = False, q
     writer = RecordWriter(sys.stdout.buffer, Format(fmt).value)
     last_stage = progress.last_stage()
     shown = progress.Progress(tool, writer.write, progress.wanted() and log.isEnabledFor(logging.INFO))
-    for handler in log.handlers:
-        handler.addFilter(lambda record: shown.clear() or True)
+    _clear_before_logs(shown)
     emitter = Emitter(shown.write)
     code = ExitCode.OK
     try:
@@ -159,7 +175,7 @@ def running(tool: str, fmt: Format | str = Format.json, verbose: bool = False, q
     shown.clear()
     # A summary helps after a long run; after every stage of a pipeline, or a quick listing, it
     # is noise. A log file keeps it always.
-    worth_it = last_stage and shown.elapsed() >= SUMMARY_AFTER_S
+    worth_it = last_stage and shown.elapsed() >= SUMMARY_AFTER_S and bool(shown.counts)
     log.log(logging.INFO if worth_it or log_file else logging.DEBUG, "%s; %d failure(s); exit %d",
             shown.line(), emitter.failures, int(code))
     raise typer.Exit(int(code))

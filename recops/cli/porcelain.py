@@ -127,21 +127,28 @@ def recognize_command(
             report = ReportOptions("recognize", "html", blur, template)
             checked_format(output, report)
             records: list[dict] = []
-            with Dataset.open(locate(dataset)) as ds:
-                recognize(ds, images, Emitter(records.append), options)
+            with Dataset.open(locate(dataset)) as ds, common.counted("recops recognize", records.append) as kept:
+                recognize(ds, images, kept, options)
                 write_report(gather(records, out), ds, output, out, report)
             return
         if blur or template:
             raise UsageError("--blur and --template shape the HTML report: give -o FILE.html")
-        sink = open(output, "wb") if output else None
-        try:
-            target = Emitter(RecordWriter(sink).write) if sink else out
+        if not output:
             with Dataset.open(locate(dataset)) as ds:
-                recognize(ds, images, target, options)
-            out.failures += target.failures if target is not out else 0
-        finally:
-            if sink:
-                sink.close()
+                recognize(ds, images, out, options)
+            return
+        try:
+            sink = open(output, "wb")
+        except OSError as exc:
+            raise UsageError(f"-o {output}: {exc.strerror or exc}") from None
+        with sink:
+            writer = RecordWriter(sink)
+            try:
+                with Dataset.open(locate(dataset)) as ds, common.counted("recops recognize", writer.write) as target:
+                    recognize(ds, images, target, options)
+                    out.failures += target.failures
+            finally:
+                writer.flush()  # what was recognised before an interruption is in the file too
 
 
 @app.command("verify")

@@ -35,7 +35,7 @@ def _import(name: str, dataset: str, output_objects: str | None, output_format: 
                 writers.append(stack.enter_context(objects_file(output_objects, output_format)))
             objects = CreatedObjects(timestamp(), lambda row: [write(row) for write in writers])
             ds = stack.enter_context(Dataset.open(locate(dataset)))
-            sink = Emitter(lambda record: None) if show_table else out
+            sink = stack.enter_context(common.counted(name)) if show_table else out
             call(ds, sink, objects)
             if sink is not out:
                 out.failures += sink.failures
