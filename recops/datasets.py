@@ -97,6 +97,8 @@ def open_or_create(root: str) -> tuple[Dataset, bool]:
 
 def list_datasets(folder: str, emitter: Emitter) -> None:
     """A `dataset` record, with counts, for each dataset in or below `folder`."""
+    if not os.path.isdir(folder):
+        raise UsageError(f"{folder}: no such folder")
     for root in find_datasets(folder):
         try:
             with Dataset.open(root) as dataset:

@@ -161,3 +161,10 @@ def test_verify_reports_a_file_that_is_not_an_image(tmp_path, photos):
     result = run(["rx-verify", str(tmp_path / "note.jpg"), str(photos / "img0.jpg")])
     (error,) = jsonl(result.stdout)
     assert result.returncode == 1 and error["kind"] == "not-an-image" and b"internal" not in result.stderr
+
+
+def test_listing_datasets_of_a_folder_that_is_not_there(tmp_path):
+    missing = run(["rx-ls", "datasets", str(tmp_path / "nowhere")])
+    assert missing.returncode == 2 and b"no such folder" in missing.stderr
+    fresh = run(["recops", "dataset-list"], env={"RECOPS_HOME": str(tmp_path / "no-home-yet")})
+    assert fresh.returncode == 0 and fresh.stdout == b""

@@ -4,6 +4,7 @@ Datasets are given by name (kept under $RECOPS_HOME) or by path.
 """
 
 import logging
+import os
 import sys
 from typing import Annotated, Optional
 
@@ -79,7 +80,8 @@ def dataset_list(
     with run("dataset-list") as out:
         found: list[dict] = []
         sink = Emitter(found.append)
-        list_datasets(folder or home(), sink)
+        if folder or os.path.isdir(home()):  # no home yet: no datasets, not an error
+            list_datasets(folder or home(), sink)
         out.failures += sink.failures
         show(found, "datasets", out)
 
