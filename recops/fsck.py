@@ -42,12 +42,15 @@ def parse_sample(text: str | None) -> float | int | None:
     if text is None:
         return None
     text = text.strip()
-    if text.endswith("%"):
-        share = float(text[:-1]) / 100
+    try:
+        share = float(text[:-1]) / 100 if text.endswith("%") else None
+        count = int(text) if share is None else 0
+    except ValueError:
+        raise ValueError("a sample is a count of objects (200) or a share of them (5%)") from None
+    if share is not None:
         if not 0 < share <= 1:
             raise ValueError("a sample share must be above 0% and at most 100%")
         return share
-    count = int(text)
     if count < 0:
         raise ValueError("a sample count cannot be negative")
     return count

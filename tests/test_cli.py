@@ -105,6 +105,18 @@ def test_usage_errors_exit_2_with_nothing_on_stdout():
     assert result.returncode == 2 and result.stdout == b""
 
 
+@pytest.mark.parametrize("command", [
+    ["rx-match", "--maximum", "0"], ["rx-match", "--threshold", "-1"], ["rx-match", "--search-k", "0"],
+    ["rx-index", "--trees", "0"], ["rx-cluster", "--threshold", "-0.5"], ["rx-detect", "--max-side", "0"],
+    ["rx-detect", "--min-size", "-4"], ["rx-import", "--max-pixels", "0"], ["rx-verify", "a", "b", "--threshold", "-1"],
+    ["rx-review", "propose", "--threshold", "-1"], ["recops", "recognize", "x.jpg", "-d", "x", "--maximum", "0"],
+    ["rx-fsck", "--sample", "abc"],
+], ids=" ".join)
+def test_values_out_of_range_are_refused_before_any_work(command, tmp_path):
+    result = run(command + (["-d", str(tmp_path)] if command[0] == "rx-fsck" else []))
+    assert result.returncode == 2 and result.stdout == b"", result.stderr.decode()
+
+
 def test_every_tool_tells_its_version():
     from recops import __version__
     from recops.cli import TOOLS

@@ -20,7 +20,7 @@ class Method(str, enum.Enum):
 
 
 ClusterThresholdOpt = Annotated[Optional[float], typer.Option(
-    "--threshold", metavar="DISTANCE",
+    "--threshold", metavar="DISTANCE", min=0.0,
     help="Farthest distance (in the dataset's metric) of two faces that may share a cluster [default: "
          "0.786 times deepface's verification threshold for the model: 0.055 for Dlib and cosine].")]
 SkipSingleOpt = Annotated[bool, typer.Option(
@@ -42,7 +42,7 @@ def rx_cluster(
     skip_single_faces: SkipSingleOpt = False,
     output: OutputDirOpt = None,
     neighbours: Annotated[int, typer.Option("-k", "--neighbours", metavar="K", min=1, help="Nearest faces looked at per face.")] = NEIGHBOURS,
-    search_k: Annotated[Optional[int], typer.Option(metavar="N", help="Annoy search_k: nodes inspected per face; more is slower and finds more [default: Annoy's].")] = None,
+    search_k: Annotated[Optional[int], typer.Option(metavar="N", min=1, help="Annoy search_k: nodes inspected per face; more is slower and finds more [default: Annoy's].")] = None,
     jobs: JobsOpt = None,
     fmt: FormatOpt = "json",
     verbose: VerboseOpt = False,

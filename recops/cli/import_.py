@@ -23,7 +23,7 @@ def rx_import(
     dataset: DatasetOpt = None,
     null: NullOpt = False,
     consent: Annotated[Optional[bool], typer.Option("--consent/--no-consent", help="Record that the people shown consented (or not). Without either, new images are recorded without consent and known ones keep theirs.")] = None,
-    max_pixels: Annotated[Optional[int], typer.Option(metavar="N", help=f"Refuse images whose header claims more pixels than N (decompression bombs) [default: ${MAX_PIXELS_ENV} or 200000000].")] = None,
+    max_pixels: Annotated[Optional[int], typer.Option(metavar="N", min=1, help=f"Refuse images whose header claims more pixels than N (decompression bombs) [default: ${MAX_PIXELS_ENV} or 200000000].")] = None,
     inline: Annotated[bool, typer.Option(help="Carry each image's bytes in its record (data), for hosts without the files; best with --format msgpack.")] = False,
     rehash: Annotated[bool, typer.Option(help="Read and hash every file, even one whose size, times and inode are unchanged since the last import.")] = False,
     fmt: FormatOpt = "json",

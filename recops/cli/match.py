@@ -12,8 +12,8 @@ from .pipeline import inputs, stream_dataset
 
 app = new_app()
 
-MaximumOpt = Annotated[int, typer.Option(metavar="N", help="At most N matches per face.")]
-MatchThresholdOpt = Annotated[Optional[float], typer.Option(metavar="DISTANCE", help="Farthest distance that matches [default: the dataset's].")]
+MaximumOpt = Annotated[int, typer.Option(metavar="N", min=1, help="At most N matches per face.")]
+MatchThresholdOpt = Annotated[Optional[float], typer.Option(metavar="DISTANCE", min=0.0, help="Farthest distance that matches [default: the dataset's].")]
 IdentifiedOpt = Annotated[bool, typer.Option("--identified-faces", help="Match only faces linked to an identity.")]
 ExcludeOpt = Annotated[Optional[str], typer.Option(metavar="NAMES", help="Comma-separated identity names or ids whose faces never match.")]
 
@@ -31,7 +31,7 @@ def rx_match(
     identified_faces: IdentifiedOpt = False,
     exclude_identities: ExcludeOpt = None,
     best_per_identity: Annotated[bool, typer.Option("--best-per-identity", help="Keep only the nearest face of each identity (faces without one stay).")] = False,
-    search_k: Annotated[Optional[int], typer.Option(metavar="N", help="Annoy search_k: nodes inspected per query; more is slower and finds more [default: 20000, or trees x k if larger].")] = None,
+    search_k: Annotated[Optional[int], typer.Option(metavar="N", min=1, help="Annoy search_k: nodes inspected per query; more is slower and finds more [default: 20000, or trees x k if larger].")] = None,
     save: Annotated[bool, typer.Option("--save", help="Keep the match records in the dataset.")] = False,
     include_extended_fields: Annotated[bool, typer.Option("--include-extended-fields", help="Add the candidate's stored attributes (rx-analyze: age, gender, emotion, race) to each match, and a face's own to its face record.")] = False,
     null: NullOpt = False,

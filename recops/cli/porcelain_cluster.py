@@ -15,7 +15,7 @@ from .porcelain import DatasetArg, app, run
 def dataset_cluster_faces(
     dataset: DatasetArg,
     output: Annotated[str, typer.Option("-o", "--output", metavar="DIR", help="Folder to write one folder of face crops per cluster into (new or empty): DIR/cluster-LABEL/FACE_ID.jpg.")] = "clustered",
-    threshold: Annotated[Optional[float], typer.Option(metavar="DISTANCE", help="Farthest distance of two faces that may share a cluster [default: 0.055 for Dlib and cosine; rx-cluster --help].")] = None,
+    threshold: Annotated[Optional[float], typer.Option(metavar="DISTANCE", min=0.0, help="Farthest distance of two faces that may share a cluster [default: 0.055 for Dlib and cosine; rx-cluster --help].")] = None,
     skip_single_faces: Annotated[bool, typer.Option("--skip-single-faces", help="Export only faces that share their cluster with another face.")] = False,
 ) -> None:
     """Group the faces of a dataset into people and write a folder of face crops per group (rx-cluster -o).

@@ -87,7 +87,7 @@ def dataset_delete(
 def dataset_match_faces(
     dataset: DatasetArg,
     output: Annotated[Optional[str], typer.Option("-o", "--output", metavar="FILE", help="Write the proposals to FILE: as CSV (face_id, identity_id, identity_name, distance, threshold, matched_face_id), or, for a FILE ending in .html, as rx-report's review sheet.")] = None,
-    threshold: Annotated[Optional[float], typer.Option(metavar="DISTANCE", help="Farthest distance that matches [default: the dataset's].")] = None,
+    threshold: Annotated[Optional[float], typer.Option(metavar="DISTANCE", min=0.0, help="Farthest distance that matches [default: the dataset's].")] = None,
     exclude_identities: Annotated[Optional[str], typer.Option(metavar="IDS", help="Comma-separated identity ids (or names) never proposed.")] = None,
 ) -> None:
     """Propose an identity for every face without one: that of its nearest identified face (rx-review propose).
