@@ -42,8 +42,10 @@ def named(name_or_id: str | None) -> IdentityOf:
 
 
 def from_folder(image: dict) -> str:
-    """The name of the folder holding the image, the same for every path it was imported from."""
-    folders = sorted({os.path.basename(os.path.dirname(p)) for p in image.get("paths") or []} - {""})
+    """The name of the folder holding the image: the one this run read it from, else the one
+    every path it was imported from agrees on."""
+    sources = [image["path"]] if isinstance(image.get("path"), str) else image.get("paths") or []
+    folders = sorted({os.path.basename(os.path.dirname(p)) for p in sources} - {""})
     if len(folders) != 1:
         reason = "no path with a folder" if not folders else f"in folders of different names ({', '.join(folders)})"
         raise InputError("no-identity-folder", f"cannot tell the identity from the folder: {reason}")

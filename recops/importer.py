@@ -120,9 +120,9 @@ class Importer:
             info = stat_image_file(path)
             if self.paths:
                 id = self.paths.lookup(full, info)
-                if id is not None and self._known(id, [full], self.consent):
+                if id is not None and self._known(id, [full], self.consent, source=full):
                     return
-            id = self._add(read_image_file(path), [full], self.consent)
+            id = self._add(read_image_file(path), [full], self.consent, source=full)
             if self.paths:
                 self.paths.remember(full, info, id)
         except InputError as exc:
@@ -141,23 +141,24 @@ class Importer:
             else:
                 stat_image_file(paths[0])
                 data = read_image_file(paths[0])
-            self._add(data, paths, consent)
+            self._add(data, paths, consent, source=record.get("path"))
         except InputError as exc:
             self.emitter.fail(label, STAGE, exc.reason, exc.kind)
         except (ValueError, TypeError) as exc:
             self.emitter.fail(label, STAGE, f"invalid inline image data: {exc}", "malformed-input")
 
-    def _known(self, id: str, paths: list[str], consent: bool | None, data: bytes | None = None) -> bool:
+    def _known(self, id: str, paths: list[str], consent: bool | None, data: bytes | None = None,
+               source: str | None = None) -> bool:
         """Emit the image if the catalog already says all there is to say; else False."""
         if not self.catalog.states(id, paths, consent, self.query):
             return False
         self.known += 1
-        self._emit(id, data)
+        self._emit(id, data, source)
         return True
 
-    def _add(self, data: bytes, paths: list[str], consent: bool | None) -> str:
+    def _add(self, data: bytes, paths: list[str], consent: bool | None, source: str | None = None) -> str:
         id = content_id(data)
-        if self._known(id, paths, consent, data):
+        if self._known(id, paths, consent, data, source):
             return id
         current = self.catalog.get(id)
         if current is None:
@@ -176,7 +177,7 @@ class Importer:
                 record["consent"] = consent
             self._store(record)
             self.known += 1
-        self._emit(id, data)
+        self._emit(id, data, source)
         return id
 
     def _store(self, record: dict) -> None:
@@ -184,8 +185,11 @@ class Importer:
             self.dataset.log(images.LOG).append(record)
         self.catalog.add(dict(record))
 
-    def _emit(self, id: str, data: bytes | None) -> None:
+    def _emit(self, id: str, data: bytes | None, source: str | None = None) -> None:
+        """The image record; `path` names the file this run read it from (paths holds every one seen)."""
         view = self.catalog.get(id, dataset=self.dataset.root) if self.dataset else self.catalog.get(id)
+        if source:
+            view["path"] = source
         if self.inline:
             view["data"] = data if data is not None else self.dataset.objects.read(id)
         self.emitter.emit(view)

@@ -107,3 +107,11 @@ def test_rx_ls_finds_where_an_identity_appears(ds):
     unknown = run(["rx-ls", "faces", "-d", ds, "--identity", "Bob"])
     assert unknown.returncode == 2 and b"no identity 'Bob'" in unknown.stderr
     assert run(["rx-ls", "identities", "-d", ds, "--identity", "Ada"]).returncode == 2
+
+
+def test_a_filter_that_kept_nothing_leaves_nothing_to_do(ds):
+    """`rx-ls faces | jq 'select(...)' | rx-delete` when nothing matched: no dataset named, none needed."""
+    for tool in (["rx-delete"], ["rx-identity", "link", "Ada"]):
+        nothing = run(tool, input=b"")
+        assert nothing.returncode == 0 and nothing.stdout == b"", tool
+    assert run(["rx-identity", "create", "Ada"]).returncode == 2  # no input to read: the dataset is needed

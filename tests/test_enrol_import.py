@@ -187,6 +187,28 @@ def test_enrol_from_folder_in_a_stream(ds, people):
     assert "link" not in [r["type"] for r in checked]
 
 
+def test_the_folder_is_the_one_this_import_read_even_when_the_photo_was_seen_elsewhere(ds, people, tmp_path):
+    """A photo first imported from an unsorted folder, then sorted into people/ada: the image
+    record keeps both paths, and its `path` says which one this run read."""
+    import shutil
+
+    (tmp_path / "unsorted").mkdir()
+    shutil.copy(people / "ada" / "a1.jpg", tmp_path / "unsorted" / "a1.jpg")
+    with Importer(ds, Emitter(lambda r: None)) as importer:
+        importer.add_arguments([str(tmp_path / "unsorted")])
+    imported = []
+    with Importer(ds, Emitter(imported.append)) as importer:
+        importer.add_arguments([str(people / "ada" / "a1.jpg")])
+    (image,) = imported
+    assert image["path"] == str(people / "ada" / "a1.jpg") and len(image["paths"]) == 2
+    assert from_folder(image) == "ada"
+    detected = []
+    FaceDetection(Emitter(detected.append), DetectOptions("fake2"), ds).run(imported)
+    out = []
+    Enrolment(Emitter(out.append), IdentityEditor(ds), from_folder).run(detected)
+    assert [r["name"] for r in out if r["type"] == "identity"] == ["ada"] and any(r["type"] == "link" for r in out)
+
+
 def test_one_photo_in_the_folders_of_two_identities_is_refused(ds, people):
     (people / "ada" / "copy-of-b1.jpg").write_bytes((people / "bob" / "b1.jpg").read_bytes())
     out, _ = imported_records(ds, people)
