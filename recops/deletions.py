@@ -25,7 +25,7 @@ from typing import Iterable, Iterator
 from . import images
 from .errors import DatasetError, InputError
 from .faces import FaceCatalog
-from .records import error_record, timestamp
+from .records import timestamp, warning_record
 from .store import config
 from .store.atomic import is_temp
 from .store.dataset import Dataset, is_dataset
@@ -72,8 +72,7 @@ class Deletions:
                 if record["id"] not in told:
                     told.add(record["id"])
                     log.warning("%s: image %s was deleted; it stays deleted", _label(record), record["id"])
-                    emitter.emit({**error_record(record["id"], stage, "deleted image: it stays deleted", "deleted"),
-                                  "type": "warning"})
+                    emitter.emit(warning_record(record["id"], stage, "deleted image: it stays deleted", "deleted"))
                 continue
             if kind in ("face", "embedding") and self.hides(record.get("id") if kind == "face" else record.get("face"),
                                                              record.get("image")):

@@ -20,7 +20,7 @@ from typing import Callable, Iterable
 from .deletions import Deletions
 from .errors import InputError
 from .identities import IdentityEditor
-from .records import error_record
+from .records import warning_record
 from .sources import image_source, read_source
 from .store.atomic import write_atomic
 from .stream import BadInput, Emitter
@@ -132,7 +132,7 @@ class Enrolment:
 
     def _warn(self, image: dict, kind: str, reason: str) -> None:
         log.warning("%s: %s", self.path_of(image) or image["id"], reason)
-        self.emitter.emit({**error_record(image["id"], STAGE, reason, kind), "type": "warning"})
+        self.emitter.emit(warning_record(image["id"], STAGE, reason, kind))
 
     def _identity(self, image: dict) -> dict | None:
         wanted = self.identity_of(image)

@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 
 from . import images
-from .records import timestamp
+from .records import timestamp, warning_record
 from .store.atomic import is_temp
 from .store.dataset import Dataset
 from .store.objects import ID_RE, file_id
@@ -65,7 +65,7 @@ def fsck(dataset: Dataset, emitter: Emitter, sample: float | int | None = None, 
 
     def warning(input: str, kind: str, reason: str) -> None:
         report.warnings += 1
-        emitter.emit({"type": "warning", "input": input, "stage": STAGE, "kind": kind, "reason": reason})
+        emitter.emit(warning_record(input, STAGE, reason, kind))
 
     catalog = images.ImageCatalog()
     for log in dataset.logs():

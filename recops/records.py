@@ -19,6 +19,11 @@ def error_record(input: str, stage: str, reason: str, kind: str = "failed", **ex
     return {"type": "error", "input": input, "stage": stage, "kind": kind, "reason": reason, **extra}
 
 
+def warning_record(input: str, stage: str, reason: str, kind: str) -> dict:
+    """As an error record, for something harmless that a person should still hear of."""
+    return {**error_record(input, stage, reason, kind), "type": "warning"}
+
+
 def image_record(
     id: str,
     size: int,

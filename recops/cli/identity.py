@@ -8,6 +8,7 @@ import typer
 from ..edits import link_each
 from ..errors import InputError, UsageError
 from ..identities import IdentityEditor
+from ..records import warning_record
 from .common import DatasetOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, new_app, running
 from .existing import existing_dataset
 from .pipeline import inputs
@@ -91,28 +92,28 @@ def merge(
     people show each name twice after they merge (ids are made apart); `rx-ls identities` gives
     the ids to merge. A face a person rejected for TARGET is left to nobody, with a warning.
     """
-    with running("rx-identity merge", fmt, verbose, quiet) as out:
-        with existing_dataset(dataset, tool="rx-identity") as (store, _):
-            try:
-                records, refused = IdentityEditor(store).merge(source, target)
-            except InputError as exc:
-                raise UsageError(exc.reason) from None
-            for record in records:
-                out.emit(record)
-            for face in refused:
-                log.warning("%s: left to nobody: a person rejected it for %s", face, target)
-                out.emit({"type": "warning", "input": face, "stage": "merge", "kind": "rejected",
-                          "reason": f"a person rejected this face for {target}: left to nobody"})
+    _one("merge", dataset, fmt, verbose, quiet, lambda editor: _merged(editor, source, target))
+
+
+def _merged(editor: IdentityEditor, source: str, target: str) -> list[dict]:
+    """The records of a merge, then a warning for each face left to nobody."""
+    records, refused = editor.merge(source, target)
+    for face in refused:
+        log.warning("%s: left to nobody: a person rejected it for %s", face, target)
+    return records + [warning_record(face, "merge", f"a person rejected this face for {target}: left to nobody",
+                                     "rejected") for face in refused]
 
 
 def _one(command: str, dataset: str | None, fmt, verbose: bool, quiet: bool, operation) -> None:
-    """Run one operation on a dataset's identities and write the record it wrote."""
+    """Run one operation on a dataset's identities and write the record (or records) it wrote."""
     with running(f"rx-identity {command}", fmt, verbose, quiet) as out:
         with existing_dataset(dataset, tool="rx-identity") as (store, _):
             try:
-                out.emit(operation(IdentityEditor(store)))
+                written = operation(IdentityEditor(store))
             except InputError as exc:
                 raise UsageError(exc.reason) from None
+            for record in written if isinstance(written, list) else [written]:
+                out.emit(record)
 
 
 def _linker(op: str, summary: str):

@@ -14,7 +14,7 @@ from .. import __version__, images
 from ..errors import InputError
 from ..faces import FaceCatalog
 from ..identities import DEFAULT_COLOR, IdentityView
-from ..records import error_record, timestamp
+from ..records import timestamp, warning_record
 from ..store.dataset import Dataset
 from ..stream import Emitter
 from .attributes import describe, warning_of
@@ -122,7 +122,7 @@ class Builder:
             where = "in the dataset" if self.dataset else "in the records, and no dataset says where they are (-d DIR)"
             reason = f"{self.unseen} face(s) are shown by their ids only: they are not {where}"
             log.warning("%s", reason)
-            self.out.emit({**error_record("faces", STAGE, reason, "unknown-face"), "type": "warning"})
+            self.out.emit(warning_record("faces", STAGE, reason, "unknown-face"))
             self.problems.append({"input": "faces", "stage": STAGE, "kind": "unknown-face", "reason": reason})
         attributes = [self.gathered.attributes[f] for f in self._shown if f in self.gathered.attributes]
         dataset = self.dataset
