@@ -106,10 +106,10 @@ class FaceEmbedding:
         for item in items:
             if held is not None:
                 face, held = held, None
-                if self._adopt(face, item):
-                    yield face
-                    continue
+                adopted = self._adopt(face, item)  # before the face goes on, so it is not embedded again
                 yield face
+                if adopted:
+                    continue
             if isinstance(item, dict) and item.get("type") == "face" and not self.force:
                 held = item
                 continue

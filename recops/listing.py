@@ -22,8 +22,9 @@ def list_kind(dataset: Dataset, kind: str, identity: str | None = None) -> Itera
     """The live images, faces or identities of a dataset; with `identity` (a name, an id, or
     "none"), only the faces of that identity and the images where it appears."""
     deletions = Deletions.of(dataset)
-    view = IdentityView.of(dataset, deletions)
     filtering = identity is not None
+    # Images alone need no identities: a plain listing of them reads no identity or link records.
+    view = IdentityView.of(dataset, deletions) if filtering or kind != "images" else None
     wanted = _wanted(view, identity) if filtering else None
     if filtering and kind not in ("images", "faces"):
         raise UsageError("--identity chooses faces and images; give KIND faces or images")

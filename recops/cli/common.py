@@ -121,7 +121,7 @@ def _clear_before_logs(shown: progress.Progress) -> None:
 def counted(tool: str, write: Callable[[dict], None] = lambda record: None) -> Iterator[Emitter]:
     """An Emitter whose records go to `write` (kept, or to a file) rather than stdout, counted on
     the terminal as they pass: for commands that print a table or write a report at the end."""
-    shown = progress.Progress(tool, write, sys.stderr.isatty() and log.isEnabledFor(logging.INFO))
+    shown = progress.Progress(tool, write, progress.is_terminal(sys.stderr) and log.isEnabledFor(logging.INFO))
     _clear_before_logs(shown)
     try:
         yield Emitter(shown.write)

@@ -3,6 +3,7 @@
 Datasets are given by name (kept under $RECOPS_HOME) or by path.
 """
 
+import contextlib
 import logging
 import os
 import sys
@@ -125,32 +126,31 @@ def recognize_command(
     """
     with run("recognize") as out:
         options = RecognizeOptions(consent, align, force, include_extended_fields, MatchOptions(maximum, threshold, identified_faces, names(exclude_identities)))
-        if output and output.lower().endswith((".html", ".htm")):
+        html = bool(output) and output.lower().endswith((".html", ".htm"))
+        if html:
             report = ReportOptions("recognize", "html", blur, template)
             checked_format(output, report)
-            records: list[dict] = []
-            with Dataset.open(locate(dataset)) as ds, common.counted("recops recognize", records.append) as kept:
-                recognize(ds, images, kept, options)
-                write_report(gather(records, out), ds, output, out, report)
-            return
-        if blur or template:
+        elif blur or template:
             raise UsageError("--blur and --template shape the HTML report: give -o FILE.html")
-        if not output:
-            with Dataset.open(locate(dataset)) as ds:
-                recognize(ds, images, out, options)
-            return
-        try:
-            sink = open(output, "wb")
-        except OSError as exc:
-            raise UsageError(f"-o {output}: {exc.strerror or exc}") from None
-        with sink:
-            writer = RecordWriter(sink)
-            try:
-                with Dataset.open(locate(dataset)) as ds, common.counted("recops recognize", writer.write) as target:
-                    recognize(ds, images, target, options)
-                    out.failures += target.failures
-            finally:
-                writer.flush()  # what was recognised before an interruption is in the file too
+        with contextlib.ExitStack() as stack:
+            records: list[dict] = []
+            if html:
+                write = records.append
+            elif output:
+                try:
+                    sink = stack.enter_context(open(output, "wb"))
+                except OSError as exc:
+                    raise UsageError(f"-o {output}: {exc.strerror or exc}") from None
+                writer = RecordWriter(sink)
+                write = writer.write
+                stack.callback(writer.flush)  # before the file closes: what was recognised before an interruption stays
+            ds = stack.enter_context(Dataset.open(locate(dataset)))
+            target = stack.enter_context(common.counted("recops recognize", write)) if output else out
+            recognize(ds, images, target, options)
+            if html:
+                write_report(gather(records, out), ds, output, out, report)  # upstream errors count there
+            elif output:
+                out.failures += target.failures
 
 
 @app.command("verify")

@@ -22,14 +22,18 @@ def last_stage(stdout_fd: int = 1) -> bool:
         return False
 
 
+def is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except ValueError:  # closed
+        return False
+
+
 def wanted(stdout_fd: int = 1, stderr: TextIO = sys.stderr) -> bool:
     """The last stage, writing to a file (records on the terminal are their own progress, and a
     line drawn between them would garble them), with a person at the terminal (never logs or
     cron mail)."""
-    try:
-        return stderr.isatty() and last_stage(stdout_fd) and not os.isatty(stdout_fd)
-    except ValueError:
-        return False
+    return is_terminal(stderr) and last_stage(stdout_fd) and not os.isatty(stdout_fd)
 
 
 class Progress:
@@ -63,7 +67,7 @@ class Progress:
 
     def draw(self) -> None:
         self._drawn_at = time.monotonic()
-        columns = os.get_terminal_size(self.stream.fileno()).columns if self._is_terminal() else 0
+        columns = os.get_terminal_size(self.stream.fileno()).columns if is_terminal(self.stream) else 0
         self.stream.write(CLEAR + f"{self.tool}: {self.line()}"[:columns - 1 if columns > 20 else 200])
         self.stream.flush()
         self.showing = True
@@ -74,9 +78,3 @@ class Progress:
             self.stream.write(CLEAR)
             self.stream.flush()
             self.showing = False
-
-    def _is_terminal(self) -> bool:
-        try:
-            return self.stream.isatty()
-        except ValueError:
-            return False
