@@ -36,7 +36,10 @@ def _vector(value: object) -> bool:
         return len(value) > 0 and len(value) % 4 == 0
     if hasattr(value, "ndim") and hasattr(value, "dtype"):  # a numpy vector, from the core in-process
         return value.ndim == 1 and value.size > 0 and value.dtype.kind in "fiu"
-    return isinstance(value, (list, tuple)) and len(value) > 0 and all(_number(v) for v in value)
+    # Every record of a JSON stream passes here: plain floats, the common case, are checked by
+    # type alone, which costs a tenth of the general test.
+    return isinstance(value, (list, tuple)) and len(value) > 0 and (
+        all(type(v) is float for v in value) or all(_number(v) for v in value))
 
 
 def _texts(value: object) -> bool:
