@@ -17,14 +17,18 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The report tests open reports in a real browser: Debian's chromium, installed when missing;
-# the web interface's tests drive it through chromium-driver.
-# Without root (and no sudo) the install fails and those tests are skipped, saying why.
+# System packages the tests need, installed when missing: Debian's chromium (the report tests open
+# reports in a real browser; the web interface's tests drive it through chromium-driver) and rsync
+# (bin/recops-sync). Without root (and no sudo) the install fails and the browser tests are
+# skipped, saying why; the sync tests then fail, naming rsync.
+SYSTEM_TOOLS := chromium chromedriver rsync
+SYSTEM_PACKAGES := chromium chromium-driver fonts-dejavu-core rsync
 test: SUDO := $(if $(filter 0,$(shell id -u)),,sudo -n)
 test: $(STAMP)
-	@(command -v chromium && command -v chromedriver) >/dev/null || ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-		$(SUDO) apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-dejavu-core >/dev/null) \
-		|| echo "make test: could not install chromium; the browser tests will be skipped" >&2
+	@(for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || exit 1; done) \
+		|| ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		$(SUDO) apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null) \
+		|| echo "make test: could not install $(SYSTEM_PACKAGES); the tests that need them will fail or skip" >&2
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 docs: $(STAMP)

@@ -6,6 +6,7 @@ import os
 
 from . import catalog
 from .errors import DatasetError, UsageError
+from .store.config import finite_positive
 from .store.dataset import Dataset, find_datasets, is_dataset
 from .stream import Emitter
 
@@ -56,8 +57,8 @@ def init_dataset(
             catalog.check_choice("metric", metric, catalog.METRICS)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if threshold is not None and threshold <= 0:
-        raise UsageError(f"threshold must be positive, not {threshold}")
+    if threshold is not None and not finite_positive(threshold):
+        raise UsageError(f"threshold must be a positive number, not {threshold}")
     if not is_dataset(root):
         if threshold is None:
             try:

@@ -20,16 +20,18 @@ import logging
 import os
 import shutil
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from . import images
 from .errors import DatasetError, InputError
-from .faces import FaceCatalog
+from .faces import DETECTIONS, FaceCatalog, Replaced
+from .ids import resolve
 from .records import timestamp, warning_record
 from .store import config
 from .store.atomic import is_temp
 from .store.dataset import Dataset, is_dataset
 from .store.lock import DatasetLock
+from .store.tree import Tree
 
 log = logging.getLogger("recops")
 LOG = "deletions"
@@ -39,9 +41,14 @@ STAGE = "delete"
 
 @dataclass
 class Deletions:
+    """What the views hide: deleted faces and images, and faces a later detection of their image
+    replaced (faces.Replaced, read when first asked about a face)."""
+
     faces: set[str] = field(default_factory=set)
     images: set[str] = field(default_factory=set)
     tombstones: dict[tuple[str, str], dict] = field(default_factory=dict)
+    detections: Callable[[], Iterable[dict]] = field(default=lambda: (), repr=False, compare=False)
+    _replaced: Replaced | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def fold(cls, records: Iterable[dict]) -> "Deletions":
@@ -52,15 +59,32 @@ class Deletions:
 
     @classmethod
     def of(cls, dataset: Dataset) -> "Deletions":
-        return cls.fold(dataset.log(LOG).records())
+        view = cls.fold(dataset.log(LOG).records())
+        view.detections = lambda: dataset.log(DETECTIONS).records()
+        return view
+
+    @property
+    def replaced(self) -> Replaced:
+        if self._replaced is None:
+            self._replaced = Replaced(self.detections())
+        return self._replaced
 
     def add(self, record: dict) -> None:
         if record.get("type") == "deletion" and record.get("target") in TARGETS and "id" in record:
             (self.faces if record["target"] == "face" else self.images).add(record["id"])
             self.tombstones.setdefault((record["target"], record["id"]), record)
 
-    def hides(self, face: str | None = None, image: str | None = None) -> bool:
+    def deleted(self, face: str | None = None, image: str | None = None) -> bool:
         return face in self.faces or image in self.images
+
+    def hides(self, face: str | None = None, image: str | None = None) -> bool:
+        return self.deleted(face, image) or (face is not None and face in self.replaced.faces)
+
+    def current(self, face: str) -> str | None:
+        """The face that stands for `face` now (itself, or the face of its box in a later detection
+        of its image), or None when there is none or it was deleted."""
+        now = self.replaced.current(face)
+        return None if now is None or now in self.faces else now
 
     def screen(self, records: Iterable[dict], emitter, stage: str) -> Iterator[dict]:
         """The records of a stream but the faces (and embeddings) of deleted faces and images;
@@ -74,8 +98,8 @@ class Deletions:
                     log.warning("%s: image %s was deleted; it stays deleted", _label(record), record["id"])
                     emitter.emit(warning_record(record["id"], stage, "deleted image: it stays deleted", "deleted"))
                 continue
-            if kind in ("face", "embedding") and self.hides(record.get("id") if kind == "face" else record.get("face"),
-                                                             record.get("image")):
+            if kind in ("face", "embedding") and self.deleted(record.get("id") if kind == "face" else record.get("face"),
+                                                               record.get("image")):
                 continue
             yield record
 
@@ -98,13 +122,18 @@ class Deleter:
         self.faces = FaceCatalog(dataset)
 
     def delete(self, id: str, target: str | None = None) -> dict:
-        """The tombstone of a face or an image (the one already there when it was deleted before)."""
+        """The tombstone of a face or an image (the one already there when it was deleted before),
+        by its id or a unique start of it."""
+        if id not in self.images and id not in self.faces:
+            if target is None:
+                pool = [image["id"] for image in self.images] + list(self.faces.ids())
+            else:
+                pool = [image["id"] for image in self.images] if target == "image" else self.faces.ids()
+            id = resolve(id, pool, target or "face or image", self.dataset.root)
         if target is None:
-            target = "image" if id in self.images else "face" if id in self.faces else None
-        if target not in TARGETS:
-            raise InputError("unknown-id", f"no face or image {id} in {self.dataset.root}")
+            target = "image" if id in self.images else "face"
         known = self.images if target == "image" else self.faces
-        if id not in known:
+        if target not in TARGETS or id not in known:
             raise InputError("unknown-id", f"no {target} {id} in {self.dataset.root}")
         if (target, id) in self.deletions.tombstones:
             return self.deletions.tombstones[target, id]
@@ -129,11 +158,13 @@ def remove_dataset(root: str) -> str:
     foreign = sorted(n for n in os.listdir(root) if n not in DATASET_ENTRIES and not is_temp(n))
     if foreign:
         raise DatasetError(f"{root}: holds files recops did not write ({', '.join(foreign)}); move them out first")
-    lock = DatasetLock(root).acquire(exclusive=True, wait=False)
+    tree = Tree(root)
+    lock = DatasetLock(tree).acquire(exclusive=True, wait=False)
     try:
         doomed = os.path.join(os.path.dirname(root), f".{os.path.basename(root)}.deleting-{os.urandom(4).hex()}")
         os.rename(root, doomed)
         shutil.rmtree(doomed)
     finally:
         lock.release()
+        tree.close()
     return root

@@ -3,6 +3,10 @@
 For every image it handles, it passes the image record on, then writes one face record per face
 and a detection record that lists them (count 0 says the image has no face). With a dataset the
 results are stored and a re-run reuses them; without one it is a pure filter.
+
+An image's faces are those of its latest detection (faces.py): a detection under other settings
+replaces the faces of the one before, and says which face of the same box took each one's place
+(`replaces`); reusing an older detection stores it again, as the latest.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import xxhash
 
 from . import models
 from .errors import InputError
+from .faces import DETECTIONS, LOG as FACES, replacements
+from .folding import order
 from .importer import Importer
 from .parallel import ordered_map
 from .pixels import DEFAULT_MAX_SIDE, fit, load_rgb
@@ -25,8 +31,6 @@ from .stream import BadInput, Emitter
 
 log = logging.getLogger("recops")
 STAGE = "detect"
-FACES = "faces"
-DETECTIONS = "detections"
 
 
 @dataclass(frozen=True)
@@ -78,12 +82,16 @@ class FaceDetection:
         self.workers = workers
         self.force = force
         self.done: dict[tuple, dict] = {}
+        self.latest: dict[str, dict] = {}
+        """The latest detection of each image: the one whose faces are the image's."""
         self.faces: dict[str, dict] = {}
         if dataset:
             for record in dataset.log(DETECTIONS).records():
                 key = (record["image"], record["detector"], record["aligned"])
                 if key not in self.done or record["ts"] > self.done[key]["ts"]:
                     self.done[key] = record
+                if record["image"] not in self.latest or order(record) > order(self.latest[record["image"]]):
+                    self.latest[record["image"]] = record
             for record in dataset.log(FACES).records():
                 self.faces[record["id"]] = record
         self._imported: list[dict] = []
@@ -134,8 +142,11 @@ class FaceDetection:
         self.emitter.emit(record)
         detection = self.done.get(self._key(record)) if record.get("type") == "image" else None
         if detection:
-            for id in detection["faces"]:
-                self.emitter.emit(self._with_source(self.faces[id], record))
+            faces = [self.faces[id] for id in detection["faces"]]
+            if self.latest.get(record["id"], detection) is not detection:
+                detection = self._store({**detection, "ts": timestamp()}, faces, stored=True)
+            for face in faces:
+                self.emitter.emit(self._with_source(face, record))
             self.emitter.emit(detection)
 
     def _record(self, image: dict, found: list[models.FoundFace]) -> None:
@@ -151,15 +162,28 @@ class FaceDetection:
         detection = {"type": "detection", "image": image["id"], "detector": detector, "aligned": aligned,
                      "faces": [f["id"] for f in faces], "count": len(faces), "ts": timestamp()}
         if self.dataset:
-            for face in faces:
-                self.dataset.log(FACES).append(face)
-                self.faces[face["id"]] = face
-            self.dataset.log(DETECTIONS).append(detection)
-            self.done[self._key(image)] = detection
+            detection = self._store(detection, faces)
         self.emitter.emit(image)
         for face in faces:
             self.emitter.emit(self._with_source(face, image))
         self.emitter.emit(detection)
+
+    def _store(self, detection: dict, faces: list[dict], stored: bool = False) -> dict:
+        """Store a detection (and its faces, unless `stored`) as the image's latest; it names the
+        faces of the detection before that it replaces with a face of the same box."""
+        detection.pop("replaces", None)  # a reused detection's were those of its first storing
+        previous = self.latest.get(detection["image"])
+        replaced = replacements([self.faces[id] for id in previous["faces"] if id in self.faces], faces) if previous else {}
+        if replaced:
+            detection["replaces"] = replaced
+        if not stored:
+            for face in faces:
+                self.dataset.log(FACES).append(face)
+                self.faces[face["id"]] = face
+        self.dataset.log(DETECTIONS).append(detection)
+        self.done[(detection["image"], detection["detector"], detection["aligned"])] = detection
+        self.latest[detection["image"]] = detection
+        return detection
 
     def _with_source(self, face: dict, image: dict) -> dict:
         """A face record that says where its pixels are, so the next stage needs nothing else."""

@@ -1,6 +1,6 @@
 """rx-identity's and rx-delete's streams: one operation on each face or image a stream names.
 
-Ids come as arguments or lines; records of the handled types pass on, each followed by the
+Ids come as arguments or lines (whole, or a unique start of one: ids.py); records of the handled types pass on, each followed by the
 record the operation wrote; every other record passes on untouched.
 """
 
@@ -33,9 +33,10 @@ def each(items: Iterable[dict | str | BadInput], out: Emitter, types: tuple[str,
 
 def link_each(editor: IdentityEditor, identity: str, op: str, items: Iterable, out: Emitter) -> None:
     """Link (or unlink, or reject) each face to one identity."""
-    found = editor.view.find(identity)
-    if found is None:
-        raise UsageError(f"no identity {identity!r} in {editor.dataset.root}")
+    try:
+        found = editor.require(identity)
+    except InputError as exc:
+        raise UsageError(exc.reason) from None
     each(items, out, ("face",), op, lambda face: editor.link(_id(face), found["id"], op))
 
 

@@ -106,7 +106,11 @@ class FaceEmbedding:
         for item in items:
             if held is not None:
                 face, held = held, None
-                adopted = self._adopt(face, item)  # before the face goes on, so it is not embedded again
+                try:
+                    adopted = self._adopt(face, item)  # before the face goes on, so it is not embedded again
+                except InputError as exc:
+                    self.emitter.fail(face["id"], STAGE, exc.reason, exc.kind)
+                    adopted = True  # refused and not passed on: the face is embedded here instead
                 yield face
                 if adopted:
                     continue
@@ -121,8 +125,13 @@ class FaceEmbedding:
         if not (isinstance(item, dict) and item.get("type") == "embedding" and item.get("face") == face.get("id")
                 and item.get("model") == self.options.model and bool(item.get("flip")) == self.options.flip):
             return False
+        vector = as_vector(item["vector"])
+        dim = models.embedding_dim(self.options.model)
+        if dim is not None and len(vector) != dim:
+            raise InputError("malformed-input", f"its {self.options.model} embedding holds {len(vector)} numbers, "
+                             f"not {dim}: refused")
         if face["id"] not in self.done:
-            embedding = {**item, "vector": as_vector(item["vector"]).astype(np.float32)}
+            embedding = {**item, "vector": vector.astype(np.float32)}
             embedding.pop("dataset", None)
             if self.dataset:
                 self.dataset.log(EMBEDDINGS).append(embedding)

@@ -6,8 +6,8 @@ link and detection records pass on. An image with no face or several gets an err
 says how many (and, with an errors folder, a copy of its file there); its faces are held back,
 so the next stage (rx-embed) leaves them be. They stay stored, unlinked, as rx-detect found them.
 
-An identity is named (created when no identity has that name or id) or comes from the image's
-folder. A re-run links nothing twice, and leaves alone what a person undid since: a pair that
+An identity is named (created when no identity has that name, id or start of an id) or comes
+from the image's folder (a folder's name is a name, never a start of an id). A re-run links nothing twice, and leaves alone what a person undid since: a pair that
 was unlinked or rejected, a face linked to another identity.
 """
 
@@ -20,6 +20,7 @@ from typing import Callable, Iterable
 from .deletions import Deletions
 from .errors import InputError
 from .identities import IdentityEditor
+from .outputs import private_folders
 from .records import warning_record
 from .sources import image_source, read_source
 from .store.atomic import write_atomic
@@ -55,12 +56,15 @@ def from_folder(image: dict) -> str:
 class Enrolment:
     def __init__(self, emitter: Emitter, editor: IdentityEditor, identity_of: IdentityOf,
                  errors_to: str | None = None, errors_in_folders: bool = False,
-                 path_of: Callable[[dict], str | None] | None = None):
+                 path_of: Callable[[dict], str | None] | None = None, names_only: bool = False):
         """`errors_to`: the folder that receives a copy of each refused image; in a folder named
-        after its identity with `errors_in_folders` (as the old identity import did)."""
+        after its identity with `errors_in_folders` (as the old identity import did).
+        `names_only`: what `identity_of` gives is a name or a whole id (a folder's name), never a
+        start of an id."""
         self.emitter = emitter
         self.editor = editor
         self.identity_of = identity_of
+        self.names_only = names_only
         self.errors_to = errors_to
         self.errors_in_folders = errors_in_folders
         self.path_of = path_of or (lambda image: (image.get("paths") or [None])[0])
@@ -138,12 +142,10 @@ class Enrolment:
         wanted = self.identity_of(image)
         if wanted is None:
             return None
-        found = self.editor.view.find(wanted)
-        if found is not None:
-            return found
-        created = self.editor.create(wanted)
-        self.emitter.emit(created)
-        return created
+        identity, created = self.editor.find_or_create(wanted, prefix=not self.names_only)
+        if created:
+            self.emitter.emit(identity)
+        return identity
 
     def _refuse(self, image: dict, faces: list[dict]) -> None:
         found = "no face" if not faces else f"{len(faces)} faces"
@@ -170,7 +172,7 @@ class Enrolment:
                         return target
                 stem, ext = os.path.splitext(name)
                 target = os.path.join(folder, f"{stem}-{image['id'][:12]}{ext}")
-            os.makedirs(folder, mode=0o700, exist_ok=True)
+            private_folders(folder)
             write_atomic(target, data, mode=0o600)
             return target
         except (InputError, OSError) as exc:

@@ -1,17 +1,29 @@
-"""The faces of a dataset: the latest record of each face id, as rx-detect stored them."""
+"""The faces of a dataset: the latest record of each face id, as rx-detect stored them, and which
+of them a later detection of their image replaced.
+
+An image's faces are those of its latest detection (by timestamp, then content, as every view
+folds): a detection under other settings (--no-align, another --min-size or --max-side) replaces
+the faces of the one before rather than adding to them. Face ids hash the alignment, so the same
+box found again without alignment is another face: the detection record that replaces one says
+so (`replaces`: replaced face -> the face of the same box), and links and rejections of the
+replaced face hold for the face that took its place. Replaced faces stay stored: detecting with
+the first settings again makes them current again.
+"""
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Collection, Iterable, Iterator
 
-from .folding import latest_by_id
+from .folding import latest_by_id, order
+from .ids import resolve
 from .store.dataset import Dataset
 
 LOG = "faces"
+DETECTIONS = "detections"
 
 
 class FaceCatalog:
-    """Every stored face by id, deleted ones included (a Deletions view tells those apart)."""
+    """Every stored face by id, deleted and replaced ones included (a Deletions view tells those apart)."""
 
     def __init__(self, dataset: Dataset):
         self._by_id = {record["id"]: record for record in latest_by_id(dataset.log(LOG).records(), "face")}
@@ -19,8 +31,57 @@ class FaceCatalog:
     def get(self, id: str) -> dict | None:
         return self._by_id.get(id)
 
+    def find(self, id: str, where: str = "") -> dict:
+        """A face by its id or a unique start of it; InputError ("unknown-face", "ambiguous-id")."""
+        return self._by_id[resolve(id, self._by_id, "face", where, "unknown-face")]
+
+    def ids(self) -> Collection[str]:
+        return self._by_id.keys()
+
     def __contains__(self, id: str) -> bool:
         return id in self._by_id
 
     def __iter__(self) -> Iterator[dict]:
         return iter(self._by_id.values())
+
+
+class Replaced:
+    """The faces a later detection of their image replaced, and the face that took each one's place."""
+
+    def __init__(self, detections: Iterable[dict] = ()):
+        latest: dict[str, dict] = {}
+        listed: dict[str, set[str]] = {}
+        successors: list[dict] = []
+        for record in detections:
+            if record.get("type") != "detection" or not isinstance(record.get("faces"), list):
+                continue
+            image = record.get("image")
+            listed.setdefault(image, set()).update(record["faces"])
+            if image not in latest or order(record) > order(latest[image]):
+                latest[image] = record
+            if isinstance(record.get("replaces"), dict):
+                successors.append(record)
+        self.faces = {face for image, faces in listed.items() for face in faces - set(latest[image]["faces"])}
+        self.successor: dict[str, str] = {}
+        for record in sorted(successors, key=order):
+            # a face takes the place of another only in the detection that lists it
+            self.successor.update((old, new) for old, new in record["replaces"].items()
+                                  if isinstance(old, str) and isinstance(new, str) and new in record["faces"])
+
+    def current(self, face: str) -> str | None:
+        """The face that stands for `face` now: itself, the face of its box in the image's latest
+        detection, or None when that detection has no such face."""
+        seen = set()
+        while face in self.faces and face not in seen:
+            seen.add(face)
+            face = self.successor.get(face)
+        return None if face in self.faces else face
+
+
+def replacements(previous: list[dict], found: list[dict]) -> dict[str, str]:
+    """replaced face id -> the id of the face of the same box, for the faces of an image's
+    previous detection that a new detection does not list."""
+    by_box = {tuple(int(v) for v in face["box"]): face["id"] for face in found}
+    kept = {face["id"] for face in found}
+    return {face["id"]: by_box[box] for face in previous
+            if face["id"] not in kept and (box := tuple(int(v) for v in face["box"])) in by_box}

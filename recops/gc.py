@@ -8,24 +8,25 @@ what they hide.
 
 from __future__ import annotations
 
-import glob
 import logging
-import os
 from dataclasses import asdict, dataclass
 
 from . import images
 from .deletions import Deletions
 from .embed import EMBEDDINGS
 from .errors import DamagedError
-from .index import INDEX_DIR, build_index
+from .index import INDEX_REL, build_index
 from .records import timestamp
-from .store.atomic import is_temp, write_atomic
+from .store import layout
 from .store.dataset import Dataset
-from .store.segments import SegmentDamaged, encode_segment, segment_name
+from .store.segments import SegmentDamaged, encode_segments
 
 log = logging.getLogger("recops")
 SMALL = 4 << 20
 """Segments below this size are merged; larger ones are rewritten only to drop deleted records."""
+CHUNK = 64 << 20
+"""Merged records are written in segments of about this size."""
+LEFTOVERS = ("temp-file", "sync-leftover")
 
 
 @dataclass
@@ -61,20 +62,17 @@ def collect_garbage(dataset: Dataset) -> GcReport:
     report = GcReport()
     _refuse_damage(dataset)
     deleted = Deletions.of(dataset)
-    for directory, _, files in os.walk(dataset.root):
-        for name in files:
-            if is_temp(name):
-                path = os.path.join(directory, name)
-                report.bytes_freed += os.path.getsize(path)
-                os.unlink(path)
-                report.temp_files += 1
+    for finding in layout.scan(dataset.tree):
+        if finding.kind in LEFTOVERS:
+            info = dataset.tree.lstat(finding.rel)
+            dataset.tree.remove(finding.rel)
+            report.bytes_freed += info.st_size if info else 0
+            report.temp_files += 1
     recorded = {i["id"] for i in images.ImageCatalog(dataset.log(images.LOG).records())}
     for id in list(dataset.objects.ids()):
         # An object nobody recorded is what an interrupted import leaves; the import re-stores it.
         if id in deleted.images or id not in recorded:
-            path = dataset.objects.path(id)
-            report.bytes_freed += os.path.getsize(path)
-            os.unlink(path)
+            report.bytes_freed += dataset.objects.remove(id)
             report.objects_removed += 1
     embeddings_changed = False
     for record_log in dataset.logs():
@@ -84,7 +82,7 @@ def collect_garbage(dataset: Dataset) -> GcReport:
         for segment in segments:
             records = segment.records()
             keep = [r for r in records if not _hidden(r, deleted)]
-            if len(keep) < len(records) or os.path.getsize(segment.path) < SMALL:
+            if len(keep) < len(records) or segment.size() < SMALL:
                 rewrite.append(segment)
                 kept.extend(keep)
                 dropped += len(records) - len(keep)
@@ -92,20 +90,25 @@ def collect_garbage(dataset: Dataset) -> GcReport:
         if len(rewrite) < 2 and not dropped:
             report.segments_after += len(segments)
             continue
-        if kept:
-            data = encode_segment(kept)
-            write_atomic(os.path.join(record_log.directory, segment_name(data)), data, mode=0o400)
+        written = [record_log.write(data) for data in encode_segments(kept, CHUNK)]
         for segment in rewrite:
-            os.unlink(segment.path)
-        report.segments_after += len(segments) - len(rewrite) + (1 if kept else 0)
-        embeddings_changed |= os.path.basename(record_log.directory) == EMBEDDINGS
+            segment.remove()
+        record_log.forget_gone()
+        report.segments_after += len(segments) - len(rewrite) + len(written)
+        embeddings_changed |= record_log.name == EMBEDDINGS
     if embeddings_changed:
         report.indexes_rebuilt = _rebuild_indexes(dataset)
     return report
 
 
 def _refuse_damage(dataset: Dataset) -> None:
-    """A damaged record file hides records, and the objects they name would look like garbage."""
+    """A damaged record file hides records, and the objects they name would look like garbage; a
+    link or special file must not be gone through (a linked objects/ab would lose another
+    dataset's photos)."""
+    for finding in layout.scan(dataset.tree):
+        if finding.problem:
+            raise DamagedError(f"{finding.path}: {finding.reason}; rx-gc removes nothing from a damaged "
+                               "dataset (run rx-fsck)")
     for record_log in dataset.logs():
         for segment in record_log.segments():
             try:
@@ -116,10 +119,11 @@ def _refuse_damage(dataset: Dataset) -> None:
 
 def _rebuild_indexes(dataset: Dataset) -> int:
     """Compaction renames the record files an index covers: rebuild the indexes there were."""
-    folder = os.path.join(dataset.cache_dir, INDEX_DIR)
     rebuilt = 0
-    for meta in sorted(glob.glob(os.path.join(folder, "*.meta"))):
-        model, space = os.path.basename(meta)[: -len(".meta")].rsplit(".", 1)
-        build_index(dataset, model, "euclidean" if space == "euclidean" else "cosine")
-        rebuilt += 1
+    for entry in dataset.tree.entries(INDEX_REL):
+        if entry.is_file and entry.name.endswith(".meta") and entry.name.count(".") >= 2:
+            model, space = entry.name[: -len(".meta")].rsplit(".", 1)
+            if model == dataset.config.model:
+                build_index(dataset, model, "euclidean" if space == "euclidean" else "cosine")
+                rebuilt += 1
     return rebuilt

@@ -11,16 +11,26 @@ merged by copying files end in the same state. An identity is what its latest re
 rename on one machine and a deletion on another end with whichever came later. A face has at
 most one identity: the last link wins; unlink and reject undo a link to that identity, and a
 rejection ("this face is not this person") also keeps later matching and proposals from
-pairing them again. Links of deleted faces and images, and of deleted identities, are hidden.
+pairing them again. Links of deleted faces and images, and of deleted identities, are hidden;
+those of a face that a detection under other settings replaced hold for the face of its box
+(faces.py).
 
 Two faces of one photo are two people: an automatic link (an import's, a review's) holds only
 while no other face of its photo has the identity. IdentityEditor refuses one that would break
 the rule; when copies that each linked a photo-mate merge, the earlier link holds; and a person
 linking a photo-mate by hand overrides it. A person may link both by hand (a mirror, a poster).
+
+An identity is named by its id, by its name, or by a unique start of its id (ids.py): an exact
+name wins over a start of an id, so a person called "Abba" or "cafe" is found by name. Creating
+an identity is one process at a time (a lock of its own, cache/identities.lock, not the lock
+every tool holds shared): it re-reads the identities, so two enrolments under one new name at
+once make one identity of that name. Copies on two machines can still each make one; rx-identity
+merge makes them one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections import Counter
@@ -32,9 +42,11 @@ import xxhash
 from .deletions import Deletions
 from .errors import InputError
 from .faces import FaceCatalog
-from .folding import order
+from .folding import latest_by_id, order
+from .ids import ambiguous, is_prefix, starting
 from .records import timestamp
 from .store.dataset import Dataset
+from .store.lock import DatasetLock
 
 log = logging.getLogger("recops")
 IDENTITIES = "identities"
@@ -47,12 +59,22 @@ DEFAULT_COLOR = "#00ff01"
 """The original recops's default identity colour."""
 PALETTE = ("#00ff01", "#00e5ff", "#ffd400", "#ff7a00", "#ff2d2d", "#3d7bff", "#b4ff00", "#00c2a8", "#9d6bff", "#f5f5f5")
 """Colours that stand out on photos and from the magenta of faces nobody knows."""
+CREATING_LOCK = "cache/identities.lock"
 
 
-def color_for(name: str) -> str:
-    """An identity's colour when nobody chose one: told by its name, so copies of a dataset
-    agree, and apart from its neighbours' in a report more often than not."""
-    return PALETTE[xxhash.xxh3_64_intdigest(name.encode()) % len(PALETTE)]
+def color_for(name: str, used: Iterable[str] = ()) -> str:
+    """An identity's colour when nobody chose one: a colour of the palette that no identity
+    has (`used`: their colours) while one is left, else one of the least used; the name's hash
+    picks among those, so copies of a dataset that create the same identities agree."""
+    counts = Counter(color.lower() for color in used if isinstance(color, str))
+    fewest = min(counts[color] for color in PALETTE)
+    free = [color for color in PALETTE if counts[color] == fewest]
+    return free[xxhash.xxh3_64_intdigest(name.encode()) % len(free)]
+
+
+def live_identities(records: Iterable[dict]) -> dict[str, dict]:
+    """The latest record of each identity, deleted ones left out."""
+    return {record["id"]: record for record in latest_by_id(records, "identity")}
 
 
 @dataclass
@@ -72,17 +94,15 @@ class IdentityView:
     def fold(cls, identity_records: Iterable[dict], link_records: Iterable[dict],
              deletions: Deletions | None = None) -> "IdentityView":
         view = cls()
-        latest: dict[str, dict] = {}
-        for record in identity_records:
-            if record.get("type") == "identity" and "id" in record:
-                held = latest.get(record["id"])
-                if held is None or order(record) > order(held):
-                    latest[record["id"]] = record
-        view.identities = {id: r for id, r in latest.items() if not r.get("deleted")}
+        view.identities = live_identities(identity_records)
         hidden = deletions or Deletions()
         for record in sorted((r for r in link_records if r.get("type") == "link" and r.get("op") in OPS), key=order):
-            if record["identity"] in view.identities and not hidden.hides(record["face"], record.get("image")):
-                view.apply_link(record)
+            if record["identity"] not in view.identities or hidden.deleted(image=record.get("image")):
+                continue
+            # a face a later detection replaced passes its links to the face of its box
+            face = hidden.current(record["face"])
+            if face is not None:
+                view.apply_link(record if face == record["face"] else {**record, "face": face})
         return view
 
     @classmethod
@@ -131,12 +151,19 @@ class IdentityView:
     def face_counts(self) -> Counter:
         return Counter(self.face_identity.values())
 
-    def find(self, name_or_id: str) -> dict | None:
-        """An identity by id, else by name (the latest-created one when names repeat)."""
+    def find(self, name_or_id: str, prefix: bool = True) -> dict | None:
+        """An identity by id, else by name (the latest-created one when names repeat), else (with
+        `prefix`) by a unique start of its id; None when none is; InputError when a start of an
+        id is ambiguous."""
         if name_or_id in self.identities:
             return self.identities[name_or_id]
         named = [r for r in self.identities.values() if r.get("name") == name_or_id]
-        return max(named, key=lambda r: (r.get("created", ""), order(r))) if named else None
+        if named:
+            return max(named, key=lambda r: (r.get("created", ""), order(r)))
+        found = starting(name_or_id, self.identities) if prefix and is_prefix(name_or_id) else []
+        if len(found) > 1:
+            raise ambiguous(name_or_id, found, "identity")
+        return self.identities[found[0]] if found else None
 
 
 class IdentityEditor:
@@ -148,6 +175,8 @@ class IdentityEditor:
         self.deletions = deletions if deletions is not None else Deletions.of(dataset)
         self.view = IdentityView.of(dataset, self.deletions)
         self._faces: FaceCatalog | None = None
+        self._segments: set[str] | None = None
+        """The identity segments this editor's view holds, as of its last creation."""
 
     def require(self, name_or_id: str) -> dict:
         found = self.view.find(name_or_id)
@@ -160,13 +189,46 @@ class IdentityEditor:
         old identity-create did)."""
         if not name.strip():
             raise InputError("invalid-name", "an identity needs a name")
-        if reuse_name and (named := self.view.find(name)) is not None and named.get("name") == name:
-            log.warning("an identity named %r exists already: %s", name, named["id"])
-            return named
+        with self._creating():
+            if reuse_name and (named := self.view.find(name, prefix=False)) is not None and named.get("name") == name:
+                log.warning("an identity named %r exists already: %s", name, named["id"])
+                return named
+            return self._new(name, description, color)
+
+    def find_or_create(self, name_or_id: str, prefix: bool = True) -> tuple[dict, bool]:
+        """The identity of this id or name (see find), created named `name_or_id` when there is
+        none: (identity, whether it was created). Two processes asking at once for one new name
+        get one identity."""
+        found = self.view.find(name_or_id, prefix)
+        if found is not None:
+            return found, False
+        if not name_or_id.strip():
+            raise InputError("invalid-name", "an identity needs a name")
+        with self._creating():
+            found = self.view.find(name_or_id, prefix)
+            return (found, False) if found is not None else (self._new(name_or_id), True)
+
+    @contextlib.contextmanager
+    def _creating(self):
+        """One creator at a time: take the lock, see what others created meanwhile, and have the
+        new record on disk before the next creator looks."""
+        lock = DatasetLock(self.dataset.tree, CREATING_LOCK).acquire(exclusive=True)
+        try:
+            records = self.dataset.log(IDENTITIES)
+            on_disk = {segment.name for segment in records.segments()}
+            if self._segments is None or not on_disk <= self._segments:  # another process wrote some
+                self.view.identities = live_identities(records.records())
+            yield
+            written = records.flush()
+            self._segments = on_disk | ({os.path.basename(written)} if written else set())
+        finally:
+            lock.release()
+
+    def _new(self, name: str, description: str = "", color: str | None = None) -> dict:
         now = timestamp()
-        record = {"type": "identity", "id": os.urandom(16).hex(), "name": name, "description": description,
-                  "color": color or color_for(name), "created": now, "ts": now}
-        return self._store_identity(record)
+        color = color or color_for(name, (r.get("color") for r in self.view.identities.values()))
+        return self._store_identity({"type": "identity", "id": os.urandom(16).hex(), "name": name,
+                                     "description": description, "color": color, "created": now, "ts": now})
 
     def update(self, name_or_id: str, name: str | None = None, description: str | None = None,
                color: str | None = None) -> dict:
@@ -209,7 +271,8 @@ class IdentityEditor:
         return record
 
     def face(self, face: str | dict) -> dict:
-        """A live face of this dataset: a record from a stream that stored it here, or an id."""
+        """A live face of this dataset: a record from a stream that stored it here, or an id (or
+        a unique start of one)."""
         if isinstance(face, dict):
             if face.get("dataset") != self.dataset.root:
                 raise InputError("not-stored", f"face {face.get('id')} is not stored in {self.dataset.root} "
@@ -218,11 +281,12 @@ class IdentityEditor:
         else:
             if self._faces is None:
                 self._faces = FaceCatalog(self.dataset)
-            record = self._faces.get(face)
-            if record is None:
-                raise InputError("unknown-face", f"no face {face} in {self.dataset.root}")
-        if self.deletions.hides(record["id"], record.get("image")):
+            record = self._faces.find(face, self.dataset.root)
+        if self.deletions.deleted(record["id"], record.get("image")):
             raise InputError("deleted", f"face {record['id']} was deleted")
+        if not isinstance(face, dict) and self.deletions.current(record["id"]) != record["id"]:
+            raise InputError("replaced", f"face {record['id']} was replaced by a later detection of its image "
+                                         "(rx-ls faces lists the current ones)")
         return record
 
     def link(self, face: str | dict, identity: str, op: str = "link", source: str = "manual") -> dict:

@@ -12,7 +12,7 @@ import io
 import os
 from dataclasses import dataclass
 
-from .errors import InputError
+from .errors import InputError, UsageError
 
 JPEG = "image/jpeg"
 PNG = "image/png"
@@ -45,7 +45,11 @@ class ImageInfo:
 
 def default_max_pixels() -> int:
     value = os.environ.get(MAX_PIXELS_ENV)
-    return int(value) if value else DEFAULT_MAX_PIXELS
+    if not value:
+        return DEFAULT_MAX_PIXELS
+    if not (value.strip().isascii() and value.strip().isdigit()) or int(value) < 1:
+        raise UsageError(f"${MAX_PIXELS_ENV}={value[:40]!r}: give a whole number of pixels, 1 or more")
+    return int(value)
 
 
 def sniff(head: bytes) -> str | None:

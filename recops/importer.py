@@ -15,6 +15,7 @@ from .records import image_record, timestamp
 from .store.dataset import Dataset, is_dataset
 from .store.objects import content_id
 from .store.pathcache import PathCache
+from .store.tree import ForeignEntry
 from .stream import BadInput, Emitter, as_bytes
 
 log = logging.getLogger("recops")
@@ -50,11 +51,12 @@ def read_image_file(path: str) -> bytes:
     """The bytes of a file, or only its first bytes when they show it is no JPEG or PNG
     (a video or an archive is refused before gigabytes of it are read)."""
     try:
-        with open(path, "rb") as handle:
+        with open(path, "rb", buffering=0) as handle:
             head = handle.read(16)
             if head and sniff(head) is None:
                 return head
-            return head + handle.read()
+            handle.seek(0)  # one read into one buffer: a large photo is held once, not twice
+            return handle.readall()
     except OSError as exc:
         raise InputError("unreadable", f"cannot read: {exc.strerror or exc}") from None
 
@@ -82,7 +84,7 @@ class Importer:
         self.inline = inline
         self.query = query
         self.catalog = images.ImageCatalog(dataset.log(images.LOG).records() if dataset else ())
-        self.paths = PathCache(dataset.cache_dir) if dataset and not rehash else None
+        self.paths = PathCache(dataset.tree) if dataset and not rehash else None
         self.new = 0
         self.known = 0
 
@@ -164,7 +166,10 @@ class Importer:
         if current is None:
             info = inspect(data, self.max_pixels)
             if self.dataset:
-                self.dataset.objects.put(id, data)
+                try:
+                    self.dataset.objects.put(id, data)
+                except ForeignEntry as exc:
+                    raise InputError(exc.kind, f"cannot store it: {exc} (run rx-fsck)") from None
             self._store(image_record(id, len(data), info.media_type, info.width, info.height, paths,
                                      bool(consent), info.orientation, query=self.query))
             self.new += 1

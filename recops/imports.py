@@ -29,6 +29,7 @@ from .errors import InputError, UsageError
 from .identities import IdentityEditor
 from .importer import Importer
 from .inputs import walk_files
+from .outputs import open_private
 from .store.dataset import Dataset, is_dataset
 from .stream import Emitter
 
@@ -102,11 +103,7 @@ def objects_file(path: str, fmt: str = "csv") -> Iterator[Callable[[dict], None]
     wrote them, or JSON lines."""
     if fmt not in OBJECT_FORMATS:
         raise UsageError(f"unknown --output-format {fmt!r}; choose from {', '.join(OBJECT_FORMATS)}")
-    try:
-        handle = open(path, "a", newline="")
-    except OSError as exc:
-        raise UsageError(f"--output-objects {path}: {exc.strerror or exc}") from None
-    with handle:
+    with open_private(path, "a", label="--output-objects", newline="") as handle:
         if fmt == "csv":
             writer = csv.writer(handle, lineterminator="\n")
             yield lambda row: writer.writerow([row["kind"], row["id"], row["path"] or ""])
@@ -135,22 +132,23 @@ def import_faces(dataset: Dataset, target: str, out: Emitter, options: ImportOpt
     """Images of one face each; with `identity` (a name or id that must exist), each face is linked to it."""
     editor = IdentityEditor(dataset)
     if identity is not None:
-        found = editor.view.find(identity)
-        if found is None:
-            raise UsageError(f"no identity {identity!r} in {dataset.root} (create it with identity-create)")
-        identity = found["id"]
+        try:
+            identity = editor.require(identity)["id"]
+        except InputError as exc:
+            raise UsageError(f"{exc.reason} (create it with identity-create)") from None
     _run(dataset, ((path, identity) for path in files_of(target)), out, options, editor, objects)
 
 
 def import_identities(dataset: Dataset, target: str, out: Emitter, options: ImportOptions = ImportOptions(),
                       objects: CreatedObjects | None = None) -> None:
     """One folder per identity: each image's one face linked to the identity named after its folder."""
-    _run(dataset, identity_files(target), out, options, IdentityEditor(dataset), objects, errors_in_folders=True)
+    _run(dataset, identity_files(target), out, options, IdentityEditor(dataset), objects, from_folders=True)
 
 
 def _run(dataset: Dataset, files: Iterable[tuple[str, str | None]], out: Emitter, options: ImportOptions,
-         editor: IdentityEditor | None, objects: CreatedObjects | None, errors_in_folders: bool = False) -> None:
-    """Import (file, identity) pairs; with an editor, enrol each file's one face to its identity."""
+         editor: IdentityEditor | None, objects: CreatedObjects | None, from_folders: bool = False) -> None:
+    """Import (file, identity) pairs; with an editor, enrol each file's one face to its identity
+    (`from_folders`: the identity is its folder's name)."""
     path_of: dict[str, str] = {}
     identities_of: dict[str, set[str | None]] = {}
 
@@ -165,8 +163,8 @@ def _run(dataset: Dataset, files: Iterable[tuple[str, str | None]], out: Emitter
                                       options.workers, options.force))
     if editor is not None:
         chain.add(lambda e: Enrolment(e, editor, identity_of,
-                                      errors_to=options.errors_to, errors_in_folders=errors_in_folders,
-                                      path_of=lambda image: path_of.get(image["id"])))
+                                      errors_to=options.errors_to, errors_in_folders=from_folders,
+                                      path_of=lambda image: path_of.get(image["id"]), names_only=from_folders))
     else:
         chain.add(lambda e: _Screening(e, Deletions.of(dataset)))
     chain.add(lambda e: FaceEmbedding(e, EmbedOptions(dataset.config.model, dataset.config.flip), dataset,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass
 from typing import Iterable
@@ -21,15 +22,22 @@ from typing import Iterable
 import msgpack
 import numpy as np
 
+from . import models
 from .embed import EMBEDDINGS, as_vector
 from .metrics import space
 from .records import timestamp
-from .store.atomic import write_atomic
 from .store.dataset import Dataset
+from .store.layout import CACHE
+from .store.segments import SEGMENT_RE
+from .store.tree import GiB, temp_name
 
 log = logging.getLogger("recops")
 INDEX_DIR = "index"
+INDEX_REL = f"{CACHE}/{INDEX_DIR}"
 FORMAT = 1
+MAX_META = GiB
+MAX_ANN = 1 << 40
+"""An index is memory-mapped, never read whole: any size a disk holds."""
 KEEP_BUILDS = 2
 """Old .ann files kept, so a reader that read the previous meta can still open its index."""
 
@@ -43,36 +51,61 @@ class Vectors:
     matrix: np.ndarray
 
     @classmethod
-    def collect(cls, records: Iterable[dict], model: str) -> "Vectors":
-        """The latest embedding of each face, in order of first appearance. Vectors go straight
-        into a matrix that grows by doubling: a million faces cost their 512 MB and their ids,
-        not a million small arrays."""
-        rows: dict[str, int] = {}
-        stamps: list[str] = []
-        images: list[str] = []
-        matrix = np.zeros((0, 0), np.float32)
+    def collect(cls, records: Iterable[dict], model: str, dim: int | None = None) -> "Vectors":
+        """The latest embedding of each face, in order of first appearance. Vectors of a length
+        other than the model's (`dim`, else the model's known length, else the most common one)
+        are left out with a warning: a record from elsewhere must not break every search."""
+        groups: dict[int, _Rows] = {}
         for record in records:
             if record.get("type") != "embedding" or record.get("model") != model:
                 continue
-            vector, stamp = as_vector(record["vector"]), record.get("ts", "")
-            row = rows.get(record["face"])
-            if row is None:
-                row = rows[record["face"]] = len(images)
-                stamps.append(stamp)
-                images.append(record["image"])
-                if row == len(matrix):
-                    grown = np.zeros((max(1024, 2 * len(matrix)), len(vector)), np.float32)
-                    if row:
-                        grown[:row] = matrix
-                    matrix = grown
-            elif stamp < stamps[row]:
-                continue
-            else:
-                stamps[row], images[row] = stamp, record["image"]
-            matrix[row] = vector
-        if images:
-            matrix.resize((len(images), matrix.shape[1]), refcheck=False)  # we hold the only reference
-        return cls(list(rows), images, matrix)
+            vector = as_vector(record["vector"])
+            rows = groups.get(len(vector))
+            if rows is None:
+                rows = groups[len(vector)] = _Rows()
+            rows.put(record["face"], record["image"], record.get("ts", ""), vector)
+        if not groups:
+            return cls([], [], np.zeros((0, 0), np.float32))
+        known = models.embedding_dim(model)
+        expected = next((d for d in (dim, known) if d in groups), None) or max(groups, key=lambda d: len(groups[d].images))
+        others = {d: len(rows.images) for d, rows in groups.items() if d != expected}
+        if others:
+            log.warning("leaving out %d %s embedding(s) whose vectors do not hold %d numbers (run rx-fsck)",
+                        sum(others.values()), model, expected)
+        return groups[expected].vectors()
+
+
+class _Rows:
+    """A growing matrix of vectors of one length: a million faces cost their 512 MB and their
+    ids, not a million small arrays."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, int] = {}
+        self.stamps: list[str] = []
+        self.images: list[str] = []
+        self.matrix = np.zeros((0, 0), np.float32)
+
+    def put(self, face: str, image: str, stamp: str, vector: np.ndarray) -> None:
+        row = self.rows.get(face)
+        if row is None:
+            row = self.rows[face] = len(self.images)
+            self.stamps.append(stamp)
+            self.images.append(image)
+            if row == len(self.matrix):
+                grown = np.zeros((max(1024, 2 * len(self.matrix)), len(vector)), np.float32)
+                if row:
+                    grown[:row] = self.matrix
+                self.matrix = grown
+        elif stamp < self.stamps[row]:
+            return
+        else:
+            self.stamps[row], self.images[row] = stamp, image
+        self.matrix[row] = vector
+
+    def vectors(self) -> Vectors:
+        matrix = self.matrix
+        matrix.resize((len(self.images), matrix.shape[1]), refcheck=False)  # we hold the only reference
+        return Vectors(list(self.rows), self.images, matrix)
 
 
 @dataclass
@@ -101,12 +134,8 @@ class IndexInfo:
                 "seconds": round(self.seconds, 3)}
 
 
-def _folder(dataset: Dataset) -> str:
-    return os.path.join(dataset.cache_dir, INDEX_DIR)
-
-
-def _meta_path(dataset: Dataset, model: str, metric: str) -> str:
-    return os.path.join(_folder(dataset), f"{model}.{space(metric)}.meta")
+def _meta_rel(model: str, metric: str) -> str:
+    return f"{INDEX_REL}/{model}.{space(metric)}.meta"
 
 
 def _ids(hex_ids: list[str]) -> bytes:
@@ -134,27 +163,28 @@ def build_index(dataset: Dataset, model: str, metric: str, trees: int | None = N
     for item, vector in enumerate(vectors.matrix):
         index.add_item(item, vector)
     index.build(trees, n_jobs=jobs)
-    folder = _folder(dataset)
-    os.makedirs(folder, mode=0o700, exist_ok=True)
+    folder = dataset.tree.folder(INDEX_REL, create=True)
     build = os.urandom(6).hex()
-    ann = os.path.join(folder, f"{model}.{space(metric)}.{build}.ann")
-    temp = ann + ".tmp"
-    index.save(temp)
+    ann = f"{model}.{space(metric)}.{build}.ann"
+    temp = temp_name()
+    # Annoy writes by name: through the open folder's /proc path, so no link on the way is followed.
+    index.save(os.path.join(dataset.tree.fd_path(folder), temp))
     index.unload()
-    os.rename(temp, ann)
+    os.rename(temp, ann, src_dir_fd=folder, dst_dir_fd=folder)
     meta = {"format": FORMAT, "model": model, "space": space(metric), "dim": dim, "trees": trees,
             "segments": segments, "faces": _ids(vectors.faces), "images": _ids(vectors.images),
-            "ann": os.path.basename(ann), "built": timestamp(), "seconds": time.monotonic() - started}
-    write_atomic(_meta_path(dataset, model, metric), msgpack.packb(meta), mode=0o600)
-    _forget_old_builds(folder, f"{model}.{space(metric)}.", os.path.basename(ann))
-    return _info(meta, folder)
+            "ann": ann, "built": timestamp(), "seconds": time.monotonic() - started}
+    dataset.tree.write(_meta_rel(model, metric), msgpack.packb(meta), mode=0o600)
+    _forget_old_builds(dataset, f"{model}.{space(metric)}.", ann)
+    return _info(meta, dataset.tree.path(INDEX_REL))
 
 
-def _forget_old_builds(folder: str, prefix: str, current: str) -> None:
-    builds = sorted((os.path.getmtime(os.path.join(folder, n)), n) for n in os.listdir(folder)
-                    if n.startswith(prefix) and n.endswith(".ann") and n != current)
+def _forget_old_builds(dataset: Dataset, prefix: str, current: str) -> None:
+    folder = INDEX_REL
+    builds = sorted((e.mtime, e.name) for e in dataset.tree.entries(folder)
+                    if e.is_file and e.name.startswith(prefix) and e.name.endswith(".ann") and e.name != current)
     for _, name in builds[: max(0, len(builds) - (KEEP_BUILDS - 1))]:
-        os.unlink(os.path.join(folder, name))
+        dataset.tree.remove(f"{folder}/{name}")
 
 
 def _info(meta: dict, folder: str) -> IndexInfo:
@@ -164,20 +194,51 @@ def _info(meta: dict, folder: str) -> IndexInfo:
                      os.path.join(folder, meta["ann"]), meta["built"], meta["seconds"])
 
 
+def _meta_problem(meta: object, model: str, metric: str) -> str | None:
+    """Why a meta file cannot be trusted; it may have come with a restored backup."""
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        return "of another format"
+    ann = meta.get("ann")
+    if not (isinstance(ann, str) and re.fullmatch(re.escape(f"{model}.{space(metric)}.") + r"[0-9a-f]{12}\.ann", ann)):
+        return "naming no index file of its own"
+    faces, images, segments = meta.get("faces"), meta.get("images"), meta.get("segments")
+    if not (isinstance(faces, bytes) and isinstance(images, bytes) and len(faces) % 16 == 0 and len(faces) == len(images)):
+        return "with damaged face ids"
+    if not (isinstance(segments, list) and all(isinstance(n, str) and SEGMENT_RE.match(n) for n in segments)):
+        return "with damaged segment names"
+    for key in ("dim", "trees"):
+        if not (isinstance(meta.get(key), int) and 0 <= meta[key] < 1 << 16):
+            return f"with a damaged {key}"
+    if meta.get("space") != space(metric) or not isinstance(meta.get("built"), str):
+        return "of another space"
+    if not isinstance(meta.get("seconds"), (int, float)):
+        return "with a damaged build time"
+    return None
+
+
 def load_index(dataset: Dataset, model: str, metric: str):
-    """(AnnoyIndex memory-mapped, IndexInfo), or None when there is no index for model and metric."""
+    """(AnnoyIndex memory-mapped, IndexInfo), or None when there is no index for model and metric
+    (or only one that cannot be trusted: it is derived data, rx-index makes it again)."""
     from annoy import AnnoyIndex
 
     try:
-        with open(_meta_path(dataset, model, metric), "rb") as handle:
-            meta = msgpack.unpackb(handle.read())
+        meta = msgpack.unpackb(dataset.tree.read(_meta_rel(model, metric), MAX_META))
     except FileNotFoundError:
         return None
-    if meta.get("format") != FORMAT:
-        log.warning("ignoring an index of another format; rebuild it with rx-index")
+    except (OSError, ValueError, msgpack.UnpackException) as exc:
+        log.warning("ignoring the index of %s: %s; rebuild it with rx-index", dataset.root, exc)
         return None
-    info = _info(meta, _folder(dataset))
+    why = _meta_problem(meta, model, metric)
+    if why is not None:
+        log.warning("ignoring an index %s; rebuild it with rx-index", why)
+        return None
+    info = _info(meta, dataset.tree.path(INDEX_REL))
     index = AnnoyIndex(max(info.dim, 1), info.space)
     if len(info.faces):
-        index.load(info.ann)
+        try:
+            with dataset.tree.opened(f"{INDEX_REL}/{meta['ann']}", MAX_ANN) as fd:
+                index.load(dataset.tree.fd_path(fd))
+        except OSError as exc:
+            log.warning("ignoring the index of %s: %s; rebuild it with rx-index", dataset.root, exc)
+            return None
     return index, info

@@ -6,7 +6,7 @@ from typing import Iterator
 
 from . import images
 from .deletions import Deletions
-from .errors import UsageError
+from .errors import InputError, UsageError
 from .faces import FaceCatalog
 from .identities import IdentityView
 from .store.dataset import Dataset
@@ -49,7 +49,10 @@ def _wanted(view: IdentityView, identity: str) -> str | None:
     """The identity id the faces must carry: None for --identity none."""
     if identity == NOBODY:
         return None
-    found = view.find(identity)
+    try:
+        found = view.find(identity)
+    except InputError as exc:
+        raise UsageError(f"--identity: {exc.reason}") from None
     if found is None:
         raise UsageError(f"--identity: no identity {identity!r} (rx-ls identities lists them; 'none' means nobody)")
     return found["id"]

@@ -7,6 +7,7 @@ never matches itself or another face of its own photo: two faces in one photo ar
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -15,7 +16,7 @@ import numpy as np
 from . import images
 from .deletions import Deletions
 from .embed import EmbedOptions, FaceEmbedding, as_vector
-from .errors import UsageError
+from .errors import InputError, UsageError
 from .identities import IdentityView
 from .records import timestamp
 from .search import FaceSearch
@@ -44,6 +45,8 @@ class Matcher:
         self.model = dataset.config.model
         self.metric = dataset.config.metric
         self.threshold = options.threshold if options.threshold is not None else dataset.config.effective_threshold()
+        if not (math.isfinite(self.threshold) and self.threshold >= 0):
+            raise UsageError(f"a threshold is a distance, a finite number of 0 or more, not {self.threshold}")
         self.deletions = Deletions.of(dataset)
         self.identities = IdentityView.of(dataset, self.deletions)
         only = set(self.identities.face_identity) if options.identified_only else None
@@ -51,7 +54,10 @@ class Matcher:
         self.query_images = {i["id"] for i in images.ImageCatalog(dataset.log(images.LOG).records()) if i.get("query")}
         self.excluded = set()
         for name in options.exclude_identities:
-            found = self.identities.find(name)
+            try:
+                found = self.identities.find(name)
+            except InputError as exc:
+                raise UsageError(f"--exclude-identities: {exc.reason}") from None
             if found is None:
                 raise UsageError(f"--exclude-identities: no identity {name!r} in {dataset.root}")
             self.excluded.add(found["id"])
@@ -76,7 +82,7 @@ class Matcher:
             neighbours = self.search.nearest(vector, fetch)
             kept, seen_identities = [], set()
             for n in neighbours:
-                if n.distance > self.threshold:
+                if not n.distance <= self.threshold:  # a NaN distance (a zero vector's cosine) ends it too
                     break
                 if not self._eligible(face, image, n):
                     continue
@@ -88,7 +94,7 @@ class Matcher:
                 kept.append((n, identity))
                 if len(kept) == wanted:
                     break
-            exhausted = len(neighbours) < fetch or neighbours[-1].distance > self.threshold
+            exhausted = len(neighbours) < fetch or not neighbours[-1].distance <= self.threshold
             if len(kept) == wanted or exhausted or fetch >= self.search.size:
                 break
             fetch *= 4

@@ -2,7 +2,8 @@
 
 The query images are stored marked as queries, with their faces, embeddings and matches, so a
 recognition can be reviewed later; query faces stay out of the gallery unless someone links them
-to an identity.
+to an identity. A photo the dataset holds already stays in the gallery: a `recognition` record
+(in the matches log) is what says it was recognised, as it says for every photo recognised.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from .chain import Chain
 from .detect import DetectOptions, FaceDetection
 from .embed import EmbedOptions, FaceEmbedding
 from .importer import Importer
-from .match import FaceMatching, Matcher, MatchOptions
+from .match import MATCHES, FaceMatching, Matcher, MatchOptions
+from .records import timestamp
 from .store.dataset import Dataset
 from .stream import Emitter
 
 ATTRIBUTES = "attributes"
+RECOGNITION = "recognition"
 
 
 @dataclass(frozen=True)
@@ -40,12 +43,26 @@ def recognize(dataset: Dataset, paths: Iterable[str], out: Emitter, options: Rec
         imported: list[dict] = []
         with Importer(dataset, Emitter(imported.append), options.consent, query=True) as importer:
             importer.add_arguments([path])
+        seen = []
         for record in chain.run(imported):
+            if record.get("type") == "image":
+                seen.append(record["id"])
             if extended and record.get("type") in ("face", "match"):
                 face = record["id"] if record["type"] == "face" else record["candidate"]
                 if face in extended:
                     record = {**record, "attributes": extended[face]}
             out.emit(record)
+        for image in seen:
+            dataset.log(MATCHES).append({"type": RECOGNITION, "image": image, "ts": timestamp()})
+
+
+def recognised(records: Iterable[dict]) -> dict[str, str]:
+    """The time each image was last recognised, from the matches log's records."""
+    found: dict[str, str] = {}
+    for record in records:
+        if record.get("type") == RECOGNITION and isinstance(record.get("image"), str):
+            found[record["image"]] = max(found.get(record["image"], ""), str(record.get("ts", "")))
+    return found
 
 
 def _attributes(dataset: Dataset) -> dict[str, dict]:

@@ -21,6 +21,7 @@ from typing import IO, Iterable, Iterator
 from .embed import EMBEDDINGS
 from .errors import InputError
 from .identities import IdentityEditor
+from .ids import resolve
 from .index import Vectors
 from .match import Matcher, MatchOptions
 from .records import timestamp
@@ -126,8 +127,9 @@ def proposal_rows(items: Iterable, out: Emitter) -> Iterator[tuple[str, dict]]:
 
 
 def link_matched_faces(dataset: Dataset, rows: Iterable[tuple[str, dict]], out: Emitter) -> int:
-    """Link the (face_id, identity_id) of each row; a row that cannot be applied gets an error
-    record (and the others are applied). Returns how many links were made or already held."""
+    """Link the (face_id, identity_id) of each row (whole ids, or unique starts of them as tables
+    show them); a row that cannot be applied gets an error record (and the others are applied).
+    Returns how many links were made or already held."""
     editor = IdentityEditor(dataset)
     applied = 0
     for label, row in rows:
@@ -136,8 +138,7 @@ def link_matched_faces(dataset: Dataset, rows: Iterable[tuple[str, dict]], out: 
             out.fail(label, STAGE, "a row needs a face_id and an identity_id", "malformed-input")
             continue
         try:
-            if identity not in editor.view.identities:
-                raise InputError("unknown-identity", f"no identity with id {identity} in {dataset.root}")
+            identity = resolve(identity, editor.view.identities, "identity", dataset.root, "unknown-identity")
             out.emit(editor.link(face, identity, source="review"))
             applied += 1
         except InputError as exc:

@@ -49,7 +49,7 @@ class FaceSearch:
                                 dataset.log(EMBEDDINGS).unflushed())
         if only is not None:
             fresh = (record for record in fresh if record.get("face") in only)
-        self.fresh = Vectors.collect(fresh, model)
+        self.fresh = Vectors.collect(fresh, model, self.info.dim if self.info and len(self.info.faces) else None)
         self._fresh_faces = set(self.fresh.faces)
         self._rows = len(self.fresh.faces)
         self._norms = np.linalg.norm(self.fresh.matrix, axis=1) if self._rows else np.zeros(0, np.float32)

@@ -25,6 +25,8 @@ from . import shapes
 from .records import error_record
 
 FORMATS = ("json", "msgpack")
+MAX_RECORD = 256 << 20
+"""The largest record read from a stream (an image carried inline, base64 in JSON, included)."""
 
 log = logging.getLogger("recops")
 
@@ -74,7 +76,13 @@ def _read_null_paths(stream: IO[bytes]) -> Iterator[str]:
 
 
 def _read_lines(stream: IO[bytes]) -> Iterator[dict | str | BadInput]:
-    for number, raw in enumerate(stream, 1):
+    number = 0
+    while raw := stream.readline(MAX_RECORD + 1):
+        number += 1
+        if len(raw) > MAX_RECORD and not raw.endswith(b"\n"):
+            _skip_line(stream)
+            yield BadInput(_snippet(raw), f"input line {number} is longer than {MAX_RECORD >> 20} MiB")
+            continue
         line = raw.rstrip(b"\n")
         if line.endswith(b"\r"):
             line = line[:-1]
@@ -84,18 +92,37 @@ def _read_lines(stream: IO[bytes]) -> Iterator[dict | str | BadInput]:
             yield os.fsdecode(line)
             continue
         try:
-            record = json.loads(line)
+            record = _loads(line.decode("utf-8"))
+        except RecursionError:
+            yield BadInput(_snippet(line), f"input line {number} is nested too deep to be a record")
+            continue
         except ValueError as exc:
             yield BadInput(_snippet(line), f"malformed JSON record on input line {number}: {exc}")
             continue
         if not isinstance(record, dict) or not isinstance(record.get("type"), str):
             yield BadInput(_snippet(line), f"input line {number} is not a record (a map with a 'type')")
             continue
-        yield _checked(record)
+        # JSON holds plain values only; a line with few brackets cannot nest deep either.
+        yield _checked(record, plain=line.count(b"[") + line.count(b"{") > shapes.MAX_DEPTH)
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number a record may hold")
+
+
+_loads = json.JSONDecoder(parse_constant=_refuse_constant).decode
+
+
+def _skip_line(stream: IO[bytes]) -> None:
+    while chunk := stream.readline(1 << 20):
+        if chunk.endswith(b"\n"):
+            return
 
 
 def _read_msgpack(stream: IO[bytes]) -> Iterator[dict | BadInput]:
-    unpacker = msgpack.Unpacker(_Read1(stream), raw=False, unicode_errors="surrogateescape", strict_map_key=False)
+    source = _Read1(stream)
+    unpacker = msgpack.Unpacker(source, raw=False, unicode_errors="surrogateescape", strict_map_key=False,
+                                max_buffer_size=MAX_RECORD)
     number = 0
     try:
         for record in unpacker:
@@ -107,10 +134,15 @@ def _read_msgpack(stream: IO[bytes]) -> Iterator[dict | BadInput]:
     except (ValueError, msgpack.UnpackException) as exc:
         # msgpack cannot resynchronise after garbage: report it and end the input here.
         yield BadInput(f"msgpack object {number + 1}", f"malformed msgpack after object {number}: {exc}")
+        return
+    if source.total > unpacker.tell():
+        # A cut connection (an ssh link of a parallel run that dropped) ends mid-record.
+        yield BadInput(f"msgpack object {number + 1}", f"the msgpack stream ends in the middle of object "
+                       f"{number + 1} ({source.total - unpacker.tell()} bytes of it): input cut short")
 
 
-def _checked(record: dict) -> dict | BadInput:
-    why = shapes.problem(record)
+def _checked(record: dict, plain: bool = True) -> dict | BadInput:
+    why = shapes.problem(record, plain)
     return record if why is None else BadInput(shapes.label(record), why)
 
 
@@ -122,9 +154,12 @@ def _read_some(stream: IO[bytes], size: int = 65536) -> bytes:
 class _Read1:
     def __init__(self, stream: IO[bytes]):
         self.stream = stream
+        self.total = 0
 
     def read(self, size: int = 65536) -> bytes:
-        return _read_some(self.stream, size)
+        data = _read_some(self.stream, size)
+        self.total += len(data)
+        return data
 
 
 def _snippet(line: bytes, limit: int = 80) -> str:

@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import os
+import shutil
 
 import pytest
 
@@ -115,3 +116,80 @@ def test_a_filter_that_kept_nothing_leaves_nothing_to_do(ds):
         nothing = run(tool, input=b"")
         assert nothing.returncode == 0 and nothing.stdout == b"", tool
     assert run(["rx-identity", "create", "Ada"]).returncode == 2  # no input to read: the dataset is needed
+
+
+FACE_IDS = ["abcd1" + "0" * 27, "abcd2" + "0" * 27, "5e1f" + "1" * 28, "5e2f" + "2" * 28]
+IMAGE_IDS = ["9a" + "3" * 30, "9b" + "4" * 30, "9c" + "5" * 30, "9d" + "6" * 30]
+
+
+@pytest.fixture
+def home(tmp_path):
+    """$RECOPS_HOME with one dataset, case: faces whose ids start abcd1, abcd2, 5e1f, 5e2f."""
+    import numpy as np
+
+    from recops.embed import EMBEDDINGS
+    from recops.faces import LOG as FACES
+    from recops.images import LOG as IMAGES
+    from recops.records import image_record, timestamp
+
+    root = tmp_path / "home" / "case"
+    Dataset.create(str(root), threshold=0.3).close()
+    with Dataset.open(str(root)) as dataset:
+        for n, (face, image) in enumerate(zip(FACE_IDS, IMAGE_IDS)):
+            dataset.log(IMAGES).append(image_record(image, 1, "image/jpeg", 10, 10, [f"/p/{n}.jpg"], False))
+            dataset.log(FACES).append({"type": "face", "id": face, "image": image, "box": [0, 0, 5, 5], "ts": timestamp()})
+            dataset.log(EMBEDDINGS).append({"type": "embedding", "face": face, "image": image, "model": "Dlib",
+                                            "vector": np.asarray([1, n / 100, 0, 0], np.float32), "ts": timestamp()})
+    return {"RECOPS_HOME": str(tmp_path / "home")}, str(root)
+
+
+def test_ids_are_taken_as_git_takes_them_a_unique_start_will_do(home, tmp_path):
+    env, root = home
+    (listed,) = jsonl(run(["recops", "dataset-list"], env=env).stdout)
+    for dataset in (listed["id"], listed["id"][:12], listed["id"][:4].upper()):
+        shown = run(["recops", "dataset-list-faces", "-d", dataset], env=env)
+        assert shown.returncode == 0 and len(jsonl(shown.stdout)) == 4, shown.stderr
+    ada = jsonl(run(["recops", "identity-create", "Ada", "-d", listed["id"][:12]], env=env).stdout)[0]
+    linked = run(["recops", "identity-link", ada["id"][:12], FACE_IDS[2][:12], "-d", root])
+    assert linked.returncode == 0, linked.stderr
+    assert jsonl(linked.stdout)[0]["face"] == FACE_IDS[2]
+    assert run(["rx-identity", "link", ada["id"][:8], "5e2f", "-d", root]).returncode == 0
+    faces = jsonl(run(["rx-ls", "faces", "-d", root, "--identity", ada["id"][:12]]).stdout)
+    assert sorted(f["id"] for f in faces) == FACE_IDS[2:]
+    assert run(["rx-identity", "unlink", ada["id"][:12], FACE_IDS[2][:12], "-d", root]).returncode == 0
+    assert run(["rx-identity", "update", ada["id"][:12], "-d", root, "--name", "Ada L."]).returncode == 0
+    bob = jsonl(run(["rx-identity", "create", "Bob", "-d", root]).stdout)[0]
+    merged = run(["rx-identity", "merge", bob["id"][:12], ada["id"][:12], "-d", root])
+    assert merged.returncode == 0 and jsonl(merged.stdout)[-1] == {**jsonl(merged.stdout)[-1], "id": bob["id"], "deleted": True}
+    ambiguous = run(["rx-delete", "-d", root, "abcd"])
+    assert ambiguous.returncode == 1 and jsonl(ambiguous.stdout)[0]["kind"] == "ambiguous-id"
+    assert FACE_IDS[0].encode() in ambiguous.stderr and FACE_IDS[1].encode() in ambiguous.stderr
+    too_short = run(["recops", "face-delete", "abc", "-d", root])
+    assert too_short.returncode == 2 and b"no face abc" in too_short.stderr
+    assert run(["recops", "face-delete", "abcd1", "-d", root]).returncode == 0
+    assert run(["rx-delete", "-d", root, IMAGE_IDS[1][:12]]).returncode == 0
+    assert run(["recops", "image-delete", IMAGE_IDS[2][:12], "-d", root]).returncode == 0
+    assert [f["id"] for f in jsonl(run(["rx-ls", "faces", "-d", root]).stdout)] == [FACE_IDS[3]]
+    kept = tmp_path / "kept.csv"
+    kept.write_text(f"face_id,identity_id\n{FACE_IDS[3][:12]},{ada['id'][:12]}\n")
+    applied = run(["recops", "dataset-link-matched-faces", str(kept), "-d", root])
+    assert applied.returncode == 0 and jsonl(applied.stdout)[0]["face"] == FACE_IDS[3], applied.stderr
+    unknown = run(["recops", "dataset-list-faces", "-d", "ffffffff"], env=env)
+    assert unknown.returncode != 0 and b"ffffffff" in unknown.stderr
+    shutil.copytree(root, os.path.join(os.path.dirname(root), "copy"))  # copies of one dataset share its id
+    both = run(["recops", "dataset-list-faces", "-d", listed["id"][:12]], env=env)
+    assert both.returncode == 2 and b"ambiguous" in both.stderr and b"copy" in both.stderr
+
+
+def test_a_name_wins_over_a_start_of_an_id(home):
+    from recops.identities import IDENTITIES
+
+    _, root = home
+    with Dataset.open(root) as dataset:
+        editor = IdentityEditor(dataset)
+        cafe = editor.create("cafe")
+        dataset.log(IDENTITIES).append({"type": "identity", "id": "cafe" + "7" * 28, "name": "Other", "ts": "2026"})
+    linked = run(["rx-identity", "link", "cafe", FACE_IDS[2], "-d", root])
+    assert jsonl(linked.stdout)[0]["identity"] == cafe["id"]
+    by_start = run(["rx-identity", "link", "cafe7", FACE_IDS[3], "-d", root])
+    assert jsonl(by_start.stdout)[0]["identity"] == "cafe" + "7" * 28

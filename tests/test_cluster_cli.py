@@ -81,10 +81,14 @@ def test_a_cluster_becomes_an_identity(case):
     assert records[-1]["id"] == clusters[0]["id"] and records[-1]["identity_name"] == "Ada"
     (ada,) = jsonl(run(["rx-ls", "identities", "-d", root]).stdout)
     assert (ada["name"], ada["faces"]) == ("Ada", 4)
-    porcelain = run(["recops", "cluster-to-identity", "1", "Bob", "-d", root])
-    assert porcelain.returncode == 0 and [r["type"] for r in jsonl(porcelain.stdout)][-1] == "cluster"
+    porcelain = run(["recops", "cluster-to-identity", clusters[1]["id"][:12], "Bob", "-d", root])
+    assert porcelain.returncode == 0 and [r["type"] for r in jsonl(porcelain.stdout)][-1] == "cluster", porcelain.stderr
+    assert jsonl(porcelain.stdout)[-1]["id"] == clusters[1]["id"], "a unique start of a cluster's id names it"
+    stranger = jsonl(run(["rx-cluster", "name", clusters[2]["id"][:12], ada["id"][:12], "-d", root]).stdout)
+    assert [r["type"] for r in stranger] == ["link", "cluster"] and stranger[0]["identity"] == ada["id"], \
+        "a unique start of an identity's id names it: no identity is created under that name"
     again = jsonl(run(["rx-cluster", "-d", root]).stdout)
-    assert not again[-1]["full"] and {c["identity_name"] for c in again[:-1]} == {"Ada", "Bob", None}
+    assert not again[-1]["full"] and {c["identity_name"] for c in again[:-1]} == {"Ada", "Bob"}
 
 
 def test_recops_dataset_cluster_faces(case):

@@ -240,3 +240,40 @@ def test_another_host_detects_and_embeds_shipped_images_and_the_results_come_hom
         assert len([r for r in dataset.log(EMBEDDINGS).records() if r["type"] == "embedding"]) == 2
     matched = run(["rx-match", "-d", str(home)], input=stored.stdout)
     assert matched.returncode == 0
+
+
+def test_a_detection_with_other_settings_replaces_the_faces_of_an_image(tmp_path, photos, fake_models):
+    from recops.deletions import Deletions
+    from recops.errors import InputError
+    from recops.identities import IdentityEditor
+    from recops.imports import ImportOptions, import_images
+    from recops.listing import list_kind
+    from recops.match import Matcher
+
+    root = str(tmp_path / "fake.rx")
+    Dataset.create(root, detector="fake", model="Fake", threshold=1000.0).close()
+
+    def run_import(**options):
+        with Dataset.open(root) as dataset:
+            import_images(dataset, str(photos), Emitter(lambda record: None), ImportOptions(**options))
+            return [(f["aligned"], f["box"], f["identity"]) for f in list_kind(dataset, "faces")]
+
+    assert [aligned for aligned, _, _ in run_import()] == [True] * 3  # the PNGs are flat: no face
+    with Dataset.open(root) as dataset:
+        first = sorted(list_kind(dataset, "faces"), key=lambda f: f["image"])[0]
+        ada = IdentityEditor(dataset).create("Ada")
+        IdentityEditor(dataset).link(first["id"], ada["id"])
+    unaligned = run_import(align=False, force=True)
+    assert len(unaligned) == 3, "a re-detection doubled the faces of every photo"
+    assert {aligned for aligned, _, _ in unaligned} == {False}
+    assert sum(identity == ada["id"] for _, _, identity in unaligned) == 1, "the link follows the face's box"
+    with Dataset.open(root) as dataset:
+        assert Deletions.of(dataset).hides(first["id"], first["image"])
+        with pytest.raises(InputError, match="replaced"):
+            IdentityEditor(dataset).link(first["id"], ada["id"])
+        vector = np.zeros(4, np.float32)
+        candidates = {m["candidate"] for m in Matcher(dataset).matches("0" * 32, "1" * 32, vector)}
+        assert first["id"] not in candidates
+    again = run_import()
+    assert sorted(again, key=repr) == sorted(((True, box, identity) for _, box, identity in unaligned), key=repr), \
+        "detecting with the first settings again brings back their faces, links and all"

@@ -151,7 +151,7 @@ def test_import_faces_links_to_an_existing_identity_or_to_none(ds, people, tmp_p
     ds.flush()
     rows = []
     objects = CreatedObjects(timestamp(), rows.append)
-    out, _ = imported_records(ds, people / "ada", fn=import_faces, identity=ada["id"], objects=objects)
+    out, _ = imported_records(ds, people / "ada", fn=import_faces, identity=ada["id"][:12], objects=objects)
     assert names(ds) == {"Ada Lovelace": 2}
     assert [r["kind"] for r in rows] == ["Image", "Face", "Image", "Face"]
     assert rows[0]["path"] == str(people / "ada" / "a1.jpg")
@@ -214,3 +214,13 @@ def test_one_photo_in_the_folders_of_two_identities_is_refused(ds, people):
     out, _ = imported_records(ds, people)
     assert [r["kind"] for r in out if r["type"] == "error"].count("ambiguous-identity") == 2
     assert names(ds) == {"ada": 2}  # bob had only that photo, and pair.jpg and blank.png
+
+
+def test_a_folder_named_like_the_start_of_an_id_is_a_name(ds, tmp_path):
+    ada = IdentityEditor(ds).create("Ada")
+    ds.flush()
+    folder = tmp_path / "by-folder" / ada["id"][:8]
+    folder.mkdir(parents=True)
+    (folder / "p.jpg").write_bytes(make_jpeg(7))
+    imported_records(ds, tmp_path / "by-folder")
+    assert names(ds) == {"Ada": 0, ada["id"][:8]: 1}

@@ -39,12 +39,25 @@ def test_create_rename_recolour_delete_keep_one_id(ds):
         editor.update(ada["id"], name="again")
 
 
-def test_an_identity_without_a_chosen_colour_gets_one_told_by_its_name(ds):
+NAMES = ["Ada", "Bob", "Cy", "Dee", "Eve", "Fay", "Gus", "Hal", "Ivy", "Jo", "Kim", "Lu"]
+
+
+def test_a_new_identity_gets_a_colour_nobody_has_while_one_is_left(ds, tmp_path):
     editor = IdentityEditor(ds)
-    people = [editor.create(name) for name in ("obama", "biden", "rose_leslie", "lin_manuel_miranda")]
-    assert all(p["color"] in PALETTE and p["color"] == color_for(p["name"]) for p in people)
-    assert len({p["color"] for p in people}) > 1, "identities in a report would be told apart by nothing"
-    assert editor.create("obama again", color="#123456")["color"] == "#123456"
+    chosen = editor.create("Chosen", color="#00FF01")
+    assert chosen["color"] == "#00FF01", "a colour a person chose is kept"
+    first = [editor.create(name)["color"] for name in NAMES[:len(PALETTE) - 1]]
+    assert sorted(first + ["#00ff01"]) == sorted(PALETTE), "two identities share a colour while others are unused"
+    editor.delete("Bob")
+    assert editor.create(NAMES[9])["color"] == first[1], "a deleted identity's colour is free again"
+    eleventh, twelfth = editor.create(NAMES[10])["color"], editor.create(NAMES[11])["color"]
+    assert eleventh in PALETTE and twelfth in PALETTE and twelfth != eleventh, "then the least used"
+    Dataset.create(str(tmp_path / "copy.rx")).close()
+    with Dataset.open(str(tmp_path / "copy.rx")) as copy:
+        again = IdentityEditor(copy)
+        again.create("Chosen", color="#00FF01")
+        assert [again.create(name)["color"] for name in NAMES[:len(PALETTE) - 1]] == first, "copies agree"
+    assert color_for("Ada", PALETTE) in PALETTE
 
 
 def test_the_last_statement_about_a_face_wins_and_a_rejection_is_remembered(ds):
@@ -134,3 +147,34 @@ def test_deleted_faces_and_images_take_their_links_with_them(ds):
     assert Deletions.of(ds).hides(hexid(1), hexid(0, "a"))
     with pytest.raises(InputError, match="no face or image"):
         deleter.delete("0" * 32)
+
+
+def _enrol_at_once(root: str, barrier, reuse: bool) -> None:
+    with Dataset.open(root) as dataset:
+        editor = IdentityEditor(dataset)  # each has read the identities: none is called Zed yet
+        barrier.wait()
+        if reuse:
+            editor.create("Zed", reuse_name=True)
+        else:
+            editor.find_or_create("Zed")
+
+
+def test_enrolments_at_once_under_one_new_name_make_one_identity(ds):
+    import multiprocessing
+    import os
+    import stat
+
+    ds.flush()
+    context = multiprocessing.get_context("fork")
+    for attempt in range(3):
+        barrier = context.Barrier(8)
+        workers = [context.Process(target=_enrol_at_once, args=(ds.root, barrier, n % 2 == 1)) for n in range(8)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(60)
+        assert [w.exitcode for w in workers] == [0] * 8
+        named = [r for r in reread(ds).identities.values() if r["name"] == "Zed"]
+        assert len(named) == 1, f"{len(named)} identities named Zed after attempt {attempt}"
+    lock = os.path.join(ds.root, "cache", "identities.lock")
+    assert stat.S_IMODE(os.lstat(lock).st_mode) == 0o600

@@ -221,5 +221,5 @@ def test_a_fresh_file_is_not_trusted_by_its_stat(dataset, photos):
 
     import_core(dataset, [photos / "img1.jpg"])
     with Dataset.open(str(dataset)) as ds:
-        cache = PathCache(ds.cache_dir)
+        cache = PathCache(ds.tree)
         assert cache.lookup(str(photos / "img1.jpg"), os.stat(photos / "img1.jpg")) is None

@@ -27,6 +27,14 @@ from recops.store.dataset import Dataset
 from recops.stream import Emitter
 
 BOX = [200, 150, 400, 390]
+
+
+def hid(tag: str) -> str:
+    """An id as records carry them (32 hex digits), readable in a failure: hid("q") = "71000..."."""
+    return tag.encode().hex().ljust(32, "0")
+
+
+I1, I2, Q, C, F0, F1, F2 = (hid(t) for t in ("i1", "i2", "q", "c", "f0", "f1", "f2"))
 URL_ATTRIBUTES = {"src", "href", "xlink:href", "srcset", "action", "formaction", "poster", "data", "background",
                   "cite", "longdesc", "manifest", "ping", "codebase", "usemap", "icon", "content"}
 ACTIVE_TAGS = {"script", "iframe", "frame", "object", "embed", "link", "base", "applet", "form"}
@@ -103,8 +111,8 @@ def two_photos(tmp_path):
     """A query photo (face q, unknown) matched to a photo whose face c is Ada's (a pink identity)."""
     query, gallery = write_photo(tmp_path / "query.jpg"), write_photo(tmp_path / "gallery.jpg", seed=1)
     ada = {"type": "identity", "id": "a" * 32, "name": "Ada", "description": "", "color": "#ff8800"}
-    return [image("i1", query), face("q", "i1", query), image("i2", gallery), face("c", "i2", gallery, [100, 100, 300, 340]),
-            ada, match(("q", "i1"), ("c", "i2"), ada["id"], "Ada")]
+    return [image(I1, query), face(Q, I1, query), image(I2, gallery), face(C, I2, gallery, [100, 100, 300, 340]),
+            ada, match((Q, I1), (C, I2), ada["id"], "Ada")]
 
 
 def render(records, tmp_path, name="report.html", dataset=None, **options):
@@ -136,7 +144,7 @@ def test_a_recognize_report_is_one_file_that_fetches_nothing(two_photos, tmp_pat
 
 def test_boxes_are_drawn_in_the_photos_own_pixels_so_they_fit_any_scale(tmp_path):
     big = write_photo(tmp_path / "big.jpg", size=(3000, 2000))
-    html, _ = render([image("i", big, (3000, 2000)), face("f", "i", big, [1500, 400, 1800, 800])], tmp_path)
+    html, _ = render([image(I1, big, (3000, 2000)), face(F0, I1, big, [1500, 400, 1800, 800])], tmp_path)
     assert '<svg viewBox="0 0 3000 2000" preserveAspectRatio="none"' in html
     assert re.search(r'<rect x="1500.0" y="400.0" width="300.0" height="400.0" fill="none" stroke="#ff00ff"', html)
     (page,) = photo_sources(html)
@@ -158,8 +166,8 @@ def test_names_paths_and_descriptions_from_outside_are_escaped(tmp_path):
     path = write_photo(tmp_path / "<img src=x onerror=alert(2)>.jpg")
     evil = {"type": "identity", "id": "e" * 32, "name": "<script>alert(1)</script>",
             "description": '"><svg onload=alert(3)>', "color": '"><script>alert(4)</script>'}
-    records = [image("i1", path), face("q", "i1", path), face("c", "i1", path, [500, 100, 600, 220]), evil,
-               match(("q", "i1"), ("c", "i1"), evil["id"], evil["name"])]
+    records = [image(I1, path), face(Q, I1, path), face(C, I1, path, [500, 100, 600, 220]), evil,
+               match((Q, I1), (C, I1), evil["id"], evil["name"])]
     html, _ = render(records, tmp_path, title="</title><script>alert(5)</script>")
     assert outside_references(html) == [] and "<script>" not in html and "<svg onload" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;img src=x onerror=alert(2)&gt;.jpg" in html
@@ -170,10 +178,10 @@ def test_the_kind_is_told_by_the_records(two_photos, tmp_path):
     path = two_photos[0]["paths"][0]
     verification = {"type": "verification", "images": [path, path], "boxes": [BOX, BOX], "verified": True,
                     "distance": 0.01, "threshold": 0.07, "metric": "cosine", "model": "Fake", "detector": "fake"}
-    cluster = {"type": "cluster", "id": "c" * 32, "faces": ["q", "c"], "size": 2, "identity": None, "label": 0,
+    cluster = {"type": "cluster", "id": "c" * 32, "faces": [Q, C], "size": 2, "identity": None, "label": 0,
                "threshold": 0.1, "method": "test"}
-    proposal = {"type": "proposal", "face": "q", "image": "i1", "identity": "a" * 32, "identity_name": "Ada",
-                "distance": 0.03, "threshold": 0.07, "metric": "cosine", "candidate": "c", "candidate_image": "i2"}
+    proposal = {"type": "proposal", "face": Q, "image": I1, "identity": "a" * 32, "identity_name": "Ada",
+                "distance": 0.03, "threshold": 0.07, "metric": "cosine", "candidate": C, "candidate_image": I2}
     for extra, kind in (([], "recognize"), ([proposal], "match-faces"), ([cluster], "cluster"), ([verification], "verify")):
         html, emitted = render(two_photos + extra, tmp_path)
         assert emitted[-1]["kind"] == kind and outside_references(html) == []
@@ -207,13 +215,13 @@ def test_json_holds_the_variables_without_pixels_and_csv_the_review_sheet(two_ph
     with open(tmp_path / "report.json") as handle:
         data = json.load(handle)
     assert emitted[-1]["format"] == "json" and "data:" not in json.dumps(data)
-    (face,) = [f for entry in data["images"] for f in entry["faces"] if f["id"] == "q"]
+    (face,) = [f for entry in data["images"] for f in entry["faces"] if f["id"] == Q]
     assert face["box"] == BOX and face["identity"]["name"] == "Ada" and face["matches"][0]["distance"] == 0.03
-    proposal = {"type": "proposal", "face": "q", "image": "i1", "identity": "a" * 32, "identity_name": "Ada",
-                "distance": 0.03, "threshold": 0.07, "metric": "cosine", "candidate": "c", "candidate_image": "i2"}
+    proposal = {"type": "proposal", "face": Q, "image": I1, "identity": "a" * 32, "identity_name": "Ada",
+                "distance": 0.03, "threshold": 0.07, "metric": "cosine", "candidate": C, "candidate_image": I2}
     render([proposal], tmp_path, name="review.csv")
     assert (tmp_path / "review.csv").read_text().splitlines() == [
-        "face_id,identity_id,identity_name,distance,threshold,matched_face_id", f"q,{'a' * 32},Ada,0.03,0.07,c"]
+        "face_id,identity_id,identity_name,distance,threshold,matched_face_id", f"{Q},{'a' * 32},Ada,0.03,0.07,{C}"]
     with pytest.raises(UsageError, match="match-faces"):
         render(two_photos, tmp_path, name="report.csv")
 
@@ -238,9 +246,8 @@ def test_a_users_template_gets_the_same_variables_escaped_and_sandboxed(two_phot
 def test_attributes_are_shown_with_their_warning(two_photos, tmp_path):
     html, _ = render(two_photos, tmp_path)
     assert "discriminatory" not in html
-    attribute = {"type": "attribute", "face": "q", "image": "i1", "age": 34.4,
-                 "gender": {"label": "Man", "scores": {"Man": 0.97, "Woman": 0.03}},
-                 "emotion": {"label": "happy", "scores": {"happy": 88.0}}, "race": None}
+    attribute = {"type": "attribute", "face": Q, "image": I1, "age": 34.4, "dominant_gender": "Man",
+                 "gender": {"Man": 97.0, "Woman": 3.0}, "dominant_emotion": "happy", "emotion": {"happy": 88.0}}
     html, _ = render(two_photos + [attribute], tmp_path)
     assert "discriminatory" in html and "<dd>34</dd>" in html and "<dd>Man 97%</dd>" in html
     assert "<dd>happy 88%</dd>" in html and "<dt>race</dt>" not in html
@@ -251,12 +258,13 @@ def test_attributes_are_shown_with_their_warning(two_photos, tmp_path):
 
 
 def test_a_photo_without_pixels_is_an_error_and_the_rest_is_reported(two_photos, tmp_path):
-    lost = [image("gone", "/nonexistent/lost.jpg"), face("g", "gone", "/nonexistent/lost.jpg")]
+    lost = [image(hid("gone"), "/nonexistent/lost.jpg"), face(hid("g"), hid("gone"), "/nonexistent/lost.jpg")]
     upstream = {"type": "error", "input": "broken.jpg", "stage": "import", "kind": "truncated", "reason": "cut short"}
-    malformed = [face("bad", "i1", "x.jpg", box=[1, 2]), {**two_photos[-1], "distance": "near", "query": "q"}]
+    malformed = [face(hid("bad"), I1, "x.jpg", box=[1, 2]), {**two_photos[-1], "distance": "near", "query": Q}]
     html, emitted = render(two_photos + lost + [upstream] + malformed, tmp_path)
     errors = [r for r in emitted if r["type"] == "error"]
-    assert [e["input"] for e in errors] == ["broken.jpg", "bad", "gone"] and errors[1]["kind"] == "malformed-input"
+    assert [e["input"] for e in errors] == ["broken.jpg", hid("bad"), Q, hid("gone")]
+    assert errors[1]["kind"] == errors[2]["kind"] == "malformed-input"
     assert "pixels unavailable" in html and "cut short" in html and len(photo_sources(html)) == 2
     assert emitted[-1]["problems"] == 2 and emitted[-1]["faces"] == 3
 
@@ -277,16 +285,16 @@ def case(tmp_path):
             importer.add_arguments(paths[2:])
         ids = [r["id"] for r in imported if r["type"] == "image"]
         for n, (image_id, vector) in enumerate(zip(ids, ([1, 0, 0, 0], [1, 0.1, 0, 0], [1, 0.05, 0, 0]))):
-            ds.log("faces").append({"type": "face", "id": f"f{n}", "image": image_id, "box": BOX, "ts": f"2026-01-0{n + 1}"})
-            ds.log("embeddings").append({"type": "embedding", "face": f"f{n}", "image": image_id, "model": "Dlib",
+            ds.log("faces").append({"type": "face", "id": hid(f"f{n}"), "image": image_id, "box": BOX, "ts": f"2026-01-0{n + 1}"})
+            ds.log("embeddings").append({"type": "embedding", "face": hid(f"f{n}"), "image": image_id, "model": "Dlib",
                                          "vector": np.asarray(vector, np.float32), "ts": f"2026-01-0{n + 1}"})
         editor = IdentityEditor(ds)
         ada = editor.create("Ada", color="#00aaff")["id"]
-        editor.link("f0", ada)
-        ds.log("matches").append({**match(("f2", ids[2]), ("f0", ids[0]), ada, "Ada"), "ts": "2026-01-04"})
+        editor.link(F0, ada)
+        ds.log("matches").append({**match((F2, ids[2]), (F0, ids[0]), ada, "Ada"), "ts": "2026-01-04"})
         settings = {"threshold": 0.1, "method": "test"}
-        for full, (id, faces, identity) in ((True, ("1" * 32, ["f0", "f1"], {"id": ada, "name": "Ada"})),
-                                            (False, ("2" * 32, ["f1"], None))):
+        for full, (id, faces, identity) in ((True, ("1" * 32, [F0, F1], {"id": ada, "name": "Ada"})),
+                                            (False, ("2" * 32, [F1], None))):
             run = new_run()
             store_run(ds, [cluster_record(id, faces, identity, settings, run)],
                       {"type": "clustering", "id": run, "full": full, **settings, "ts": timestamp()})
@@ -305,18 +313,18 @@ def test_a_dataset_reports_its_recognitions_proposals_and_clusters(case, tmp_pat
     assert (emitted[-1]["images"], emitted[-1]["faces"]) == (1, 1)
     assert 'id="image-' + case[1][2] in html and len(photo_sources(html)) == 1 and html.count('stroke="#00aaff"') == 1
     html, emitted = from_dataset(case, tmp_path, kind="match-faces")
-    assert emitted[-1]["proposals"] == 1 and 'id="face-f1"' in html and html.count('class="crop"') == 2
+    assert emitted[-1]["proposals"] == 1 and f'id="face-{F1}"' in html and html.count('class="crop"') == 2
     html, emitted = from_dataset(case, tmp_path, kind="cluster")
     assert emitted[-1]["clusters"] == 2
     first, second = html.split('id="cluster-')[1:]
-    assert 'id="face-f0"' in first and 'id="face-f1"' not in first and 'id="face-f1"' in second
+    assert f'id="face-{F0}"' in first and f'id="face-{F1}"' not in first and f'id="face-{F1}"' in second
     with pytest.raises(UsageError, match="rx-verify"):
         from_dataset(case, tmp_path, kind="verify")
 
 
 def test_faces_a_stream_only_names_come_from_the_dataset_it_is_given(case, tmp_path):
-    proposal = {"type": "proposal", "face": "f1", "image": case[1][1], "identity": "x", "identity_name": "Ada",
-                "distance": 0.01, "threshold": 0.4, "metric": "cosine", "candidate": "f0", "candidate_image": case[1][0]}
+    proposal = {"type": "proposal", "face": F1, "image": case[1][1], "identity": hid("x"), "identity_name": "Ada",
+                "distance": 0.01, "threshold": 0.4, "metric": "cosine", "candidate": F0, "candidate_image": case[1][0]}
     html, emitted = render([proposal], tmp_path)
     assert emitted[0]["type"] == "warning" and "2 face(s)" in emitted[0]["reason"] and "no pixels for face" in html
     html, emitted = render([proposal], tmp_path, dataset=case[0])
@@ -361,9 +369,31 @@ def test_pixels_can_travel_inline_in_msgpack(tmp_path):
 
     data = open(write_photo(tmp_path / "p.jpg"), "rb").read()
     os.remove(tmp_path / "p.jpg")
-    records = [{**image("i", "/elsewhere/p.jpg"), "data": data}, {**face("f", "i", "/elsewhere/p.jpg"), "path": None}]
+    records = [{**image(I1, "/elsewhere/p.jpg"), "data": data}, {k: v for k, v in face(F0, I1, "/elsewhere/p.jpg").items() if k != "path"}]
     result = subprocess.run([tool("rx-report"), "-o", str(tmp_path / "r.html")], capture_output=True, timeout=60,
                             input=b"".join(msgpack.packb(r) for r in records))
     assert result.returncode == 0, result.stderr
     html = (tmp_path / "r.html").read_text()
     assert len(photo_sources(html)) == 1 and html.count('class="crop"') == 1
+
+
+def without_pixels(html: str) -> str:
+    return re.sub(r"data:image/jpeg;base64,[A-Za-z0-9+/=]+", "", html)
+
+
+def test_a_blurred_report_names_nobody_and_no_file(two_photos, tmp_path, case):
+    problem = {"type": "error", "input": str(tmp_path / "secret-meeting.jpg"), "stage": "import",
+               "kind": "truncated", "reason": f"{tmp_path / 'secret-meeting.jpg'}: cut short"}
+    shown, _ = render(two_photos + [problem], tmp_path)
+    assert "Ada" in shown and "query.jpg" in shown and "secret-meeting" in shown
+    html, _ = render(two_photos + [problem], tmp_path, name="blurred.html", blur=True)
+    text = without_pixels(html)
+    for secret in ("Ada", "query.jpg", "gallery.jpg", "secret-meeting", str(tmp_path)):
+        assert secret not in text, f"{secret!r} is readable in a blurred report"
+    assert "Person 1" in text and "photo 1" in text and "photo 2" in text
+    assert text.count("Person 1") == shown.count("Ada"), "one stand-in wherever the name was"
+    with Dataset.open(case[0]) as ds:
+        ds.update(description="Operation Ada")
+    html, _ = from_dataset(case, tmp_path, blur=True)
+    text = without_pixels(html)
+    assert "Ada" not in text and case[0] not in text and "p2.jpg" not in text and "Person 1" in text

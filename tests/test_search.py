@@ -102,17 +102,20 @@ def link(ds, face, id, op="link"):
     ds.log(LINKS).append({"type": "link", "face": face, "identity": id, "op": op, "ts": timestamp()})
 
 
+ADA, BOB = hexid(1, "b"), hexid(2, "b")
+
+
 def test_match_rules(ds):
     base = np.ones(4, np.float32)
     near = [base + 0.01 * n * np.array([1, -1, 0.5, 0], np.float32) for n in range(6)]
     # faces 0-5 near each other; faces 0 and 1 share a photo; face 5's photo is a query photo
     add(ds, near, image_of=lambda n: hexid(0 if n < 2 else n, "a"))
     ds.log(IMAGES).append({"type": "image", "id": hexid(5, "a"), "paths": [], "query": True, "ts": timestamp()})
-    identity(ds, "i1", "Ada")
-    identity(ds, "i2", "Bob")
-    link(ds, hexid(2), "i1")
-    link(ds, hexid(3), "i1")
-    link(ds, hexid(4), "i2")
+    identity(ds, ADA, "Ada")
+    identity(ds, BOB, "Bob")
+    link(ds, hexid(2), ADA)
+    link(ds, hexid(3), ADA)
+    link(ds, hexid(4), BOB)
     ds.flush()
 
     def candidates(**options):
@@ -124,8 +127,8 @@ def test_match_rules(ds):
     assert candidates(best_per_identity=True) == [hexid(2), hexid(4)]
     assert candidates(exclude_identities=("Ada",)) == [hexid(4)]
     assert candidates(threshold=1e-7) == []
-    link(ds, hexid(5), "i2")  # a person enrols the query face
-    link(ds, hexid(0), "i1", "reject")  # "face 0 is not Ada"
+    link(ds, hexid(5), BOB)  # a person enrols the query face
+    link(ds, hexid(0), ADA, "reject")  # "face 0 is not Ada"
     ds.flush()
     assert candidates(identified_only=True) == [hexid(4), hexid(5)]
     build_index(ds, "Dlib", "cosine")

@@ -28,12 +28,15 @@ def test_a_malformed_record_says_what_is_wrong(record):
     assert problem(record).startswith(f"malformed {record['type']} record: ")
 
 
+F, I = "f" * 32, "1" * 32
+
+
 def test_well_formed_records_and_unknown_types_pass():
-    assert problem({"type": "face", "id": "f", "image": "i", "box": [1, 2.5, 30, 40], "extra": 1}) is None
-    assert problem({"type": "embedding", "face": "f", "image": "i", "model": "Dlib", "vector": b"\0" * 512}) is None
-    assert problem({"type": "embedding", "face": "f", "image": "i", "model": "Dlib",
+    assert problem({"type": "face", "id": F, "image": I, "box": [1, 2.5, 30, 40], "extra": 1}) is None
+    assert problem({"type": "embedding", "face": F, "image": I, "model": "Dlib", "vector": b"\0" * 512}) is None
+    assert problem({"type": "embedding", "face": F, "image": I, "model": "Dlib",
                     "vector": np.zeros(128, np.float32)}) is None
-    assert problem({"type": "face", "id": "f", "image": "i", "box": list(np.array([1, 2, 3, 4], np.float32))}) is None
+    assert problem({"type": "face", "id": F, "image": I, "box": list(np.array([1, 2, 3, 4], np.float32))}) is None
     assert problem({"type": "something-new"}) is None and problem({"type": "error"}) is None
     assert label({"type": "match", "query": "q"}) == "q" and label({"type": "image"}) == "image"
 

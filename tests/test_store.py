@@ -10,6 +10,7 @@ from recops.store.atomic import write_atomic
 from recops.store.dataset import Dataset, find_datasets, locate
 from recops.store.objects import ObjectStore, content_id
 from recops.store.segments import RecordLog, SegmentDamaged
+from recops.store.tree import Tree
 
 
 def test_write_atomic_leaves_only_the_named_file(tmp_path):
@@ -21,18 +22,18 @@ def test_write_atomic_leaves_only_the_named_file(tmp_path):
 
 
 def test_objects_are_stored_once_read_only_and_fanned_out(tmp_path):
-    store = ObjectStore(str(tmp_path / "objects"))
+    store = ObjectStore(Tree(str(tmp_path)))
     id = content_id(b"hello")
     assert store.put(id, b"hello") is True
     assert store.put(id, b"hello") is False
     path = store.path(id)
-    assert path.endswith(os.path.join(id[:2], id[2:]))
+    assert path == str(tmp_path / "objects" / id[:2] / id[2:])
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o400
     assert list(store.ids()) == [id] and store.read(id) == b"hello"
 
 
 def test_record_log_appends_new_immutable_segments(tmp_path):
-    log = RecordLog(str(tmp_path / "images"), flush_every=2)
+    log = RecordLog(Tree(str(tmp_path)), "images", flush_every=2)
     for n in range(5):
         log.append({"type": "t", "n": n})
     log.flush()
@@ -42,7 +43,7 @@ def test_record_log_appends_new_immutable_segments(tmp_path):
 
 
 def test_torn_segment_is_detected_and_skipped(tmp_path, caplog):
-    log = RecordLog(str(tmp_path / "images"))
+    log = RecordLog(Tree(str(tmp_path)), "images")
     log.append({"type": "t", "n": 1})
     path = log.flush()
     log.append({"type": "t", "n": 2})

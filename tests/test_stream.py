@@ -11,8 +11,8 @@ def items(data: bytes, null: bool = False) -> list:
 
 
 def test_json_lines_records_and_paths_mix():
-    got = items(b'{"type":"image","id":"a"}\nphotos/x.jpg\n\n{"type":"other","n":1}\r\n')
-    assert got == [{"type": "image", "id": "a"}, "photos/x.jpg", {"type": "other", "n": 1}]
+    got = items(b'{"type":"image","id":"' + b"a" * 32 + b'"}\nphotos/x.jpg\n\n{"type":"other","n":1}\r\n')
+    assert got == [{"type": "image", "id": "a" * 32}, "photos/x.jpg", {"type": "other", "n": 1}]
 
 
 def test_malformed_json_line_is_reported_and_reading_goes_on():

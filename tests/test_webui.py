@@ -8,6 +8,7 @@ import os
 import random
 import re
 import signal
+import socket
 import stat
 import subprocess
 import threading
@@ -18,8 +19,10 @@ from html import unescape
 
 import pytest
 from PIL import Image, ImageDraw
+from typer.testing import CliRunner
 
 from conftest import tool
+from recops.cli.porcelain import app as porcelain_app
 from recops.faces import FaceCatalog
 from recops.folding import order
 from recops.identities import IdentityEditor, IdentityView
@@ -30,7 +33,7 @@ from recops.report.context import UNKNOWN_COLOR
 from recops.store.dataset import Dataset
 from recops.stream import Emitter
 from recops.webui import make_server, url_of
-from recops.webui.guard import Guard, local_path
+from recops.webui.guard import Guard, Refused, local_path
 from recops.webui.sites import Sites, site_key
 
 RED, BLUE, GREEN = (200, 40, 40), (40, 40, 200), (40, 200, 40)
@@ -393,7 +396,6 @@ def test_the_faces_of_one_photo_are_cut_from_one_decode(case):
 
 def test_snapshots_decode_each_record_file_once_and_forget_removed_ones(case):
     """What rx-gc does to record files (a compaction removes files, writes new ones) shows too."""
-    from recops.store.segments import Segment
     from recops.webui.snapshot import SegmentCache, Snapshot
 
     faces = faces_by_photo(case)
@@ -405,7 +407,7 @@ def test_snapshots_decode_each_record_file_once_and_forget_removed_ones(case):
         first = Snapshot.read(dataset, cache=cache)
         assert faces["c3.jpg"] in first.view.face_identity
         newest = dataset.log("links").segments()[-1]
-        kept = [r for r in Segment(newest.path).records() if r["face"] != faces["c3.jpg"]]
+        kept = [r for r in newest.records() if r["face"] != faces["c3.jpg"]]
         os.chmod(newest.path, 0o600)
         os.unlink(newest.path)
         for record in kept:
@@ -448,6 +450,40 @@ def test_upload_recognises_the_photo_and_shows_the_report(served, case, tmp_path
     assert served.get(served.at(f"recognitions/{faces_image(case, 'c3.jpg')}/report"))[0] == 404
 
 
+def test_a_photo_the_dataset_holds_is_recognised_kept_and_stays_in_the_gallery(served, case, tmp_path):
+    """Recognising a photo the dataset imported already: its recognition is listed and reported
+    (it once showed "recognised", then 404), and the photo stays in the gallery, not a query."""
+    crowd = tmp_path / "photos" / "crowd"
+    faces = faces_by_photo(case)
+    found = {}
+    for name in ("c3.jpg", "c1.jpg", "c4.jpg"):  # near no one; near Ada; near Ada and c1
+        status, headers, _ = served.upload(name, (crowd / name).read_bytes())
+        assert status == 303 and "/recognitions/" in headers["Location"]
+        found[name] = re.search(r"/recognitions/([0-9a-f]{32})", headers["Location"]).group(1)
+        assert found[name] == faces_image(case, name)
+        status, _, report = served.get(served.at(f"recognitions/{found[name]}/report"))
+        assert status == 200 and f"Recognition of {name}" in report.decode()
+    assert "nearest: Ada" in served.page(f"recognitions/{found['c1.jpg']}")
+    listed = served.page("recognitions")
+    assert listed.index("c4.jpg") < listed.index("c1.jpg") < listed.index("c3.jpg"), "newest first"
+    assert "<b>3</b>recognitions" in served.page("")
+    with Dataset.open(case) as dataset:
+        assert not [i for i in ImageCatalog(dataset.log(IMAGES).records()) if i["query"]], "no photo became a query"
+    matched = {m["candidate"] for m in records(case, "matches") if m.get("query") == faces["c4.jpg"]}
+    assert faces["c1.jpg"] in matched, "c1, recognised before, is still in the gallery"
+
+
+def test_a_recognition_on_the_command_line_of_a_photo_the_dataset_holds_is_in_its_report(case, tmp_path):
+    photo = tmp_path / "photos" / "crowd" / "c3.jpg"
+    result = CliRunner().invoke(porcelain_app, ["recognize", "-d", case, str(photo)])
+    assert result.exit_code == 0, result.output
+    result = subprocess.run([tool("rx-report"), "-d", case, "-o", str(tmp_path / "kept.html")],
+                            stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    html = (tmp_path / "kept.html").read_text()
+    assert f'id="image-{faces_image(case, "c3.jpg")}"' in html and f'id="image-{faces_image(case, "c2.jpg")}"' not in html
+
+
 def test_upload_of_something_else_is_told_and_stores_nothing(served, case):
     before = records(case, IMAGES)
     status, headers, _ = served.upload("notes.txt", b"not a photo")
@@ -488,6 +524,7 @@ def test_an_oversized_request_is_refused_unread(served):
 def test_a_foreign_host_name_reads_nothing(served):
     """DNS rebinding: a hostile name resolved to 127.0.0.1 gets no page."""
     assert served.get(served.at(""), Host="evil.example:80")[0] == 403
+    assert served.get(served.at(""), Host=f"evil.example:{served.host.split(':')[1]}")[0] == 403
     assert served.get(served.at(""), Host=f"localhost:{served.host.split(':')[1]}")[0] == 200
 
 
@@ -524,12 +561,21 @@ def test_a_redirect_stays_on_this_server():
         assert local_path(target, "/fallback") == "/fallback"
 
 
-def test_guard_names_this_server_only():
+def test_guard_accepts_the_names_of_this_server_only():
     guard = Guard("127.0.0.1", 5000)
-    assert guard.names() == {"localhost:5000", "127.0.0.1:5000", "[::1]:5000"}
-    Guard("0.0.0.0", 5000).check_host("anything:1")
-    with pytest.raises(Exception):
+    assert all(guard.accepts(h) for h in ("localhost:5000", "127.0.0.1:5000", "[::1]:5000", "LocalHost.:5000"))
+    assert not any(guard.accepts(h) for h in ("127.0.0.1:5001", "localhost", "evil.example:5000", "10.0.0.7:5000",
+                                              "", None, ":5000", "localhost:5000:1"))
+    with pytest.raises(Refused):
         guard.check_host("127.0.0.1:5001")
+    anywhere = Guard("0.0.0.0", 5000, allowed=["Case.Lan"])
+    assert all(anywhere.accepts(h) for h in (
+        "10.0.0.7:5000", "[fe80::1]:5000", "127.0.0.1:5000", "localhost:5000", f"{socket.gethostname()}:5000",
+        f"{socket.getfqdn()}:5000", "case.lan:5000"))
+    assert not any(anywhere.accepts(h) for h in (
+        "evil.example:5000", "anything:1", "10.0.0.7:5001", "case.lan", "[10.0.0.7]:5000", "fe80::1:5000",
+        "10.0.0.7.nip.io:5000", "2130706433:5000", "localhost.evil.example:5000"))
+    assert Guard("::", 80).accepts("[::1]") and Guard("192.168.1.5", 80, allowed=["case.lan"]).accepts("case.lan")
 
 
 # -- datasets and the command
@@ -578,10 +624,19 @@ def test_the_command_serves_a_dataset_and_stops_on_ctrl_c(case):
     assert process.returncode == 0 and out == b""
 
 
-def test_the_command_warns_when_others_may_reach_it(case):
-    process, said = start_command(["-h", "0.0.0.0", "--port", "0", "--dataset", case])
-    process.send_signal(signal.SIGTERM)
-    process.communicate(timeout=20)
+def test_the_command_warns_when_others_may_reach_it_and_answers_its_names_only(case):
+    """On every address, a hostile name resolved to the machine (DNS rebinding) still reads nothing."""
+    process, said = start_command(["-h", "0.0.0.0", "--port", "0", "--dataset", case, "--allow-host", "case.lan"])
+    try:
+        port = re.search(r"http://0\.0\.0\.0:(\d+)/", said).group(1)
+        client = Client(f"http://127.0.0.1:{port}/", site_key(case))
+        assert client.get(client.at(""), Host=f"evil.example:{port}")[0] == 403
+        assert client.get(client.at(""), Host=f"case.lan:{port}")[0] == 200
+        assert client.get(client.at(""), Host=f"localhost:{port}")[0] == 200
+        assert "Ada" in client.page("identities")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=20)
     assert "other machines may reach" in said and "biometric" in said and process.returncode == 0
 
 

@@ -7,7 +7,7 @@ import typer
 
 from ..clustering.naming import name_cluster
 from ..clustering.run import NEIGHBOURS, ClusterOptions, cluster_and_write
-from .common import DatasetOpt, FormatOpt, QuietOpt, VerboseOpt, new_app, running
+from .common import DatasetOpt, FormatOpt, QuietOpt, VerboseOpt, distance, new_app, running
 from .existing import existing_dataset
 from .pipeline import JobsOpt, inputs, jobs as worker_count
 
@@ -20,7 +20,7 @@ class Method(str, enum.Enum):
 
 
 ClusterThresholdOpt = Annotated[Optional[float], typer.Option(
-    "--threshold", metavar="DISTANCE", min=0.0,
+    "--threshold", metavar="DISTANCE", parser=distance,
     help="Farthest distance (in the dataset's metric) of two faces that may share a cluster [default: "
          "0.786 times deepface's verification threshold for the model: 0.055 for Dlib and cosine].")]
 SkipSingleOpt = Annotated[bool, typer.Option(
@@ -75,8 +75,8 @@ def rx_cluster(
 
 @app.command("name")
 def name_command(
-    cluster: Annotated[str, typer.Argument(metavar="CLUSTER", help="Cluster id, or its label in the current clustering.")],
-    name: Annotated[str, typer.Argument(metavar="NAME", help="Identity name (or id): created when no identity has it.")],
+    cluster: Annotated[str, typer.Argument(metavar="CLUSTER", help="Cluster label in the current clustering, or its id (or a unique start of it).")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Identity name (or id, or a unique start of it): created when no identity has it.")],
     dataset: DatasetOpt = None,
     fmt: FormatOpt = "json",
     verbose: VerboseOpt = False,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import logging
+import math
 import os
 import signal
 import sys
@@ -50,8 +51,20 @@ ModelOpt = Annotated[Optional[str], typer.Option(
 MetricOpt = Annotated[Optional[str], typer.Option(
     "--metric", "--distance-metric", metavar="METRIC",
     help="Distance metric: cosine, euclidean, euclidean_l2 or angular [default: cosine].")]
+def distance(text: str) -> float:
+    """A distance given on the command line: a finite number, 0 or more (not nan, not inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise typer.BadParameter(f"{text} is not a distance: give a finite number, 0 or more")
+    return value
+
+
 ThresholdOpt = Annotated[Optional[float], typer.Option(
-    metavar="DISTANCE", help="Maximum distance of a match [default: deepface's threshold for the model and metric].")]
+    metavar="DISTANCE", parser=distance,
+    help="Maximum distance of a match [default: deepface's threshold for the model and metric].")]
 FlipOpt = Annotated[Optional[bool], typer.Option(
     "--flip/--no-flip",
     help="Average each face's embedding with its mirror image's: more accurate, twice the embedding "

@@ -19,7 +19,7 @@ log = logging.getLogger("recops")
 @app.command()
 def rx_enrol(
     dataset: DatasetOpt = None,
-    identity: Annotated[Optional[str], typer.Option(metavar="NAME|ID", help="Link every face to this identity (created, named NAME, when no identity has this name or id).")] = None,
+    identity: Annotated[Optional[str], typer.Option(metavar="NAME|ID", help="Link every face to this identity (created, named NAME, when no identity has this name, id or start of an id).")] = None,
     identity_from_folder: Annotated[bool, typer.Option("--identity-from-folder", help="Link each face to the identity named after the folder holding its image (created when missing).")] = False,
     output_errors: Annotated[Optional[str], typer.Option(metavar="DIR", help="Copy each image without exactly one face into DIR (into DIR/IDENTITY with --identity-from-folder).")] = None,
     null: NullOpt = False,
@@ -46,7 +46,8 @@ def rx_enrol(
             raise UsageError("give --identity or --identity-from-folder, not both")
         with existing_dataset(dataset, inputs(None, null), "rx-enrol") as (store, items):
             enrolment = Enrolment(out, IdentityEditor(store), from_folder if identity_from_folder else named(identity),
-                                  errors_to=output_errors, errors_in_folders=identity_from_folder)
+                                  errors_to=output_errors, errors_in_folders=identity_from_folder,
+                                  names_only=identity_from_folder)
             enrolment.run(items)
             log.info("%d faces linked; %d failed", enrolment.linked, out.failures)
 

@@ -21,12 +21,14 @@ def rx_fsck(
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Check a dataset: re-hash objects against their names, check every record file.
+    """Check a dataset: its files, every record file and record, and its objects against their names.
 
-    Damage (an object whose bytes changed, a torn or altered record file, an image record whose
-    object is missing) is an error record; harmless leftovers of interrupted writes are warning
-    records. Ends with an fsck record of counts. Exits 5 when anything is damaged. Run it after
-    every sync.
+    Damage (an object whose bytes changed, a torn or altered record file, an invalid record, an
+    image record whose object is missing) and danger (a symbolic link, a FIFO, a device or an
+    oversized file anywhere in the dataset) are error records; harmless leftovers of interrupted
+    writes or syncs, and files recops did not write, are warning records. Nothing is followed,
+    and no file is read for longer than a minute. Ends with an fsck record of counts. Exits 5
+    when anything is damaged or dangerous. Run it after every sync.
     """
     with running("rx-fsck", fmt, verbose, quiet) as out:
         try:
@@ -35,7 +37,7 @@ def rx_fsck(
             raise UsageError(f"--sample {sample}: {exc}") from None
         if not dataset:
             raise UsageError("give the dataset to check: -d DIR or $RX_DATASET")
-        with Dataset.open(dataset) as ds:
+        with Dataset.open(dataset, inspect=True) as ds:
             report = fsck(ds, out, share, seed)
         if report.problems:
             raise DamagedError(f"{report.problems} problem(s) found in {ds.root}")

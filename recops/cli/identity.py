@@ -16,11 +16,11 @@ from .pipeline import inputs
 app = new_app()
 log = logging.getLogger("recops")
 
-IdentityArg = Annotated[str, typer.Argument(metavar="IDENTITY", help="Identity id, or name.")]
+IdentityArg = Annotated[str, typer.Argument(metavar="IDENTITY", help="Identity id (or a unique start of it), or name.")]
 FacesArg = Annotated[Optional[list[str]], typer.Argument(
-    metavar="FACE...", help="Face ids; without any, face ids or face records are read from stdin.")]
+    metavar="FACE...", help="Face ids (or unique starts of them); without any, face ids or face records are read from stdin.")]
 DescriptionOpt = Annotated[Optional[str], typer.Option(metavar="TEXT", help="What the identity stands for.")]
-ColorOpt = Annotated[Optional[str], typer.Option("--color", "--colour", metavar="COLOR", help="Colour of the identity in reports (CSS, e.g. #00ff01) [default: one of ten, told by the name].")]
+ColorOpt = Annotated[Optional[str], typer.Option("--color", "--colour", metavar="COLOR", help="Colour of the identity in reports (CSS, e.g. #00ff01) [default: one of ten that no identity has yet, else one of the least used].")]
 
 
 @app.callback()
@@ -79,8 +79,8 @@ def delete(
 
 @app.command()
 def merge(
-    source: Annotated[str, typer.Argument(metavar="SOURCE", help="The identity that goes: id, or name.")],
-    target: Annotated[str, typer.Argument(metavar="TARGET", help="The identity that stays: id, or name.")],
+    source: Annotated[str, typer.Argument(metavar="SOURCE", help="The identity that goes: id (or a unique start of it), or name.")],
+    target: Annotated[str, typer.Argument(metavar="TARGET", help="The identity that stays: id (or a unique start of it), or name.")],
     dataset: DatasetOpt = None,
     fmt: FormatOpt = "json",
     verbose: VerboseOpt = False,

@@ -7,13 +7,13 @@ import typer
 from ..analyze import with_extended_fields
 from ..errors import UsageError
 from ..match import FaceMatching, Matcher, MatchOptions
-from .common import DatasetOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, new_app, running
+from .common import DatasetOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, distance, new_app, running
 from .pipeline import inputs, stream_dataset
 
 app = new_app()
 
 MaximumOpt = Annotated[int, typer.Option(metavar="N", min=1, help="At most N matches per face.")]
-MatchThresholdOpt = Annotated[Optional[float], typer.Option(metavar="DISTANCE", min=0.0, help="Farthest distance that matches [default: the dataset's].")]
+MatchThresholdOpt = Annotated[Optional[float], typer.Option(metavar="DISTANCE", parser=distance, help="Farthest distance that matches [default: the dataset's].")]
 IdentifiedOpt = Annotated[bool, typer.Option("--identified-faces", help="Match only faces linked to an identity.")]
 ExcludeOpt = Annotated[Optional[str], typer.Option(metavar="NAMES", help="Comma-separated identity names or ids whose faces never match.")]
 

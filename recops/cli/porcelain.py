@@ -1,6 +1,6 @@
 """recops: the functions of the original recops CLI, over the same core as the rx tools.
 
-Datasets are given by name (kept under $RECOPS_HOME) or by path.
+Datasets are given by name (kept under $RECOPS_HOME), by path, or by id.
 """
 
 import contextlib
@@ -12,8 +12,10 @@ from typing import Annotated, Optional
 import typer
 
 from ..datasets import dataset_record, init_dataset, list_datasets
-from ..errors import UsageError
+from ..errors import DatasetError, UsageError
+from ..ids import dataset_path
 from ..match import MatchOptions
+from ..outputs import open_private
 from ..recognize import RecognizeOptions, recognize
 from ..report import ReportOptions, checked_format, gather, write_report
 from ..listing import list_kind
@@ -26,8 +28,18 @@ from .common import DescriptionOpt, DetectorOpt, FlipOpt, MetricOpt, ModelOpt, T
 app = new_app()
 log = logging.getLogger("recops")
 
-DatasetArg = Annotated[str, typer.Option("-d", "--dataset", "--dataset-id", envvar=common.ENV_VAR, show_envvar=True, metavar="NAME|DIR",
-                                         help="Dataset name (under $RECOPS_HOME) or directory.")]
+def dataset_location(text: str) -> str:
+    """A dataset as the porcelain takes it: a directory, a name under $RECOPS_HOME, or the id
+    (or a unique start of it) that dataset-list prints."""
+    try:
+        return dataset_path(text)
+    except DatasetError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+DatasetArg = Annotated[str, typer.Option("-d", "--dataset", "--dataset-id", envvar=common.ENV_VAR, show_envvar=True, metavar="NAME|DIR|ID",
+                                         parser=dataset_location,
+                                         help="Dataset name (under $RECOPS_HOME), directory, or the id dataset-list shows (or a unique start of it).")]
 _state: dict = {"level": None, "log_file": None}
 
 
@@ -38,8 +50,10 @@ def porcelain(
 ) -> None:
     """Face recognition for investigators: the functions of the original recops command.
 
-    Datasets are given by name (kept under $RECOPS_HOME) or by path. Each function is a
-    composition of the rx tools' core; records go to stdout (a table on a terminal).
+    Datasets are given by name (kept under $RECOPS_HOME), by path, or by the id dataset-list
+    shows. Images, faces, identities and clusters are given by id, or by a unique start of it
+    (at least 4 characters: the 12 that tables show will do), as git takes commits. Each
+    function is a composition of the rx tools' core; records go to stdout (a table on a terminal).
     """
     _state.update(level=log_level, log_file=log_file)
 
@@ -137,10 +151,7 @@ def recognize_command(
             if html:
                 write = records.append
             elif output:
-                try:
-                    sink = stack.enter_context(open(output, "wb"))
-                except OSError as exc:
-                    raise UsageError(f"-o {output}: {exc.strerror or exc}") from None
+                sink = stack.enter_context(open_private(output, "wb"))
                 writer = RecordWriter(sink)
                 write = writer.write
                 stack.callback(writer.flush)  # before the file closes: what was recognised before an interruption stays
@@ -157,7 +168,7 @@ def recognize_command(
 def verify_command(
     first: Annotated[str, typer.Argument(metavar="IMAGE1", help="A photo with exactly one face.")],
     second: Annotated[str, typer.Argument(metavar="IMAGE2", help="Another photo with exactly one face.")],
-    dataset: Annotated[Optional[str], typer.Option("-d", "--dataset", "--dataset-id", metavar="NAME|DIR", help="Use this dataset's detector, model, metric and threshold.")] = None,
+    dataset: Annotated[Optional[str], typer.Option("-d", "--dataset", "--dataset-id", metavar="NAME|DIR|ID", parser=dataset_location, help="Use this dataset's detector, model, metric and threshold.")] = None,
     threshold: MatchThresholdOpt = None,
     align: Annotated[bool, typer.Option("--align/--no-align", help="Align faces by their landmarks before embedding.")] = True,
 ) -> None:

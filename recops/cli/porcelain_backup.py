@@ -1,10 +1,10 @@
 """recops backup, restore and dataset-export."""
 
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
-from ..backup import backup, restore
+from ..backup import MAX_MEMBERS, backup, parse_size, restore
 from ..errors import DamagedError
 from ..export import export
 from ..fsck import fsck
@@ -32,13 +32,23 @@ def restore_command(
     archive: Annotated[str, typer.Argument(metavar="FILE", help="A zip written by recops backup.")],
     target: Annotated[str, typer.Argument(metavar="DIR", help="A new (or empty) folder for the dataset.")],
     check: Annotated[bool, typer.Option("--check/--no-check", help="Run rx-fsck on the restored dataset.")] = True,
+    max_size: Annotated[Optional[str], typer.Option(
+        metavar="SIZE", help="Refuse a backup that unpacks to more than SIZE bytes (or K, M, G, T) "
+                             "[default: the free space where DIR goes, at most 1T].")] = None,
+    max_members: Annotated[int, typer.Option(metavar="N", min=1, help="Refuse a backup of more than N files and folders.")] = MAX_MEMBERS,
 ) -> None:
     """Restore a backup into a new folder, all or nothing.
 
-    Refuses archive members that would land outside the folder (absolute paths, ../) and links.
+    Before writing anything, refuses a zip that holds anything but a dataset's own files (recops.json,
+    objects/, records/, cache/index/), links, encrypted or duplicate members, or a config that is not
+    one, and a zip bomb: more than --max-size unpacked, more than --max-members files, or a member or
+    the whole zip inflating more than 100 to 1. Unpacks beside DIR into .restore-DIR-PID and renames
+    that into place; a restore that was killed leaves that folder, which the next restore into DIR
+    removes.
     """
     with run("restore") as out:
-        out.emit(restore(archive, target))
+        limit = parse_size(max_size) if max_size is not None else None
+        out.emit(restore(archive, target, max_size=limit, max_members=max_members))
         if check:
             problems = Emitter(lambda record: None)
             with Dataset.open(target) as ds:

@@ -8,6 +8,7 @@ from ..clustering.naming import name_cluster
 from ..clustering.run import ClusterOptions, cluster_and_write
 from ..parallel import cpu_count
 from ..store.dataset import Dataset, locate
+from .common import distance
 from .porcelain import DatasetArg, app, run
 
 
@@ -15,7 +16,7 @@ from .porcelain import DatasetArg, app, run
 def dataset_cluster_faces(
     dataset: DatasetArg,
     output: Annotated[str, typer.Option("-o", "--output", metavar="DIR", help="Folder to write one folder of face crops per cluster into (new or empty): DIR/cluster-LABEL/FACE_ID.jpg.")] = "clustered",
-    threshold: Annotated[Optional[float], typer.Option(metavar="DISTANCE", min=0.0, help="Farthest distance of two faces that may share a cluster [default: 0.055 for Dlib and cosine; rx-cluster --help].")] = None,
+    threshold: Annotated[Optional[float], typer.Option(metavar="DISTANCE", parser=distance, help="Farthest distance of two faces that may share a cluster [default: 0.055 for Dlib and cosine; rx-cluster --help].")] = None,
     skip_single_faces: Annotated[bool, typer.Option("--skip-single-faces", help="Export only faces that share their cluster with another face.")] = False,
 ) -> None:
     """Group the faces of a dataset into people and write a folder of face crops per group (rx-cluster -o).
@@ -31,8 +32,8 @@ def dataset_cluster_faces(
 
 @app.command("cluster-to-identity")
 def cluster_to_identity(
-    cluster: Annotated[str, typer.Argument(metavar="CLUSTER", help="Cluster id, or its label in the current clustering.")],
-    name: Annotated[str, typer.Argument(metavar="NAME", help="Identity name (or id): created when no identity has it.")],
+    cluster: Annotated[str, typer.Argument(metavar="CLUSTER", help="Cluster label in the current clustering, or its id (or a unique start of it).")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Identity name (or id, or a unique start of it): created when no identity has it.")],
     dataset: DatasetArg,
 ) -> None:
     """Make a cluster an identity: link its faces to NAME, created when missing (rx-cluster name)."""

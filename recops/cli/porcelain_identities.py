@@ -9,13 +9,16 @@ import typer
 from ..deletions import Deleter, remove_dataset
 from ..errors import InputError, UsageError
 from ..identities import IdentityEditor
+from ..outputs import open_private
 from ..report import ReportOptions, gather, write_report
 from ..review import ReviewOptions, link_matched_faces, match_faces, read_csv, write_csv
 from ..store.dataset import Dataset, locate
 from .match import names
-from .porcelain import DatasetArg, app, run, show
+from .common import distance
+from .porcelain import DatasetArg, app, dataset_location, run, show
 
-IdentityIdArg = Annotated[str, typer.Argument(metavar="IDENTITY_ID", help="Identity id (or name).")]
+IdentityIdArg = Annotated[str, typer.Argument(metavar="IDENTITY_ID", help="Identity id, a unique start of it, or a name.")]
+FaceIdArg = Annotated[str, typer.Argument(metavar="FACE_ID", help="Face id, or a unique start of it.")]
 
 
 def _edit(name: str, dataset: str, operation) -> None:
@@ -32,7 +35,7 @@ def _edit(name: str, dataset: str, operation) -> None:
 def identity_create(
     name: Annotated[str, typer.Argument(metavar="NAME", help="Name of the identity: a person, a team, anything a case needs.")],
     dataset: DatasetArg,
-    color: Annotated[Optional[str], typer.Option("--color", metavar="COLOR", help="Colour of the identity in reports [default: one of ten, told by the name].")] = None,
+    color: Annotated[Optional[str], typer.Option("--color", metavar="COLOR", help="Colour of the identity in reports [default: one of ten that no identity has yet, else one of the least used].")] = None,
     description: Annotated[str, typer.Option(metavar="TEXT", help="What the identity stands for.")] = "",
 ) -> None:
     """Create an identity (rx-identity create); one of that name already there is kept, with a warning."""
@@ -42,7 +45,7 @@ def identity_create(
 @app.command("identity-link")
 def identity_link(
     identity_id: IdentityIdArg,
-    face_id: Annotated[str, typer.Argument(metavar="FACE_ID", help="Face id.")],
+    face_id: FaceIdArg,
     dataset: DatasetArg,
 ) -> None:
     """Link a face to an identity (rx-identity link)."""
@@ -56,20 +59,20 @@ def identity_delete(identity_id: IdentityIdArg, dataset: DatasetArg) -> None:
 
 
 @app.command("face-delete")
-def face_delete(face_id: Annotated[str, typer.Argument(metavar="FACE_ID", help="Face id.")], dataset: DatasetArg) -> None:
+def face_delete(face_id: FaceIdArg, dataset: DatasetArg) -> None:
     """Delete a face for good; rx-gc reclaims the space (rx-delete)."""
     _edit("face-delete", dataset, lambda ds: Deleter(ds).delete(face_id, "face"))
 
 
 @app.command("image-delete")
-def image_delete(image_id: Annotated[str, typer.Argument(metavar="IMAGE_ID", help="Image id.")], dataset: DatasetArg) -> None:
+def image_delete(image_id: Annotated[str, typer.Argument(metavar="IMAGE_ID", help="Image id, or a unique start of it.")], dataset: DatasetArg) -> None:
     """Delete an image and its faces for good; rx-gc reclaims the space (rx-delete)."""
     _edit("image-delete", dataset, lambda ds: Deleter(ds).delete(image_id, "image"))
 
 
 @app.command("dataset-delete")
 def dataset_delete(
-    dataset: Annotated[str, typer.Argument(metavar="DATASET", help="Dataset name (under $RECOPS_HOME) or directory.")],
+    dataset: Annotated[str, typer.Argument(metavar="DATASET", parser=dataset_location, help="Dataset name (under $RECOPS_HOME), directory, or id (as dataset-list shows it).")],
     yes: Annotated[bool, typer.Option("--yes", help="Really delete: required, as nothing asks.")] = False,
 ) -> None:
     """Delete a dataset: its directory, images, faces and identities, all of it.
@@ -87,7 +90,7 @@ def dataset_delete(
 def dataset_match_faces(
     dataset: DatasetArg,
     output: Annotated[Optional[str], typer.Option("-o", "--output", metavar="FILE", help="Write the proposals to FILE: as CSV (face_id, identity_id, identity_name, distance, threshold, matched_face_id), or, for a FILE ending in .html, as rx-report's review sheet.")] = None,
-    threshold: Annotated[Optional[float], typer.Option(metavar="DISTANCE", min=0.0, help="Farthest distance that matches [default: the dataset's].")] = None,
+    threshold: Annotated[Optional[float], typer.Option(metavar="DISTANCE", parser=distance, help="Farthest distance that matches [default: the dataset's].")] = None,
     exclude_identities: Annotated[Optional[str], typer.Option(metavar="IDS", help="Comma-separated identity ids (or names) never proposed.")] = None,
 ) -> None:
     """Propose an identity for every face without one: that of its nearest identified face (rx-review propose).
@@ -102,11 +105,8 @@ def dataset_match_faces(
             if html:
                 write_report(gather(proposals, out), ds, output, out, ReportOptions("match-faces"))
         if output and not html:
-            try:
-                with open(output, "w", newline="") as handle:
-                    write_csv(proposals, handle)
-            except OSError as exc:
-                raise UsageError(f"-o {output}: {exc.strerror or exc}") from None
+            with open_private(output, "w", newline="") as handle:
+                write_csv(proposals, handle)
         show(proposals, "proposals", out)
 
 

@@ -10,7 +10,6 @@ import typer
 from ..imports import CreatedObjects, ImportOptions, import_faces, import_identities, import_images, objects_file
 from ..records import timestamp
 from ..store.dataset import Dataset, locate
-from ..stream import Emitter
 from . import common, table
 from .pipeline import JobsOpt, jobs
 from .porcelain import DatasetArg, app, run
@@ -70,7 +69,7 @@ def dataset_import_faces(
     target_path: TargetArg,
     dataset: DatasetArg,
     consent: ConsentOpt = None,
-    identity_id: Annotated[Optional[str], typer.Option(metavar="IDENTITY_ID", help="Link every face to this identity (an id, or a name; create it with identity-create).")] = None,
+    identity_id: Annotated[Optional[str], typer.Option(metavar="IDENTITY_ID", help="Link every face to this identity (an id or a unique start of it, or a name; create it with identity-create).")] = None,
     align: AlignOpt = True,
     force: ForceOpt = False,
     output_errors: OutputErrorsOpt = None,

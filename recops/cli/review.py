@@ -6,9 +6,10 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import UsageError
+from ..outputs import open_private
 from ..review import ReviewOptions, link_matched_faces, match_faces, proposal_rows, read_csv, write_csv
 from .match import names
-from .common import DatasetOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, new_app, running
+from .common import DatasetOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, distance, new_app, running
 from .existing import existing_dataset
 from .pipeline import inputs
 
@@ -27,7 +28,7 @@ def rx_review() -> None:
 @app.command()
 def propose(
     dataset: DatasetOpt = None,
-    threshold: Annotated[Optional[float], typer.Option(metavar="DISTANCE", min=0.0, help="Farthest distance that matches [default: the dataset's].")] = None,
+    threshold: Annotated[Optional[float], typer.Option(metavar="DISTANCE", parser=distance, help="Farthest distance that matches [default: the dataset's].")] = None,
     exclude_identities: Annotated[Optional[str], typer.Option(metavar="NAMES", help="Comma-separated identity names or ids never proposed.")] = None,
     csv_file: Annotated[Optional[str], typer.Option("--csv", metavar="FILE", help="Also write the proposals to FILE as CSV: face_id, identity_id, identity_name, distance, threshold, matched_face_id.")] = None,
     search_k: Annotated[Optional[int], typer.Option(metavar="N", min=1, help="Annoy search_k: nodes inspected per query; more is slower and finds more [default: Annoy's].")] = None,
@@ -49,7 +50,7 @@ def propose(
             excluded = names(exclude_identities)
             proposals = match_faces(store, ReviewOptions(threshold, excluded, search_k))
             if csv_file:
-                with open(csv_file, "w", newline="") as handle:
+                with open_private(csv_file, "w", label="--csv", newline="") as handle:
                     write_csv(proposals, handle)
             for proposal in proposals:
                 out.emit(proposal)

@@ -36,6 +36,7 @@ def render(records: Iterable[dict], columns: list[Column]) -> str:
 
 COLUMNS: dict[str, list[Column]] = {
     "datasets": [
+        ("id", lambda r: str(r.get("id", ""))[:12]),
         ("images", lambda r: r.get("images")),
         ("detector", lambda r: r.get("detector")),
         ("model", lambda r: r.get("model")),

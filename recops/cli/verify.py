@@ -10,7 +10,7 @@ from ..errors import InputError
 from ..importer import read_image_file, stat_image_file
 from ..store.dataset import Dataset
 from ..verify import VerifyOptions, verify
-from .common import DatasetOpt, FormatOpt, QuietOpt, VerboseOpt, new_app, running
+from .common import DatasetOpt, FormatOpt, QuietOpt, VerboseOpt, distance, new_app, running
 
 app = new_app()
 
@@ -20,7 +20,7 @@ def rx_verify(
     first: Annotated[str, typer.Argument(metavar="IMAGE1", help="A photo with exactly one face.")],
     second: Annotated[str, typer.Argument(metavar="IMAGE2", help="Another photo with exactly one face.")],
     dataset: DatasetOpt = None,
-    threshold: Annotated[Optional[float], typer.Option(metavar="DISTANCE", min=0.0, help="Farthest distance that counts as the same person [default: the dataset's, else deepface's for the model].")] = None,
+    threshold: Annotated[Optional[float], typer.Option(metavar="DISTANCE", parser=distance, help="Farthest distance that counts as the same person [default: the dataset's, else deepface's for the model].")] = None,
     align: Annotated[bool, typer.Option("--align/--no-align", help="Align faces by their landmarks before embedding.")] = True,
     fmt: FormatOpt = "json",
     verbose: VerboseOpt = False,

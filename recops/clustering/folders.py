@@ -3,7 +3,7 @@
     DIR/cluster-<label>/<face id>.jpg
 
 The folders are written beside DIR under a temporary name and renamed into place when done, so
-DIR holds a whole export or nothing.
+DIR holds a whole export or nothing. Crops are faces: folders are made 0700 and files 0600.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import shutil
 from ..crops import crop, jpeg
 from ..errors import InputError, UsageError
 from ..faces import FaceCatalog
+from ..outputs import open_private, private_folders
 from ..parallel import ordered_map
 from ..pixels import load_rgb
 from ..store.dataset import Dataset
@@ -60,11 +61,12 @@ def write_folders(dataset: Dataset, clusters: list[dict], directory: str, out: E
             by_image.setdefault(record["image"], []).append((face, record["box"], folder))
     parent = os.path.dirname(os.path.abspath(directory))
     temp = os.path.join(parent, f".tmp-{os.path.basename(os.path.abspath(directory))}-{os.urandom(4).hex()}")
-    os.makedirs(temp, mode=0o700)
+    private_folders(parent)
+    os.mkdir(temp, 0o700)
     written = 0
     try:
         for cluster in clusters:
-            os.makedirs(os.path.join(temp, f"cluster-{cluster['label']:0{width}d}"), exist_ok=True)
+            os.makedirs(os.path.join(temp, f"cluster-{cluster['label']:0{width}d}"), mode=0o700, exist_ok=True)
         tasks = [(dataset.objects.path(image), faces) for image, faces in sorted(by_image.items())]
         for task, result in ordered_map(tasks, _crops, jobs, lambda task: task):
             if isinstance(result, InputError):
@@ -72,7 +74,7 @@ def write_folders(dataset: Dataset, clusters: list[dict], directory: str, out: E
                     out.fail(face, STAGE, result.reason, result.kind)
                 continue
             for folder, face, data in result:
-                with open(os.path.join(temp, folder, f"{face}.jpg"), "wb") as handle:
+                with open_private(os.path.join(temp, folder, f"{face}.jpg"), "wb") as handle:
                     handle.write(data)
                 written += 1
         if os.path.isdir(directory):

@@ -23,7 +23,7 @@ import xxhash
 from ..folding import order
 from ..records import timestamp
 from ..store.dataset import Dataset
-from ..store.segments import Segment, SegmentDamaged
+from ..store.segments import RecordLog, Segment, SegmentDamaged
 
 log = logging.getLogger("recops")
 CLUSTERS = "clusters"
@@ -63,9 +63,9 @@ class Clustering:
     clusters: dict[str, dict]
 
 
-def _read(segment: Segment) -> list[dict]:
+def _read(record_log: RecordLog, segment: Segment) -> list[dict]:
     try:
-        return segment.records()
+        return record_log.admitted(segment)
     except (SegmentDamaged, FileNotFoundError) as exc:  # rx-gc may compact segments meanwhile
         log.warning("skipping record file %s: %s (run rx-fsck)", segment.path, exc)
         return []
@@ -74,14 +74,15 @@ def _read(segment: Segment) -> list[dict]:
 def _runs(dataset: Dataset) -> tuple[list[dict], dict[str, list[str]]]:
     """Every clustering record, and the segments holding each run's records."""
     summaries, segments_of = [], {}
-    for segment in dataset.log(CLUSTERS).segments():
-        for record in _read(segment):
+    clusters = dataset.log(CLUSTERS)
+    for segment in clusters.segments():
+        for record in _read(clusters, segment):
             if record.get("type") == "clustering":
                 summaries.append(record)
             if record.get("run") or record.get("type") == "clustering":
                 run = record.get("run") or record.get("id")
-                if not segments_of.get(run) or segments_of[run][-1] != segment.path:
-                    segments_of.setdefault(run, []).append(segment.path)
+                if not segments_of.get(run) or segments_of[run][-1] != segment:
+                    segments_of.setdefault(run, []).append(segment)
     return summaries, segments_of
 
 
@@ -95,8 +96,8 @@ def current(dataset: Dataset, hidden: Callable[[str], bool]) -> Clustering | Non
     runs = summaries[fulls[-1]:]
     wanted = {s["id"]: rank for rank, s in enumerate(runs)}
     stated: list[tuple[int, dict]] = []
-    for path in dict.fromkeys(path for run in wanted for path in segments_of.get(run, [])):
-        for record in _read(Segment(path)):
+    for segment in dict.fromkeys(segment for run in wanted for segment in segments_of.get(run, [])):
+        for record in _read(dataset.log(CLUSTERS), segment):
             if record.get("type") == "cluster" and record.get("run") in wanted:
                 stated.append((wanted[record["run"]], record))
     stated.sort(key=lambda s: s[0])  # a run states each cluster and each face once: runs give the order

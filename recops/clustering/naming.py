@@ -12,6 +12,7 @@ from ..deletions import Deletions
 from ..errors import InputError, UsageError
 from ..faces import FaceCatalog
 from ..identities import IdentityEditor
+from ..ids import resolve
 from ..records import timestamp
 from ..store.dataset import Dataset
 from ..stream import Emitter
@@ -21,19 +22,23 @@ STAGE = "cluster"
 
 
 def find_cluster(clustering: clusters_log.Clustering, wanted: str) -> dict:
-    """A cluster by id, or by its label in the current clustering."""
+    """A cluster by id, by its label in the current clustering, or by a unique start of its id
+    (a label wins: labels are what rx-cluster shows)."""
     if wanted in clustering.clusters:
         return clustering.clusters[wanted]
     if wanted.isdigit():
         for cluster in clusters_log.labelled(list(clustering.clusters.values())):
             if cluster["label"] == int(wanted):
                 return cluster
-    raise UsageError(f"no cluster {wanted!r} in the current clustering (rx-cluster lists them)")
+    try:
+        return clustering.clusters[resolve(wanted, clustering.clusters, "cluster", "the current clustering")]
+    except InputError as exc:
+        raise UsageError(f"{exc.reason} (rx-cluster lists them)") from None
 
 
 def name_cluster(dataset: Dataset, wanted: str, name: str, out: Emitter) -> list[dict]:
     """Link the faces of a cluster to the identity called `name` (created when none has this
-    name or id); returns the clusters it changed, labelled."""
+    name, id or start of an id); returns the clusters it changed, labelled."""
     deletions = Deletions.of(dataset)
     catalog = FaceCatalog(dataset)
 
@@ -46,12 +51,15 @@ def name_cluster(dataset: Dataset, wanted: str, name: str, out: Emitter) -> list
         raise UsageError(f"{dataset.root} has no clustering yet: run rx-cluster first")
     cluster = find_cluster(clustering, wanted)
     editor = IdentityEditor(dataset, deletions)
-    identity = editor.view.find(name)
-    if cluster.get("identity") and cluster["identity"] != (identity or {}).get("id"):
-        raise UsageError(f"cluster {cluster['id']} is identity {cluster.get('identity_name')!r}'s already; "
-                         "rename that identity with rx-identity update")
-    if identity is None:
-        identity = editor.create(name)
+    try:
+        identity = editor.view.find(name)
+        if cluster.get("identity") and cluster["identity"] != (identity or {}).get("id"):
+            raise UsageError(f"cluster {cluster['id']} is identity {cluster.get('identity_name')!r}'s already; "
+                             "rename that identity with rx-identity update")
+        identity, created = editor.find_or_create(name)
+    except InputError as exc:
+        raise UsageError(exc.reason) from None
+    if created:
         out.emit(identity)
     for face in cluster["faces"]:
         try:

@@ -104,6 +104,14 @@ def _load(kind: str, name: str, factories: dict, builtin: str, builtin_class: st
     return _loaded[key]
 
 
+def embedding_dim(name: str) -> int | None:
+    """How many numbers the model's vectors hold, without loading it; None when not known."""
+    from ..catalog import DIMENSIONS
+
+    dim = getattr(_embedder_factories.get(name), "dim", None)
+    return dim if isinstance(dim, int) else DIMENSIONS.get(name)
+
+
 def get_detector(name: str) -> Detector:
     return _load("detector", name, _detector_factories, "dlib", "DlibDetector", "DeepfaceDetector")
 
@@ -113,5 +121,5 @@ def get_embedder(name: str) -> Embedder:
 
 
 __all__ = ["Detector", "Embedder", "FoundFace", "scale_face", "register_detector", "register_embedder",
-           "check_detector", "check_embedder", "get_detector", "get_embedder",
+           "check_detector", "check_embedder", "embedding_dim", "get_detector", "get_embedder",
            "register_analyser", "analyser_attribute", "analyser_usable", "check_analyser", "get_analyser"]

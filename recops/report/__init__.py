@@ -10,8 +10,9 @@ forbids both, should a user's template try). Kinds:
     cluster      a contact sheet of face crops per cluster
     verify       the two faces of a verification side by side, and the verdict
 
-`blur` blurs every detected face, in photos and crops, for sharing. JSON holds a report's
-variables without pixels, for scripts.
+`blur` blurs every detected face, in photos and crops, for sharing, and puts stand-ins in place
+of identity names and file names ("Person 1", "photo 1"). JSON holds a report's variables
+without pixels, for scripts.
 """
 
 from __future__ import annotations

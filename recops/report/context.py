@@ -27,6 +27,7 @@ UNKNOWN_COLOR = "#ff00ff"
 VERIFIED_COLOR = DEFAULT_COLOR
 _CSS_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})|[a-zA-Z]{3,20}"
                         r"|(?:rgb|hsl)a?\([0-9\s.,%/deg]{1,60}\)")
+_IDLIKE = re.compile(r"[0-9a-f]{4,64}")
 TITLES = {"recognize": "Recognition", "match-faces": "Proposed links for review",
           "cluster": "Clusters of faces", "verify": "Verification"}
 
@@ -96,6 +97,48 @@ class Lookup:
                 "color": safe_color(record.get("color", DEFAULT_COLOR))}
 
 
+class StandIns:
+    """What a blurred report shows instead of what tells who and where: identity names become
+    "Person 1", "Person 2", ..., file names "photo 1", "photo 2", ..., each the same wherever it
+    appears; descriptions and the dataset's path go. The reasons of problems are searched for
+    every name and path replaced, and any input that is no id is a file too."""
+
+    def __init__(self, on: bool):
+        self.on = on
+        self.labels: dict[tuple[str, str], str] = {}
+        self.secrets: dict[str, str] = {}
+
+    def _label(self, kind: str, key: str, texts: list) -> str:
+        label = self.labels.setdefault((kind, key), f"{kind} {sum(k == kind for k, _ in self.labels) + 1}")
+        for text in texts:
+            if isinstance(text, str) and text.strip():
+                self.secrets.setdefault(text, label)
+                self.secrets.setdefault(os.path.basename(text) or text, label)
+        return label
+
+    def identity(self, identity: dict, real_name: str | None) -> dict:
+        if not self.on:
+            return identity
+        return {**identity, "name": self._label("Person", identity["id"], [identity["name"], real_name]),
+                "description": ""}
+
+    def photo(self, key: str, name: str, paths: list) -> str:
+        return self._label("photo", key, [name, *paths]) if self.on else name
+
+    def problem(self, problem: dict) -> dict:
+        if not self.on:
+            return problem
+        text = str(problem.get("input") or "")
+        if text and text not in self.secrets and not _IDLIKE.fullmatch(text):
+            self._label("file", text, [text])
+        return {**problem, "input": self.scrub(text), "reason": self.scrub(str(problem.get("reason") or ""))}
+
+    def scrub(self, text: str) -> str:
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            text = text.replace(secret, self.secrets[secret])
+        return text
+
+
 class Builder:
     """Turns gathered records into a report's variables; a photo it cannot show is an error
     record (once per photo) and the rest of the report goes on."""
@@ -106,6 +149,7 @@ class Builder:
         self.pictures = pictures
         self.out = out
         self.lookup = Lookup(gathered, dataset, IdentityView.of(dataset) if dataset else IdentityView())
+        self.stand_ins = StandIns(pictures.blur)
         self.problems = [_problem(e) for e in gathered.errors]
         self.legend: dict[str, dict] = {}
         self._failed: set[str] = set()
@@ -125,21 +169,23 @@ class Builder:
             self.out.emit(warning_record("faces", STAGE, reason, "unknown-face"))
             self.problems.append({"input": "faces", "stage": STAGE, "kind": "unknown-face", "reason": reason})
         attributes = [self.gathered.attributes[f] for f in self._shown if f in self.gathered.attributes]
-        dataset = self.dataset
+        dataset, hidden = self.dataset, self.stand_ins.on
         return {
             "kind": kind,
             "title": title or TITLES[kind],
             "generated": timestamp(),
             "version": __version__,
             "blurred": self.pictures.blur,
-            "dataset": {"path": dataset.root, "description": dataset.config.description,
+            "dataset": {"path": "" if hidden else dataset.root, "description": "" if hidden else dataset.config.description,
                         "detector": dataset.config.detector, "model": dataset.config.model,
                         "metric": dataset.config.metric, "threshold": dataset.config.effective_threshold()}
             if dataset else None,
-            "legend": sorted(self.legend.values(), key=lambda i: (i["name"].lower(), i["id"])),
+            # stand-ins in the order they were given, not sorted as text ("Person 10" < "Person 2")
+            "legend": list(self.legend.values()) if hidden else
+            sorted(self.legend.values(), key=lambda i: (i["name"].lower(), i["id"])),
             "unknown_color": UNKNOWN_COLOR,
             "attribute_warning": warning_of(attributes) if any(describe(a) for a in attributes) else None,
-            "problems": self.problems,
+            "problems": [self.stand_ins.problem(p) for p in self.problems],
             **body,
         }
 
@@ -159,8 +205,14 @@ class Builder:
     def _identity(self, id: str | None, name: str | None = None) -> dict | None:
         identity = self.lookup.identity(id, name)
         if identity:
-            self.legend.setdefault(identity["id"], identity)
+            identity = self.legend.setdefault(identity["id"], self.stand_ins.identity(identity, name))
         return identity
+
+    def _image_name(self, image: str | None) -> str:
+        name = self.lookup.image_name(image)
+        if not self.stand_ins.on or not image:
+            return name
+        return self.stand_ins.photo(image, name, (self.lookup.image(image) or {}).get("paths") or [])
 
     def _crop(self, face: dict | None) -> str | None:
         if not face or not face.get("box") or not face.get("image"):
@@ -179,7 +231,8 @@ class Builder:
         size = self._pixels(image, lambda: self.pictures.size(image))
         width, height = size or (None, None)
         src = self._pixels(image, lambda: self.pictures.photo(image, max_side)) if size else None
-        return {"image": image, "name": name or self.lookup.image_name(image), "width": width, "height": height,
+        name = self.stand_ins.photo(image, name, []) if name else self._image_name(image)
+        return {"image": image, "name": name, "width": width, "height": height,
                 "src": src, "label_size": round(max(width or 0, height or 0) / 40, 1),
                 "boxes": [{"face": b.get("face"), "label": b.get("label", ""), "title": b.get("title", ""),
                            "color": b["color"], "left": _round(b["box"][0]), "top": _round(b["box"][1]),
@@ -189,14 +242,14 @@ class Builder:
     def _face_card(self, face: dict) -> dict:
         """A face as a table shows it: id, crop, attributes."""
         self._shown.add(face["id"])
-        return {"id": face["id"], "image": face.get("image"), "image_name": self.lookup.image_name(face.get("image")),
+        return {"id": face["id"], "image": face.get("image"), "image_name": self._image_name(face.get("image")),
                 "box": face.get("box"), "confidence": _number(face.get("confidence")), "detector": face.get("detector"),
                 "crop": self._crop(face), "attributes": describe(self.gathered.attributes.get(face["id"]))}
 
     def _unseen(self, id: str | None, image: str | None = None) -> dict:
         """A face no record describes (not in the stream, no dataset to look in): its ids only."""
         self.unseen += 1
-        return {"id": id, "image": image, "image_name": self.lookup.image_name(image) if image else "",
+        return {"id": id, "image": image, "image_name": self._image_name(image) if image else "",
                 "box": None, "confidence": None, "detector": None, "crop": None, "attributes": []}
 
     # -- the kinds
@@ -292,8 +345,8 @@ class Builder:
             for path, box in zip(verification.get("images") or (), verification.get("boxes") or ()):
                 key = f"file:{path}"
                 self.pictures.know_file(key, path)
-                photos.append(self._photo(key, [{"box": box, "color": color}],
-                                          PAGE_SIDE // 2, os.path.basename(path)))
+                name = self.stand_ins.photo(key, os.path.basename(path), [path])
+                photos.append(self._photo(key, [{"box": box, "color": color}], PAGE_SIDE // 2, name))
                 crops.append(self._pixels(key, lambda: self.pictures.crop(key, box)))
             pairs.append({"verified": bool(verification.get("verified")), "color": color, "photos": photos,
                           "crops": crops, "distance": _number(verification.get("distance")),

@@ -16,6 +16,7 @@ from ..errors import UsageError
 from ..faces import FaceCatalog
 from ..folding import order
 from ..match import MATCHES
+from ..recognize import recognised
 from ..review import ReviewOptions, match_faces
 from ..store.dataset import Dataset
 from ..stream import BadInput, Emitter
@@ -115,9 +116,10 @@ def gather(items: Iterable, out: Emitter) -> Gathered:
 def from_dataset(dataset: Dataset, kind: str) -> Gathered:
     """What a dataset keeps for a report of `kind`:
 
-    recognize: the recognitions it kept (query photos) and every photo with stored matches
-    (rx-match --save), their live faces and the latest match of each pair; match-faces: the
-    proposals rx-review would make now; cluster: the current clustering rx-cluster keeps."""
+    recognize: the recognitions it kept (query photos, and photos of its own recognised since)
+    and every photo with stored matches (rx-match --save), their live faces and the latest match
+    of each pair; match-faces: the proposals rx-review would make now; cluster: the current
+    clustering rx-cluster keeps."""
     if kind == "verify":
         raise UsageError("a verify report renders rx-verify's records: rx-verify A B | rx-report -o FILE")
     deletions = Deletions.of(dataset)
@@ -144,7 +146,7 @@ def _recognitions(dataset: Dataset, deletions: Deletions, gathered: Gathered) ->
         if key not in latest or order(match) > order(latest[key]):
             latest[key] = match
     catalog = images.ImageCatalog(dataset.log(images.LOG).records())
-    wanted = {m["query_image"] for m in latest.values()}
+    wanted = {m["query_image"] for m in latest.values()} | set(recognised(dataset.log(MATCHES).records()))
     for image in sorted(catalog, key=lambda i: (i.get("ts", ""), i["id"])):
         if (image.get("query") or image["id"] in wanted) and not deletions.hides(image=image["id"]):
             gathered.add(image | {"dataset": dataset.root})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from typing import Iterator
 
@@ -31,8 +32,18 @@ def write_atomic(path: str, data: bytes, mode: int = 0o400, sync_dir: bool = Tru
     rename, so an object is read-only the moment it has its name.
     """
     directory = os.path.dirname(path) or "."
-    temp = os.path.join(directory, TEMP_PREFIX + os.urandom(8).hex())
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        write_at(fd, os.path.basename(path), data, mode, sync_dir, path)
+    finally:
+        os.close(fd)
+
+
+def write_at(folder: int, name: str, data: bytes, mode: int = 0o400, sync_dir: bool = True,
+             shown: str | None = None) -> None:
+    """write_atomic within an open folder: the temp file and the rename never leave it."""
+    temp = TEMP_PREFIX + os.urandom(8).hex()
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=folder)
     try:
         view = memoryview(data)
         while view:
@@ -41,12 +52,16 @@ def write_atomic(path: str, data: bytes, mode: int = 0o400, sync_dir: bool = Tru
         os.fsync(fd)
     except BaseException:
         os.close(fd)
-        os.unlink(temp)
+        os.unlink(temp, dir_fd=folder)
         raise
     os.close(fd)
-    os.rename(temp, path)
+    try:
+        os.rename(temp, name, src_dir_fd=folder, dst_dir_fd=folder)
+    except IsADirectoryError:
+        os.unlink(temp, dir_fd=folder)
+        raise IsADirectoryError(errno.EISDIR, "a folder holds the name of the file to write", shown or name) from None
     if sync_dir:
-        fsync_dir(directory)
+        os.fsync(folder)
 
 
 @contextlib.contextmanager

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 from dataclasses import asdict, dataclass, field, fields
 
 from ..errors import DatasetError
+from ..catalog import METRICS
 from ..records import timestamp
-from .atomic import write_atomic
+from .tree import MiB, ForeignEntry, Tree
 
 CONFIG_NAME = "recops.json"
 FORMAT_VERSION = 1
@@ -35,30 +38,79 @@ class Config:
         return self.threshold if self.threshold is not None else default_threshold(self.model, self.metric)
 
 
-def load(root: str) -> Config:
-    path = os.path.join(root, CONFIG_NAME)
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
+MAX_CONFIG = MiB
+
+
+def _name(value: object) -> bool:
+    return isinstance(value, str) and NAME_RE.match(value) is not None and ".." not in value
+
+
+def finite_positive(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+# What each field of the file must be: the file may have come by sync or restore from anywhere,
+# and a detector or model name ends up in file names of the cache.
+_CHECKS = {
+    "detector": (_name, "a detector name"),
+    "model": (_name, "a model name"),
+    "metric": (lambda v: v in METRICS, f"one of {', '.join(METRICS)}"),
+    "threshold": (lambda v: v is None or finite_positive(v), "a positive number, or null"),
+    "flip": (lambda v: isinstance(v, bool), "true or false"),
+    "description": (lambda v: isinstance(v, str), "text"),
+    "id": (lambda v: isinstance(v, str) and re.fullmatch(r"[0-9a-f]{32}", v) is not None, "32 hex digits"),
+    "created": (lambda v: isinstance(v, str), "a time stamp"),
+}
+
+
+def parse(data: bytes, path: str) -> Config:
+    """A config from the bytes of a recops.json, every field checked; DatasetError naming the
+    first field that is wrong."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except FileNotFoundError:
-        raise DatasetError(f"{root}: not a recops dataset (no {CONFIG_NAME}); create one with rx-init") from None
-    except (OSError, ValueError) as exc:
+        loaded = json.loads(data)
+    except (ValueError, RecursionError) as exc:
         raise DatasetError(f"{path}: unreadable config: {exc}") from None
-    if not isinstance(data, dict):
+    if not isinstance(loaded, dict):
         raise DatasetError(f"{path}: config is not a JSON object")
-    version = data.get("format")
-    if version != FORMAT_VERSION:
+    version = loaded.get("format")
+    if version != FORMAT_VERSION or isinstance(version, bool):
         raise DatasetError(
             f"{path}: dataset format {version!r}, this recops reads format {FORMAT_VERSION}; "
             "use the recops version that wrote it"
         )
+    for key in ("detector", "model", "metric"):
+        if key not in loaded:
+            raise DatasetError(f"{path}: invalid config: no {key}")
+    for key, (check, what) in _CHECKS.items():
+        if key in loaded and not check(loaded[key]):
+            raise DatasetError(f"{path}: invalid config: {key} must be {what}, not {_shown(loaded[key])}")
     known = {f.name for f in fields(Config)}
+    return Config(**{k: v for k, v in loaded.items() if k in known})
+
+
+def _shown(value: object) -> str:
+    text = json.dumps(value) if not isinstance(value, float) or math.isfinite(value) else str(value)
+    return text if len(text) <= 40 else text[:40] + "..."
+
+
+def load(tree: Tree) -> Config:
     try:
-        return Config(**{k: v for k, v in data.items() if k in known})
-    except TypeError as exc:
-        raise DatasetError(f"{path}: invalid config: {exc}") from None
+        data = tree.read(CONFIG_NAME, MAX_CONFIG)
+    except FileNotFoundError:
+        raise DatasetError(f"{tree.root}: not a recops dataset (no {CONFIG_NAME}); create one with rx-init") from None
+    except ForeignEntry as exc:
+        raise DatasetError(f"{exc}") from None
+    except OSError as exc:
+        raise DatasetError(f"{tree.path(CONFIG_NAME)}: unreadable config: {exc.strerror or exc}") from None
+    return parse(data, tree.path(CONFIG_NAME))
 
 
-def save(root: str, config: Config) -> None:
-    data = json.dumps(asdict(config), indent=2, sort_keys=True).encode() + b"\n"
-    write_atomic(os.path.join(root, CONFIG_NAME), data, mode=0o600)
+def encode(config: Config) -> bytes:
+    if config.threshold is not None and not finite_positive(config.threshold):
+        raise ValueError(f"threshold must be a positive number, not {config.threshold}")
+    return json.dumps(asdict(config), indent=2, sort_keys=True, allow_nan=False).encode() + b"\n"
+
+
+def save(tree: Tree, config: Config) -> None:
+    tree.write(CONFIG_NAME, encode(config), mode=0o600)

@@ -1,29 +1,29 @@
-"""A dataset: a plain directory that rsync and git-annex can copy and merge.
-
-    recops.json          config (the one file replaced in place, atomically)
-    lock                 flock target; holds no data
-    objects/ab/cdef...   image bytes named by xxh3-128, read-only
-    records/<log>/...    append-only segments of records (images, faces, embeddings, ...)
-    cache/               derived data (indexes); safe to delete
-"""
+"""A dataset: a plain directory that rsync and git-annex can copy and merge (store/layout.py
+names what it holds), opened only when nothing in it would lead recops elsewhere."""
 
 from __future__ import annotations
 
 import os
+import stat
 from typing import Iterator
 
 from ..catalog import DEFAULT_DETECTOR, DEFAULT_METRIC, DEFAULT_MODEL
 from ..errors import DatasetError
 from . import config as _config
+from . import layout
 from .lock import DatasetLock
 from .objects import ObjectStore
 from .segments import RecordLog
+from .tree import Tree
 
 ENV_VAR = "RX_DATASET"
 
 
 def is_dataset(path: str) -> bool:
-    return os.path.isfile(os.path.join(path, _config.CONFIG_NAME))
+    try:
+        return stat.S_ISREG(os.lstat(os.path.join(path, _config.CONFIG_NAME)).st_mode)
+    except OSError:
+        return False
 
 
 def find_datasets(folder: str) -> Iterator[str]:
@@ -38,20 +38,34 @@ def find_datasets(folder: str) -> Iterator[str]:
 
 
 class Dataset:
-    def __init__(self, root: str, config: _config.Config, lock: DatasetLock):
-        self.root = os.path.abspath(root)
+    def __init__(self, tree: Tree, config: _config.Config, lock: DatasetLock):
+        self.root = tree.root
+        self.tree = tree
         self.config = config
         self._lock = lock
-        self.objects = ObjectStore(os.path.join(self.root, "objects"))
-        self.cache_dir = os.path.join(self.root, "cache")
+        self.objects = ObjectStore(tree)
+        self.cache_dir = tree.path(layout.CACHE)
         self._logs: dict[str, RecordLog] = {}
 
     @classmethod
-    def open(cls, root: str, exclusive: bool = False, wait: bool = True) -> "Dataset":
+    def open(cls, root: str, exclusive: bool = False, wait: bool = True, inspect: bool = False) -> "Dataset":
+        """Open an existing dataset. One holding a link or a special file where recops goes is
+        refused, naming it; `inspect` (rx-fsck) opens it anyway, to report everything."""
         if not os.path.isdir(root):
             raise DatasetError(f"{root}: no such dataset directory; create it with rx-init")
-        config = _config.load(root)
-        return cls(root, config, DatasetLock(root).acquire(exclusive, wait))
+        tree = Tree(os.path.abspath(root))
+        try:
+            config = _config.load(tree)
+            if not inspect:
+                found = layout.top_problems(tree)
+                if found:
+                    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+                    raise DatasetError(f"{found[0].path}: {found[0].reason}{more}; the dataset is not used "
+                                       "while it holds one: run rx-fsck to list them")
+            return cls(tree, config, DatasetLock(tree).acquire(exclusive, wait))
+        except BaseException:
+            tree.close()
+            raise
 
     @classmethod
     def create(
@@ -69,16 +83,21 @@ class Dataset:
             raise DatasetError(f"{root}: already a dataset")
         if os.path.exists(root) and (not os.path.isdir(root) or os.listdir(root)):
             raise DatasetError(f"{root}: exists and is not an empty directory")
+        config = _config.Config(detector, model, metric, threshold, flip=flip, description=description)
+        try:
+            data = _config.encode(config)
+        except ValueError as exc:
+            raise DatasetError(f"{root}: {exc}") from None
         try:
             os.makedirs(root, mode=0o700, exist_ok=True)
             os.chmod(root, 0o700)
-            for sub in ("objects", "records"):
-                os.makedirs(os.path.join(root, sub), mode=0o700, exist_ok=True)
+            tree = Tree(os.path.abspath(root))
+            for sub in (layout.OBJECTS, layout.RECORDS):
+                tree.folder(sub, create=True)
         except OSError as exc:
             raise DatasetError(f"{root}: cannot create the dataset there: {exc.strerror or exc}") from None
-        config = _config.Config(detector, model, metric, threshold, flip=flip, description=description)
-        _config.save(root, config)
-        return cls(root, config, DatasetLock(root).acquire())
+        tree.write(_config.CONFIG_NAME, data, mode=0o600)
+        return cls(tree, config, DatasetLock(tree).acquire())
 
     def update(self, threshold: float | None = None, description: str | None = None, metric: str | None = None) -> None:
         if threshold is not None:
@@ -87,18 +106,19 @@ class Dataset:
             self.config.description = description
         if metric is not None:
             self.config.metric = metric
-        _config.save(self.root, self.config)
+        _config.save(self.tree, self.config)
 
     def log(self, name: str) -> RecordLog:
         if name not in self._logs:
-            self._logs[name] = RecordLog(os.path.join(self.root, "records", name))
+            if not layout.LOG_RE.match(name):
+                raise ValueError(f"not a log name: {name!r}")
+            self._logs[name] = RecordLog(self.tree, name)
         return self._logs[name]
 
     def logs(self) -> list[RecordLog]:
         """Every log on disk, including ones this process has not opened."""
-        directory = os.path.join(self.root, "records")
-        names = sorted(os.listdir(directory)) if os.path.isdir(directory) else []
-        return [self.log(n) for n in names if os.path.isdir(os.path.join(directory, n))]
+        return [self.log(e.name) for e in self.tree.entries(layout.RECORDS)
+                if e.is_folder and layout.LOG_RE.match(e.name)]
 
     def flush(self) -> None:
         for log in self._logs.values():
@@ -109,6 +129,7 @@ class Dataset:
             self.flush()
         finally:
             self._lock.release()
+            self.tree.close()
 
     def __enter__(self) -> "Dataset":
         return self

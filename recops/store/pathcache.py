@@ -13,9 +13,10 @@ import time
 
 import msgpack
 
-from .atomic import write_atomic
+from .objects import is_id
+from .tree import GiB, Tree
 
-NAME = "paths.msgpack"
+NAME = "cache/paths.msgpack"
 _RACY_NS = 2_000_000_000
 
 
@@ -24,21 +25,20 @@ def _key(info: os.stat_result) -> tuple:
 
 
 class PathCache:
-    def __init__(self, directory: str):
-        self.path = os.path.join(directory, NAME)
+    def __init__(self, tree: Tree):
+        self.tree = tree
         self._entries: dict[str, tuple] = {}
         self._changed = False
         try:
-            with open(self.path, "rb") as handle:
-                loaded = msgpack.unpackb(handle.read(), raw=False, use_list=False, unicode_errors="surrogateescape")
+            loaded = msgpack.unpackb(tree.read(NAME, GiB), raw=False, use_list=False, unicode_errors="surrogateescape")
             if isinstance(loaded, dict):
                 self._entries = loaded
         except (OSError, ValueError, msgpack.UnpackException):
-            pass  # missing or damaged: start empty, the next save replaces it
+            pass  # missing, damaged or not a plain file: start empty, the next save replaces it
 
     def lookup(self, path: str, info: os.stat_result) -> str | None:
         entry = self._entries.get(path)
-        if entry is not None and entry[:5] == _key(info):
+        if isinstance(entry, tuple) and len(entry) == 6 and entry[:5] == _key(info) and is_id(entry[5]):
             return entry[5]
         return None
 
@@ -50,7 +50,6 @@ class PathCache:
 
     def save(self) -> None:
         if self._changed:
-            os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
             data = msgpack.packb(self._entries, unicode_errors="surrogateescape")
-            write_atomic(self.path, data, mode=0o600, sync_dir=False)
+            self.tree.write(NAME, data, mode=0o600, sync_dir=False)
             self._changed = False

@@ -9,18 +9,24 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-import os
 import re
 import time
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import msgpack
 import xxhash
 
-from .atomic import is_temp, write_atomic
+from .tree import GiB, ForeignEntry, Tree
 
 SEGMENT_RE = re.compile(r"^(\d{8}T\d{12}Z)-([0-9a-f]{32})\.msgpack$")
+
+FOLDER = "records"
+ADMITTED = "cache/admitted"
+"""cache/admitted/<log>/<segment name>: empty files naming the segments whose every record passed
+the door on this machine (derived data: deleting it costs one more check of each segment)."""
+MAX_SEGMENT = 1 * GiB
+"""A segment is read whole; rx-gc writes none larger than a fraction of this."""
 
 log = logging.getLogger("recops")
 
@@ -34,22 +40,36 @@ class SegmentDamaged(Exception):
 
 @dataclass(frozen=True)
 class Segment:
-    path: str
+    tree: Tree
+    rel: str
 
     @property
     def name(self) -> str:
-        return os.path.basename(self.path)
+        return self.rel.rpartition("/")[2]
+
+    @property
+    def path(self) -> str:
+        return self.tree.path(self.rel)
 
     def read_bytes(self) -> bytes:
-        with open(self.path, "rb") as handle:
-            return handle.read()
+        return self.tree.read(self.rel, MAX_SEGMENT)
+
+    def remove(self) -> None:
+        self.tree.remove(self.rel)
+
+    def size(self) -> int:
+        info = self.tree.lstat(self.rel)
+        return info.st_size if info else 0
 
     def records(self) -> list[dict]:
         """The segment's records, after checking its bytes against its name."""
         match = SEGMENT_RE.match(self.name)
         if not match:
             raise SegmentDamaged(self.path, "not a segment name")
-        data = self.read_bytes()
+        try:
+            data = self.read_bytes()
+        except ForeignEntry as exc:
+            raise SegmentDamaged(self.path, exc.reason) from None
         if xxhash.xxh3_128_hexdigest(data) != match.group(2):
             raise SegmentDamaged(self.path, "content does not match the hash in its name (torn or altered)")
         try:
@@ -61,6 +81,21 @@ class Segment:
                 raise SegmentDamaged(self.path, f"object {number} is not a record")
         return records
 
+    def admitted(self) -> tuple[list[dict], bool]:
+        """The records that pass the door (shapes.problem), and whether all did; the others are
+        skipped with a warning. A segment is intact when its bytes match its name, but a synced
+        copy may have been written by anyone."""
+        from .. import shapes
+
+        records = self.records()
+        refused = [(r, why) for r in records if (why := shapes.problem(r)) is not None]
+        if not refused:
+            return records, True
+        log.warning("skipping %d invalid record(s) of %s, the first: %s (run rx-fsck)",
+                    len(refused), self.path, refused[0][1])
+        skipped = {id(r) for r, _ in refused}
+        return [r for r in records if id(r) not in skipped], False
+
 
 def _unpack_all(data: bytes) -> Iterator[object]:
     unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, unicode_errors="surrogateescape")
@@ -68,11 +103,31 @@ def _unpack_all(data: bytes) -> Iterator[object]:
     yield from unpacker
 
 
-def encode_segment(records: list[dict]) -> bytes:
+def _packer():
     from ..stream import msgpack_default
 
-    pack = msgpack.Packer(default=msgpack_default, unicode_errors="surrogateescape").pack
+    return msgpack.Packer(default=msgpack_default, unicode_errors="surrogateescape").pack
+
+
+def encode_segment(records: list[dict]) -> bytes:
+    pack = _packer()
     return b"".join(pack(record) for record in records)
+
+
+def encode_segments(records: Iterable[dict], size: int) -> Iterator[bytes]:
+    """The records as the bytes of segments of about `size` bytes each (every reader reads a
+    segment whole, so none may grow without bound)."""
+    pack = _packer()
+    pending: list[bytes] = []
+    held = 0
+    for record in records:
+        pending.append(pack(record))
+        held += len(pending[-1])
+        if held >= size:
+            yield b"".join(pending)
+            pending, held = [], 0
+    if pending:
+        yield b"".join(pending)
 
 
 def segment_name(data: bytes, when: float | None = None) -> str:
@@ -83,29 +138,77 @@ def segment_name(data: bytes, when: float | None = None) -> str:
 class RecordLog:
     """One named log (`records/<name>/`): read every segment, append through a buffer."""
 
-    def __init__(self, directory: str, flush_every: int = 1000, flush_seconds: float = 5.0):
-        self.directory = directory
+    def __init__(self, tree: Tree, name: str, flush_every: int = 1000, flush_seconds: float = 5.0):
+        self.tree = tree
+        self.name = name
+        self.rel = f"{FOLDER}/{name}"
         self.flush_every = flush_every
         self.flush_seconds = flush_seconds
         self._pending: list[dict] = []
         self._since = time.monotonic()
+        self._known: set[str] | None = None
+
+    @property
+    def directory(self) -> str:
+        return self.tree.path(self.rel)
 
     def segments(self) -> list[Segment]:
+        """The log's segment files; anything else in its folder (leftovers of interrupted writes
+        or syncs, links, foreign files) is not read here, and rx-fsck reports it."""
         try:
-            names = os.listdir(self.directory)
-        except FileNotFoundError:
+            entries = self.tree.entries(self.rel)
+        except ForeignEntry as exc:
+            log.warning("not reading %s (run rx-fsck)", exc)
             return []
-        return [Segment(os.path.join(self.directory, n)) for n in sorted(names) if not is_temp(n)]
+        return [Segment(self.tree, f"{self.rel}/{e.name}") for e in entries if e.is_file and SEGMENT_RE.match(e.name)]
 
     def records(self) -> Iterator[dict]:
         """Every record, oldest segment first, then those this process has not flushed yet;
         a damaged segment is skipped with a warning."""
         for segment in self.segments():
             try:
-                yield from segment.records()
+                yield from self.admitted(segment)
             except SegmentDamaged as exc:
                 log.warning("skipping damaged record file %s (run rx-fsck)", exc)
         yield from self.unflushed()
+
+    def admitted(self, segment: Segment) -> list[dict]:
+        """A segment's records that pass the door. A segment is checked record by record once per
+        machine: its name holds the hash of its bytes, so a name that passed once passes again
+        (ADMITTED keeps those names; segments this machine wrote start there)."""
+        if segment.name in self._admitted():
+            return segment.records()
+        records, whole = segment.admitted()
+        if whole:
+            self._admit(segment.name)
+        return records
+
+    def _admitted(self) -> set[str]:
+        if self._known is None:
+            try:
+                self._known = {e.name for e in self.tree.entries(f"{ADMITTED}/{self.name}") if e.is_file}
+            except ForeignEntry:
+                self._known = set()
+        return self._known
+
+    def _admit(self, name: str) -> None:
+        self._admitted().add(name)
+        try:  # a cache: a name not remembered costs one more check, nothing else
+            self.tree.write(f"{ADMITTED}/{self.name}/{name}", b"", mode=0o600, sync_dir=False)
+        except OSError as exc:
+            log.debug("not remembering %s: %s", name, exc)
+
+    def forget_gone(self) -> None:
+        """Forget the admitted names of segments that are gone (rx-gc compacted them)."""
+        present = {s.name for s in self.segments()}
+        try:
+            entries = self.tree.entries(f"{ADMITTED}/{self.name}")
+        except ForeignEntry:
+            return
+        for entry in entries:
+            if entry.name not in present:
+                self.tree.remove(f"{ADMITTED}/{self.name}/{entry.name}")
+        self._known = None
 
     def unflushed(self) -> list[dict]:
         """Records this process appended and has not written yet."""
@@ -122,8 +225,13 @@ class RecordLog:
         if not self._pending:
             return None
         data = encode_segment(self._pending)
-        os.makedirs(self.directory, mode=0o700, exist_ok=True)
-        path = os.path.join(self.directory, segment_name(data))
-        write_atomic(path, data, mode=0o400)
+        rel = self.write(data)
         self._pending.clear()
-        return path
+        return self.tree.path(rel)
+
+    def write(self, data: bytes) -> str:
+        """Store encoded records as one new segment (rx-gc's compaction too); returns its rel."""
+        name = segment_name(data)
+        self.tree.write(f"{self.rel}/{name}", data, mode=0o400)
+        self._admit(name)  # records of this process: checked where they came in, or made here
+        return f"{self.rel}/{name}"

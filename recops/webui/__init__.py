@@ -4,7 +4,8 @@ Served by the standard library's threading HTTP server from the dataset director
 other database), with jinja2 templates under recops/templates/webui/:
 
     guard.py         what keeps it to its own pages and dataset: form token, Origin, Host, ids
-    server.py        requests, forms and uploads, responses
+    server.py        requests, forms and uploads (streamed to temporary files), responses, and
+                     the limits no client gets past: time to send a request, connections at once
     app.py           the routes: pages (GET) and changes (POST)
     sites.py         the datasets served, each with its current snapshot
     snapshot.py      a dataset's views at one moment: images, faces, identities, clusters, ...
@@ -19,6 +20,7 @@ Pages use no script at all: every change is a plain HTML form.
 from __future__ import annotations
 
 import logging
+from typing import Iterable
 
 from .app import make_server, url_of
 from .guard import is_loopback
@@ -28,10 +30,11 @@ log = logging.getLogger("recops")
 
 
 def serve(dataset: str | None, folder: str, host: str = "127.0.0.1", port: int = 5000,
-          announce=lambda url: None) -> None:
-    """Serve one dataset, or every dataset under `folder`, until interrupted."""
+          announce=lambda url: None, allowed_hosts: Iterable[str] = ()) -> None:
+    """Serve one dataset, or every dataset under `folder`, until interrupted; `allowed_hosts`:
+    more names clients may call it by."""
     sites = Sites(dataset=dataset) if dataset else Sites(folder=folder)
-    server, _ = make_server(sites, host, port)
+    server, _ = make_server(sites, host, port, allowed_hosts=allowed_hosts)
     if not is_loopback(host):
         log.warning("listening on %s, which other machines may reach: faces are biometric data, and "
                     "anyone who reaches this address sees and changes the dataset", host or "every address")

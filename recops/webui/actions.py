@@ -98,9 +98,8 @@ def link_faces(dataset: Dataset, faces: list[str], op: str, identity: str = "", 
     editor = IdentityEditor(dataset)
     records = []
     if op == "link" and new_name.strip():
-        target = editor.view.find(new_name.strip())
-        if target is None or target.get("name") != new_name.strip():
-            target = editor.create(new_name.strip())
+        target, created = editor.find_or_create(new_name.strip(), prefix=False)
+        if created:
             records.append(target)
     elif op in ("link", "reject"):
         if not identity:

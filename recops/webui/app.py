@@ -15,7 +15,7 @@ import re
 import secrets
 import threading
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 from urllib.parse import urlencode
 
 import jinja2
@@ -23,11 +23,13 @@ import jinja2
 from .. import __version__
 from ..errors import InputError, LockedError, RecopsError
 from ..report.context import UNKNOWN_COLOR
+from ..store.objects import ObjectStore
+from ..store.tree import ForeignEntry
 from . import actions, pages
 from .actions import Outcome, attempt
 from .guard import Guard, Refused, local_path
 from .recognitions import MAX_UPLOAD, recognition_report, recognize_upload
-from .server import Request, Response, Server, handler_class
+from .server import Limits, Request, Response, Server, handler_class
 from .sites import Site, Sites
 
 log = logging.getLogger("recops")
@@ -268,10 +270,11 @@ class WebApp:
         if record is None or record.get("media_type") not in ("image/jpeg", "image/png"):
             raise pages.NotFound(f"no image {id} in this dataset")
         try:
-            with open(os.path.join(site.root, "objects", id[:2], id[2:]), "rb") as handle:
-                data = handle.read()
+            data = ObjectStore(site.thumbs.tree).read(id)
         except FileNotFoundError:
             raise pages.NotFound(f"the bytes of image {id} are gone (rx-gc)") from None
+        except ForeignEntry as exc:
+            raise pages.NotFound(f"the bytes of image {id} are not read: {exc.reason} (run rx-fsck)") from None
         extension = "png" if record["media_type"] == "image/png" else "jpg"
         return Response(200, data, record["media_type"],
                         {**PRIVATE, **FILE_HEADERS, "Content-Disposition": f'inline; filename="{id}.{extension}"'})
@@ -320,7 +323,7 @@ class WebApp:
             if upload is None:
                 raise InputError("nothing-chosen", "choose a photo to upload")
             try:
-                image = recognize_upload(dataset, upload.filename, upload.data)
+                image = recognize_upload(dataset, upload.path)
             except RecopsError as exc:
                 return Outcome(str(exc), ok=False)
             return Outcome("recognised", go=f"/d/{site.key}/recognitions/{image}")
@@ -334,11 +337,13 @@ class _NotAllowed(Exception):
         self.allow = allow
 
 
-def make_server(sites: Sites, host: str = "127.0.0.1", port: int = 5000) -> tuple[Server, WebApp]:
-    """A server bound to host:port (port 0: any free one), not yet serving."""
-    guard = Guard(host, port)
+def make_server(sites: Sites, host: str = "127.0.0.1", port: int = 5000, limits: Limits = Limits(),
+                allowed_hosts: Iterable[str] = ()) -> tuple[Server, WebApp]:
+    """A server bound to host:port (port 0: any free one), not yet serving; `allowed_hosts`: more
+    names that clients may call it by (guard.Guard)."""
+    guard = Guard(host, port, allowed=allowed_hosts)
     app = WebApp(sites, guard)
-    server = Server((host, port), handler_class(app, MAX_UPLOAD + (1 << 20)))
+    server = Server((host, port), handler_class(app, MAX_UPLOAD + (1 << 20), limits), limits)
     guard.port = server.server_address[1]
     return server, app
 

@@ -85,7 +85,7 @@ def overview(snap: Snapshot) -> dict:
     linked = len(snap.view.face_identity)
     return {"counts": {"images": len(snap.images), "faces": len(snap.faces), "identities": len(snap.view.identities),
                        "linked": linked, "unlinked": len(snap.faces) - linked, "clusters": len(snap.clusters),
-                       "recognitions": sum(1 for i in snap.images.values() if i.get("query")),
+                       "recognitions": len(snap.recognitions),
                        "analysed": len(snap.labels)},
             "identities": [dict(i, faces=n) for i, n in _counted(snap)[:SAMPLE_FACES * 2]]}
 
@@ -225,8 +225,7 @@ def recognition(snap: Snapshot, id: str) -> dict:
 
 
 def recognitions(snap: Snapshot, key: str, number: int) -> dict:
-    queries = [i for i in reversed(list(snap.images)) if snap.images[i].get("query")]
-    paging = Paging.of(queries, number)
+    paging = Paging.of(list(snap.recognitions), number)
     rows = []
     for image in paging.items:
         cards = [face_card(snap, f) for f in snap.faces_of.get(image, [])]
@@ -234,5 +233,6 @@ def recognitions(snap: Snapshot, key: str, number: int) -> dict:
         for card in cards:
             for match in snap.matches_of.get(card["id"], [])[:1]:
                 best[card["id"]] = snap.identity(match.get("identity"))
-        rows.append({"photo": photo(snap, key, image), "record": snap.images[image], "faces": cards, "best": best})
+        rows.append({"photo": photo(snap, key, image), "record": snap.images[image], "when": snap.recognitions[image],
+                     "faces": cards, "best": best})
     return {"paging": paging, "rows": rows}

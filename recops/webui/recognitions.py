@@ -4,9 +4,6 @@ report is rx-report's recognize report of that one photo, rendered from what the
 from __future__ import annotations
 
 import os
-import re
-import shutil
-import tempfile
 
 from ..errors import InputError
 from ..recognize import recognize
@@ -18,30 +15,17 @@ from ..store.dataset import Dataset
 from ..stream import Emitter
 
 MAX_UPLOAD = 64 << 20
-_UNSAFE = re.compile(r"[^\w.() -]+")
 
 
-def upload_name(filename: str | None) -> str:
-    """The uploaded file's own name, reduced to a plain file name (it is kept among the image's paths)."""
-    name = _UNSAFE.sub("_", os.path.basename((filename or "").replace("\\", "/"))).strip(" .")[:120]
-    return name or "upload.jpg"
-
-
-def recognize_upload(dataset: Dataset, filename: str | None, data: bytes) -> str:
-    """Recognise an uploaded photo against the dataset, which keeps it as a query with its faces
-    and matches; returns its image id. The photo is written to a private temporary folder named
-    after the web interface, whose path the image record keeps as where it came from."""
-    if not data:
+def recognize_upload(dataset: Dataset, path: str) -> str:
+    """Recognise an uploaded photo against the dataset, which keeps it with its faces and
+    matches (as a query, unless the dataset holds it already); returns its image id. `path` is
+    the upload's private temporary file, named after the uploaded file: the image record keeps
+    it as where the photo came from."""
+    if os.path.getsize(path) == 0:
         raise InputError("empty", "the uploaded file is empty: choose a photo")
-    folder = tempfile.mkdtemp(prefix="recops-webui-upload-")
-    try:
-        path = os.path.join(folder, upload_name(filename))
-        with open(path, "wb") as handle:
-            handle.write(data)
-        records: list[dict] = []
-        recognize(dataset, [path], Emitter(records.append))
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    records: list[dict] = []
+    recognize(dataset, [path], Emitter(records.append))
     errors = [r for r in records if r.get("type") == "error"]
     image = next((r["id"] for r in records if r.get("type") == "image"), None)
     if image is None:

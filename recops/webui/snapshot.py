@@ -18,10 +18,12 @@ from ..faces import FaceCatalog
 from ..folding import order
 from ..identities import IdentityView
 from ..match import MATCHES
+from ..recognize import recognised
 from ..report.attributes import ATTRIBUTES, fold_attributes
 from ..report.context import UNKNOWN_COLOR, safe_color
 from ..store.dataset import Dataset
-from ..store.segments import RecordLog, SegmentDamaged
+from ..store.segments import FOLDER as RECORDS, RecordLog, SegmentDamaged
+from ..store.tree import ForeignEntry, Tree
 
 log = logging.getLogger("recops")
 
@@ -41,7 +43,7 @@ class SegmentCache:
             held = self._records.get(segment.path)
             if held is None:
                 try:
-                    held = self._records[segment.path] = segment.records()
+                    held = self._records[segment.path] = record_log.admitted(segment)
                 except SegmentDamaged as exc:
                     log.warning("skipping damaged record file %s (run rx-fsck)", exc)
                     continue
@@ -79,18 +81,18 @@ class _CachedLog:
 
 def signature(root: str) -> tuple:
     """What the record files of a dataset are now: changes when any log gains or loses a file."""
-    folder = os.path.join(root, "records")
+    tree = Tree(root)
     try:
-        logs = sorted(os.listdir(folder))
-    except FileNotFoundError:
+        found = []
+        for log_entry in tree.entries(RECORDS):
+            if log_entry.is_folder:
+                names = tuple(e.name for e in tree.entries(f"{RECORDS}/{log_entry.name}"))
+                found.append((log_entry.name, hash(names)))
+        return tuple(found)
+    except (FileNotFoundError, ForeignEntry):
         return ()
-    found = []
-    for name in logs:
-        try:
-            found.append((name, hash(tuple(sorted(os.listdir(os.path.join(folder, name)))))))
-        except (NotADirectoryError, FileNotFoundError):
-            continue
-    return tuple(found)
+    finally:
+        tree.close()
 
 
 def attribute_labels(attributes: dict | None) -> dict[str, str]:
@@ -137,6 +139,8 @@ class Snapshot:
     """The identities a person said each face is not."""
     matches_of: dict[str, list[dict]] = field(default_factory=dict)
     """Stored matches (rx-match --save, recognitions) by query face, the latest of each pair, nearest first."""
+    recognitions: dict[str, str] = field(default_factory=dict)
+    """The photos recognised (queries, and photos of the gallery recognised since), with when, newest first."""
 
     @classmethod
     def read(cls, dataset: Dataset, seen: tuple | None = None, cache: SegmentCache | None = None) -> "Snapshot":
@@ -167,6 +171,7 @@ class Snapshot:
         fold_attributes(dataset.log(ATTRIBUTES).records(), snap.attributes)
         snap.labels = {face: attribute_labels(a) for face, a in snap.attributes.items() if face in snap.faces}
         snap._matches(dataset)
+        snap._recognitions(dataset)
         return snap
 
     def _matches(self, dataset: Dataset) -> None:
@@ -182,6 +187,13 @@ class Snapshot:
             self.matches_of.setdefault(match["query"], []).append(match)
         for matches in self.matches_of.values():
             matches.sort(key=lambda m: (m.get("distance", 0.0), m["candidate"]))
+
+    def _recognitions(self, dataset: Dataset) -> None:
+        when = {id: image.get("ts", "") for id, image in self.images.items() if image.get("query")}
+        for image, ts in recognised(dataset.log(MATCHES).records()).items():
+            if image in self.images:
+                when[image] = max(when.get(image, ""), ts)
+        self.recognitions = dict(sorted(when.items(), key=lambda item: (item[1], item[0]), reverse=True))
 
     # -- what pages ask
 

@@ -12,12 +12,13 @@ nothing but the time to make them again. Thumbnails of deleted faces and images 
 
 from __future__ import annotations
 
-import os
 import threading
 
 from ..crops import crop, jpeg
 from ..pixels import fit, load_rgb
-from ..store.atomic import write_atomic
+from ..store.layout import CACHE
+from ..store.objects import ObjectStore
+from ..store.tree import MiB, ForeignEntry, Tree
 
 FACE_SIDE = 160
 IMAGE_SIDE = 360
@@ -25,23 +26,30 @@ VIEW_SIDE = 1400
 DECODE_SIDE = 2400
 """Large photos are decoded at a reduced scale, no smaller than this: crops of small faces stay legible."""
 KINDS = {"faces": FACE_SIDE, "images": IMAGE_SIDE, "views": VIEW_SIDE}
+FOLDER = f"{CACHE}/thumbs"
+MAX_THUMB = 16 * MiB
 
 
 class Thumbnails:
     def __init__(self, root: str):
         self.root = root
-        self.folder = os.path.join(root, "cache", "thumbs")
+        self.tree = Tree(root)
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
+    @staticmethod
+    def rel(kind: str, id: str = "") -> str:
+        return f"{FOLDER}/{kind}/{id}.jpg" if id else f"{FOLDER}/{kind}"
+
     def path(self, kind: str, id: str) -> str:
-        return os.path.join(self.folder, kind, f"{id}.jpg")
+        return self.tree.path(self.rel(kind, id))
 
     def _cached(self, kind: str, id: str) -> bytes | None:
         try:
-            with open(self.path(kind, id), "rb") as handle:
-                return handle.read()
+            return self.tree.read(self.rel(kind, id), MAX_THUMB)
         except FileNotFoundError:
+            return None
+        except ForeignEntry:  # derived data: made again, the odd file left to rx-fsck
             return None
 
     def _lock(self, image: str) -> threading.Lock:
@@ -80,26 +88,23 @@ class Thumbnails:
             return found
 
     def _decode(self, image: str, side: int = DECODE_SIDE):
-        with open(os.path.join(self.root, "objects", image[:2], image[2:]), "rb") as handle:
-            return load_rgb(handle.read(), side)
+        return load_rgb(ObjectStore(self.tree).read(image), side)
 
     def _store(self, kind: str, id: str, data: bytes) -> None:
-        folder = os.path.join(self.folder, kind)
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        write_atomic(self.path(kind, id), data, mode=0o600, sync_dir=False)
+        self.tree.write(self.rel(kind, id), data, mode=0o600, sync_dir=False)
 
     def prune(self, live_faces, live_images) -> int:
         """Remove the thumbnails of faces and images no longer live; returns how many."""
         removed = 0
         for kind, live in (("faces", live_faces), ("images", live_images), ("views", live_images)):
             try:
-                names = os.listdir(os.path.join(self.folder, kind))
-            except FileNotFoundError:
+                entries = self.tree.entries(self.rel(kind))
+            except ForeignEntry:
                 continue
-            for name in names:
-                if name.endswith(".jpg") and name[:-4] not in live:
+            for entry in entries:
+                if entry.is_file and entry.name.endswith(".jpg") and entry.name[:-4] not in live:
                     try:
-                        os.unlink(os.path.join(self.folder, kind, name))
+                        self.tree.remove(f"{self.rel(kind)}/{entry.name}")
                         removed += 1
                     except FileNotFoundError:
                         pass
