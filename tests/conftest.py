@@ -57,7 +57,7 @@ def face_recognition_photos() -> str:
     shared = os.path.join(SHARED_FACES, "face_recognition")
     if os.path.isdir(shared):
         return shared
-    target = os.path.join(CACHE, "face_recognition-photos")
+    target = os.path.join(CACHE, "face_recognition-test-photos")  # the demo keeps its own beside it
     if not os.path.isdir(target):
         os.makedirs(CACHE, exist_ok=True)
         subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
