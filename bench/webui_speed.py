@@ -41,7 +41,7 @@ def generate(root: str, faces: int, seed: int = 0) -> dict:
     """A dataset of `faces` faces, two to a photo; returns ids for the pages to ask for."""
     from PIL import Image
 
-    from recops.embed import EMBEDDINGS
+    from recops.stages.embedding import EMBEDDINGS
     from recops.faces import LOG as FACES
     from recops.identities import IDENTITIES as IDENTITY_LOG, LINKS
     from recops.images import LOG as IMAGES

@@ -40,7 +40,7 @@ from .store.objects import FAN_RE, FOLDER as OBJECTS, MAX_OBJECT, ObjectStore
 from .store.segments import FOLDER as RECORDS, MAX_SEGMENT, SEGMENT_RE
 from .store.tree import MiB, Tree
 
-log = logging.getLogger("recops")
+logger = logging.getLogger("recops")
 
 def _members(dataset: Dataset) -> Iterator[tuple[str, int]]:
     """(name, size limit) of every file a backup holds, as the dataset's own views list them: only
@@ -313,7 +313,7 @@ def _clear_leftovers(parent_fd: int, parent: str, name: str, target: str) -> Non
         try:
             fd = os.open(entry, _FOLDER, dir_fd=parent_fd)
         except OSError:
-            log.warning("%s: not a folder a restore left behind; left alone", shown)
+            logger.warning("%s: not a folder a restore left behind; left alone", shown)
             continue
         try:
             try:
@@ -324,13 +324,13 @@ def _clear_leftovers(parent_fd: int, parent: str, name: str, target: str) -> Non
             # A free lock and a live process: a restore that has made its folder and not yet
             # locked it, or a new process that reuses the id.
             if pid != os.getpid() and _alive(pid):
-                log.warning("%s: left alone, process %d still runs", shown, pid)
+                logger.warning("%s: left alone, process %d still runs", shown, pid)
                 continue
             try:
                 shutil.rmtree(entry, dir_fd=parent_fd)
             except OSError as exc:
                 raise DatasetError(f"{shown}: cannot remove what a killed restore left: {exc.strerror or exc}") from None
-            log.warning("removed %s, left by a restore into %s that was killed (process %d)", shown, target, pid)
+            logger.warning("removed %s, left by a restore into %s that was killed (process %d)", shown, target, pid)
         finally:
             os.close(fd)
 

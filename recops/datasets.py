@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from . import catalog
+from . import model_names
 from .errors import DatasetError, UsageError
 from .store.config import finite_positive
 from .store.dataset import Dataset, find_datasets, is_dataset
@@ -50,11 +50,11 @@ def init_dataset(
     """
     try:
         if detector is not None:
-            catalog.check_choice("detector", detector, catalog.detectors())
+            model_names.check_choice("detector", detector, model_names.detectors())
         if model is not None:
-            catalog.check_choice("model", model, catalog.recognition_models())
+            model_names.check_choice("model", model, model_names.recognition_models())
         if metric is not None:
-            catalog.check_choice("metric", metric, catalog.METRICS)
+            model_names.check_choice("metric", metric, model_names.METRICS)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if threshold is not None and not finite_positive(threshold):
@@ -62,14 +62,14 @@ def init_dataset(
     if not is_dataset(root):
         if threshold is None:
             try:
-                catalog.default_threshold(model or catalog.DEFAULT_MODEL, metric or catalog.DEFAULT_METRIC)
+                model_names.default_threshold(model or model_names.DEFAULT_MODEL, metric or model_names.DEFAULT_METRIC)
             except KeyError as exc:
                 raise UsageError(f"{exc.args[0]}; give --threshold") from None
         dataset = Dataset.create(
             root,
-            detector or catalog.DEFAULT_DETECTOR,
-            model or catalog.DEFAULT_MODEL,
-            metric or catalog.DEFAULT_METRIC,
+            detector or model_names.DEFAULT_DETECTOR,
+            model or model_names.DEFAULT_MODEL,
+            metric or model_names.DEFAULT_METRIC,
             threshold,
             description or "",
             bool(flip),

@@ -33,7 +33,7 @@ from .store.dataset import Dataset, is_dataset
 from .store.lock import DatasetLock
 from .store.tree import Tree
 
-log = logging.getLogger("recops")
+logger = logging.getLogger("recops")
 LOG = "deletions"
 TARGETS = ("face", "image")
 STAGE = "delete"
@@ -95,7 +95,7 @@ class Deletions:
             if kind == "image" and record.get("id") in self.images:
                 if record["id"] not in told:
                     told.add(record["id"])
-                    log.warning("%s: image %s was deleted; it stays deleted", _label(record), record["id"])
+                    logger.warning("%s: image %s was deleted; it stays deleted", _label(record), record["id"])
                     emitter.emit(warning_record(record["id"], stage, "deleted image: it stays deleted", "deleted"))
                 continue
             if kind in ("face", "embedding") and self.deleted(record.get("id") if kind == "face" else record.get("face"),

@@ -84,8 +84,8 @@ def fsck(dataset: Dataset, emitter: Emitter, sample: float | int | None = None, 
 
     catalog = images.ImageCatalog()
     dims = _Dims(dataset.config.model)
-    for log in dataset.logs():
-        for segment in log.segments():
+    for record_log in dataset.logs():
+        for segment in record_log.segments():
             report.segments += 1
             if segment.path in reported:
                 continue

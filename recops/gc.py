@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 from . import images
 from .deletions import Deletions
-from .embed import EMBEDDINGS
+from .stages.embedding import EMBEDDINGS
 from .errors import DamagedError
 from .index import INDEX_REL, build_index
 from .records import timestamp
@@ -21,7 +21,7 @@ from .store import layout
 from .store.dataset import Dataset
 from .store.segments import SegmentDamaged, encode_segments
 
-log = logging.getLogger("recops")
+logger = logging.getLogger("recops")
 SMALL = 4 << 20
 """Segments below this size are merged; larger ones are rewritten only to drop deleted records."""
 CHUNK = 64 << 20

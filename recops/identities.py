@@ -48,7 +48,7 @@ from .records import timestamp
 from .store.dataset import Dataset
 from .store.lock import DatasetLock
 
-log = logging.getLogger("recops")
+logger = logging.getLogger("recops")
 IDENTITIES = "identities"
 LINKS = "links"
 OPS = ("link", "unlink", "reject")
@@ -191,7 +191,7 @@ class IdentityEditor:
             raise InputError("invalid-name", "an identity needs a name")
         with self._creating():
             if reuse_name and (named := self.view.find(name, prefix=False)) is not None and named.get("name") == name:
-                log.warning("an identity named %r exists already: %s", name, named["id"])
+                logger.warning("an identity named %r exists already: %s", name, named["id"])
                 return named
             return self._new(name, description, color)
 
@@ -317,7 +317,7 @@ class IdentityEditor:
                     raise InputError("same-photo", f"face {min(others)} of the same photo is linked to identity "
                                                    f"{target}: two faces of one photo are two people")
             elif others:
-                log.warning("face %s shares its photo with face %s, linked to identity %s %s", face_id, min(others),
+                logger.warning("face %s shares its photo with face %s, linked to identity %s %s", face_id, min(others),
                             target, "by hand too" if self._manual(others) else "automatically: that link gives way")
         link = {"type": "link", "face": face_id, "image": image, "identity": target, "op": op, "source": source,
                 "ts": timestamp()}

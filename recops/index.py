@@ -23,7 +23,7 @@ import msgpack
 import numpy as np
 
 from . import models
-from .embed import EMBEDDINGS, as_vector
+from .stages.embedding import EMBEDDINGS, as_vector
 from .metrics import space
 from .records import timestamp
 from .store.dataset import Dataset
@@ -31,7 +31,7 @@ from .store.layout import CACHE
 from .store.segments import SEGMENT_RE
 from .store.tree import GiB, temp_name
 
-log = logging.getLogger("recops")
+logger = logging.getLogger("recops")
 INDEX_DIR = "index"
 INDEX_REL = f"{CACHE}/{INDEX_DIR}"
 FORMAT = 1
@@ -70,7 +70,7 @@ class Vectors:
         expected = next((d for d in (dim, known) if d in groups), None) or max(groups, key=lambda d: len(groups[d].images))
         others = {d: len(rows.images) for d, rows in groups.items() if d != expected}
         if others:
-            log.warning("leaving out %d %s embedding(s) whose vectors do not hold %d numbers (run rx-fsck)",
+            logger.warning("leaving out %d %s embedding(s) whose vectors do not hold %d numbers (run rx-fsck)",
                         sum(others.values()), model, expected)
         return groups[expected].vectors()
 
@@ -152,10 +152,10 @@ def build_index(dataset: Dataset, model: str, metric: str, trees: int | None = N
     from annoy import AnnoyIndex
 
     started = time.monotonic()
-    log_ = dataset.log(EMBEDDINGS)
-    log_.flush()
-    segments = [s.name for s in log_.segments()]
-    vectors = Vectors.collect(log_.records(), model)
+    record_log = dataset.log(EMBEDDINGS)
+    record_log.flush()
+    segments = [s.name for s in record_log.segments()]
+    vectors = Vectors.collect(record_log.records(), model)
     count = len(vectors.faces)
     dim = vectors.matrix.shape[1] if count else 0
     trees = trees or default_trees(count)
@@ -226,11 +226,11 @@ def load_index(dataset: Dataset, model: str, metric: str):
     except FileNotFoundError:
         return None
     except (OSError, ValueError, msgpack.UnpackException) as exc:
-        log.warning("ignoring the index of %s: %s; rebuild it with rx-index", dataset.root, exc)
+        logger.warning("ignoring the index of %s: %s; rebuild it with rx-index", dataset.root, exc)
         return None
     why = _meta_problem(meta, model, metric)
     if why is not None:
-        log.warning("ignoring an index %s; rebuild it with rx-index", why)
+        logger.warning("ignoring an index %s; rebuild it with rx-index", why)
         return None
     info = _info(meta, dataset.tree.path(INDEX_REL))
     index = AnnoyIndex(max(info.dim, 1), info.space)
@@ -239,6 +239,6 @@ def load_index(dataset: Dataset, model: str, metric: str):
             with dataset.tree.opened(f"{INDEX_REL}/{meta['ann']}", MAX_ANN) as fd:
                 index.load(dataset.tree.fd_path(fd))
         except OSError as exc:
-            log.warning("ignoring the index of %s: %s; rebuild it with rx-index", dataset.root, exc)
+            logger.warning("ignoring the index of %s: %s; rebuild it with rx-index", dataset.root, exc)
             return None
     return index, info

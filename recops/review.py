@@ -18,12 +18,12 @@ import csv
 from dataclasses import dataclass
 from typing import IO, Iterable, Iterator
 
-from .embed import EMBEDDINGS
+from .stages.embedding import EMBEDDINGS
 from .errors import InputError
 from .identities import IdentityEditor
 from .ids import resolve
 from .index import Vectors
-from .match import Matcher, MatchOptions
+from .stages.matching import Matcher, MatchOptions
 from .records import timestamp
 from .store.dataset import Dataset
 from .stream import BadInput, Emitter

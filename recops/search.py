@@ -9,11 +9,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import metrics
-from .embed import EMBEDDINGS
+from .stages.embedding import EMBEDDINGS
 from .index import Vectors, load_index
 from .store.dataset import Dataset
 
-log = logging.getLogger("recops")
+logger = logging.getLogger("recops")
 DEFAULT_SEARCH_K = 20_000
 """Annoy nodes inspected per query when not told: recall@10 0.96 at a million faces in 2.2 ms
 (bench search); Annoy's own default (trees x k) gives 0.48 there."""
@@ -41,7 +41,7 @@ class FaceSearch:
         names = {s.name for s in segments}
         self.index, self.info = loaded if loaded else (None, None)
         if self.info and not set(self.info.segments) <= names:
-            log.warning("the index of %s is stale (record files it covers are gone); searching exactly "
+            logger.warning("the index of %s is stale (record files it covers are gone); searching exactly "
                         "until rx-index rebuilds it", dataset.root)
             self.index, self.info = None, None
         covered = set(self.info.segments) if self.info else set()

@@ -28,7 +28,7 @@ FORMATS = ("json", "msgpack")
 MAX_RECORD = 256 << 20
 """The largest record read from a stream (an image carried inline, base64 in JSON, included)."""
 
-log = logging.getLogger("recops")
+logger = logging.getLogger("recops")
 
 
 @dataclass(frozen=True)
@@ -268,7 +268,7 @@ class Emitter:
         self.written += 1
 
     def fail(self, input: str, stage: str, reason: str, kind: str = "failed", **extra: Any) -> None:
-        log.error("%s: %s", input, reason)
+        logger.error("%s: %s", input, reason)
         self.emit(error_record(input, stage, reason, kind, **extra))
 
     def bad_input(self, bad: BadInput) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import metrics, models
-from .detect import DetectOptions, find_faces
-from .embed import embed_faces
+from .stages.detection import DetectOptions, find_faces
+from .stages.embedding import embed_faces
 from .errors import InputError
 from .imageinfo import inspect
 from .records import timestamp

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from recops.embed import EMBEDDINGS
+from recops.stages.embedding import EMBEDDINGS
 from recops.faces import LOG as FACES
 from recops.images import LOG as IMAGES
 from recops.records import image_record, timestamp

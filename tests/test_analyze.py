@@ -8,12 +8,12 @@ from typer.testing import CliRunner
 
 from conftest import jsonl, make_jpeg, run
 from recops import models
-from recops.analyze import FaceAnalysis, analyze, choose_models, with_extended_fields
-from recops.detect import DetectOptions, FaceDetection
+from recops.stages.analysis import FaceAnalysis, analyze, choose_models, with_extended_fields
+from recops.stages.detection import DetectOptions, FaceDetection
 from recops.errors import ModelError, UsageError
-from recops.importer import Importer
+from recops.stages.importing import Importer
 from recops.models.attributes import LABELS, WARNING, scored
-from recops.recognize import _attributes
+from recops.stages.recognition import _attributes
 from recops.store.dataset import Dataset
 from recops.stream import BadInput, Emitter
 

@@ -8,11 +8,11 @@ import pytest
 
 from conftest import jsonl, run
 from recops.backup import backup, restore
-from recops.detect import DetectOptions, FaceDetection
+from recops.stages.detection import DetectOptions, FaceDetection
 from recops.export import export, safe_name
 from recops.fsck import fsck
 from recops.identities import IdentityEditor
-from recops.importer import Importer
+from recops.stages.importing import Importer
 from recops.store.dataset import Dataset
 from recops.stream import Emitter
 

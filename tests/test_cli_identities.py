@@ -127,7 +127,7 @@ def home(tmp_path):
     """$RECOPS_HOME with one dataset, case: faces whose ids start abcd1, abcd2, 5e1f, 5e2f."""
     import numpy as np
 
-    from recops.embed import EMBEDDINGS
+    from recops.stages.embedding import EMBEDDINGS
     from recops.faces import LOG as FACES
     from recops.images import LOG as IMAGES
     from recops.records import image_record, timestamp

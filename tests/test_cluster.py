@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gallery import add_face
-from recops.clustering import log as clusters_log, space
+from recops.clustering import history, space
 from recops.clustering.groups import Group, parts
 from recops.clustering.naming import name_cluster
 from recops.clustering.run import ClusterOptions, cluster_dataset
@@ -58,7 +58,7 @@ def test_people_become_clusters_largest_first(ds, method):
     assert [set(c["faces"]) for c in outcome.clusters] == [set(ada), set(bob), set(eve)]
     first = outcome.clusters[0]
     assert first["type"] == "cluster" and first["label"] == 0 and first["size"] == 6 and first["identity"] is None
-    assert first["id"] == clusters_log.cluster_id(ada) and first["method"] == method and first["threshold"] == THRESHOLD
+    assert first["id"] == history.cluster_id(ada) and first["method"] == method and first["threshold"] == THRESHOLD
     assert outcome.summary["type"] == "clustering" and outcome.summary["full"] and outcome.summary["clusters"] == 3
 
 
@@ -111,7 +111,7 @@ def test_identities_seed_clusters_never_merge_and_rejections_hold(ds, method):
     assert {ada[0], far} <= set(by_identity[first["id"]]["faces"])
     assert ada[1] in by_identity[second["id"]]["faces"] and ada[0] not in by_identity[second["id"]]["faces"]
     assert more[0] not in by_identity[first["id"]]["faces"]
-    assert by_identity[first["id"]]["id"] == clusters_log.cluster_id([], first["id"])
+    assert by_identity[first["id"]]["id"] == history.cluster_id([], first["id"])
     assert by_identity[first["id"]]["identity_name"] == "Ada"
 
 
@@ -134,8 +134,8 @@ def test_new_faces_join_stored_clusters_without_clustering_everything_again(ds):
     assert not outcome.summary["full"] and outcome.summary["clustered"] == 5
     assert outcome.summary["changed"] == 2  # Ada's cluster, grown, and Carl's, new
     after = {c["id"]: set(c["faces"]) for c in outcome.clusters}
-    ada_id = clusters_log.cluster_id(ada)
-    assert after[ada_id] == set(ada) | set(more_ada) and after[clusters_log.cluster_id(bob)] == before[clusters_log.cluster_id(bob)]
+    ada_id = history.cluster_id(ada)
+    assert after[ada_id] == set(ada) | set(more_ada) and after[history.cluster_id(bob)] == before[history.cluster_id(bob)]
     assert set(carl) in after.values()
     again = cluster_dataset(ds, ClusterOptions(threshold=THRESHOLD))
     assert again.summary["clustered"] == 0 and [c["id"] for c in again.clusters] == [c["id"] for c in outcome.clusters]
@@ -158,11 +158,11 @@ def test_people_changing_links_make_the_next_run_full(ds):
 def test_a_run_without_its_clustering_record_is_ignored(ds):
     ada, = add_people(ds, person(12, 3))
     cluster(ds)
-    ds.log(clusters_log.CLUSTERS).append({"type": "cluster", "id": "torn", "faces": ada[:1], "run": "crashed",
+    ds.log(history.CLUSTERS).append({"type": "cluster", "id": "torn", "faces": ada[:1], "run": "crashed",
                                           "ts": timestamp()})
     ds.flush()
-    stored = clusters_log.current(ds, lambda face: False)
-    assert list(stored.clusters) == [clusters_log.cluster_id(ada)]
+    stored = history.current(ds, lambda face: False)
+    assert list(stored.clusters) == [history.cluster_id(ada)]
 
 
 def test_the_index_serves_the_faces_it_holds_and_new_ones_are_searched_exactly(ds):
@@ -241,5 +241,5 @@ def test_copies_clustered_apart_agree_once_merged(tmp_path):
     states = []
     for root in roots:
         with Dataset.open(root) as merged:
-            states.append({id: sorted(c["faces"]) for id, c in clusters_log.current(merged, lambda f: False).clusters.items()})
+            states.append({id: sorted(c["faces"]) for id, c in history.current(merged, lambda f: False).clusters.items()})
     assert states[0] == states[1] and len(states[0]) == 4

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import jsonl, make_jpeg, run
-from recops.embed import EMBEDDINGS
+from recops.stages.embedding import EMBEDDINGS
 from recops.faces import LOG as FACES
 from recops.records import timestamp
 from recops.store.dataset import Dataset

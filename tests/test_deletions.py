@@ -9,7 +9,7 @@ from recops.deletions import Deleter, remove_dataset
 from recops.errors import DatasetError, LockedError
 from recops.identities import IdentityEditor
 from recops.listing import list_kind
-from recops.match import Matcher
+from recops.stages.matching import Matcher
 from recops.store.dataset import Dataset
 
 

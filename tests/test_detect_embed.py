@@ -6,9 +6,9 @@ import pytest
 from PIL import Image
 
 from conftest import make_jpeg
-from recops.detect import DetectOptions, FaceDetection
-from recops.embed import EmbedOptions, FaceEmbedding, as_vector
-from recops.importer import Importer
+from recops.stages.detection import DetectOptions, FaceDetection
+from recops.stages.embedding import EmbedOptions, FaceEmbedding, as_vector
+from recops.stages.importing import Importer
 from recops.store.dataset import Dataset
 from recops.stream import BadInput, Emitter
 
@@ -64,7 +64,7 @@ def test_detection_is_stored_and_reused_unless_forced(ds, photos, fake_models, m
     images = imported(ds, sorted(photos.iterdir()))
     first, _ = detect(ds, images)
     calls = []
-    monkeypatch.setattr("recops.detect.find_faces", lambda *a: calls.append(a) or [])
+    monkeypatch.setattr("recops.stages.detection.find_faces", lambda *a: calls.append(a) or [])
     again, _ = detect(ds, images)
     assert again == first and calls == []
     forced, _ = detect(ds, images, force=True)
@@ -137,7 +137,7 @@ def test_embeddings_follow_their_faces_and_are_reused(ds, photos, fake_models, m
     assert embedding["face"] == out[1]["id"] and embedding["model"] == "Fake" and embedding["dim"] == 4
     assert as_vector(embedding["vector"]).shape == (4,)
     calls = []
-    monkeypatch.setattr("recops.embed.embed_faces", lambda *a: calls.append(a))
+    monkeypatch.setattr("recops.stages.embedding.embed_faces", lambda *a: calls.append(a))
     again, _ = embed(ds, detected)
     assert calls == [] and [r["type"] for r in again] == types
     assert np.array_equal(as_vector(again[2]["vector"]), as_vector(embedding["vector"]))
@@ -145,13 +145,13 @@ def test_embeddings_follow_their_faces_and_are_reused(ds, photos, fake_models, m
 
 def test_an_embedding_that_follows_its_face_is_kept_not_computed_again(tmp_path, photos, fake_models, monkeypatch):
     """What another host embedded comes home: stored as it came, each face once with its vector."""
-    from recops.embed import EMBEDDINGS
+    from recops.stages.embedding import EMBEDDINGS
 
     detected, _ = detect(None, [str(p) for p in sorted(photos.iterdir())])
     remote, _ = embed(None, detected)
     Dataset.create(str(tmp_path / "home.rx"), detector="fake", model="Fake").close()
     calls = []
-    monkeypatch.setattr("recops.embed.embed_faces", lambda *a: calls.append(a))
+    monkeypatch.setattr("recops.stages.embedding.embed_faces", lambda *a: calls.append(a))
     with Dataset.open(str(tmp_path / "home.rx")) as home:
         out, emitter = embed(home, remote)
         home.flush()
@@ -219,7 +219,7 @@ def test_another_host_detects_and_embeds_shipped_images_and_the_results_come_hom
     import subprocess
 
     from conftest import jsonl, run, tool
-    from recops.embed import EMBEDDINGS
+    from recops.stages.embedding import EMBEDDINGS
 
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -246,9 +246,9 @@ def test_a_detection_with_other_settings_replaces_the_faces_of_an_image(tmp_path
     from recops.deletions import Deletions
     from recops.errors import InputError
     from recops.identities import IdentityEditor
-    from recops.imports import ImportOptions, import_images
+    from recops.stages.folder_imports import ImportOptions, import_images
     from recops.listing import list_kind
-    from recops.match import Matcher
+    from recops.stages.matching import Matcher
 
     root = str(tmp_path / "fake.rx")
     Dataset.create(root, detector="fake", model="Fake", threshold=1000.0).close()

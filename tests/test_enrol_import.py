@@ -9,11 +9,11 @@ from PIL import Image
 from conftest import FakeDetector, make_jpeg
 from recops import models
 from recops.deletions import Deleter
-from recops.detect import DetectOptions, FaceDetection
-from recops.enrol import Enrolment, from_folder, named
+from recops.stages.detection import DetectOptions, FaceDetection
+from recops.stages.enrolment import Enrolment, from_folder, named
 from recops.identities import IdentityEditor
-from recops.importer import Importer
-from recops.imports import CreatedObjects, ImportOptions, import_faces, import_identities, import_images, objects_file
+from recops.stages.importing import Importer
+from recops.stages.folder_imports import CreatedObjects, ImportOptions, import_faces, import_identities, import_images, objects_file
 from recops.listing import list_kind
 from recops.records import timestamp
 from recops.store.dataset import Dataset

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 from conftest import REPO
-from recops.clustering.log import current
+from recops.clustering.history import current
 from recops.deletions import Deletions
 from recops.faces import FaceCatalog
 from recops.fsck import fsck
 from recops.identities import IdentityView
 from recops.images import LOG as IMAGES, ImageCatalog
-from recops.match import Matcher, MatchOptions
+from recops.stages.matching import Matcher, MatchOptions
 from recops.store.dataset import Dataset
 from recops.stream import Emitter
 

@@ -7,7 +7,7 @@ import msgpack
 from PIL import Image
 
 from conftest import jsonl, make_jpeg, run
-from recops.importer import Importer
+from recops.stages.importing import Importer
 from recops.store.dataset import Dataset
 from recops.stream import Emitter
 
@@ -194,7 +194,7 @@ def test_dataset_from_environment(tmp_path, photos):
 
 
 def test_unchanged_files_are_not_read_again_but_changed_ones_are(dataset, photos, monkeypatch):
-    import recops.importer as importer_module
+    import recops.stages.importing as importer_module
     import recops.store.pathcache as pathcache
 
     monkeypatch.setattr(pathcache, "_RACY_NS", 0)  # the photos were written a moment ago

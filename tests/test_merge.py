@@ -8,7 +8,7 @@ import pytest
 from conftest import make_jpeg
 from recops.deletions import Deleter
 from recops.identities import IdentityEditor, IdentityView
-from recops.imports import ImportOptions, import_identities, import_images
+from recops.stages.folder_imports import ImportOptions, import_identities, import_images
 from recops.listing import list_kind
 from recops.store.dataset import Dataset
 from recops.stream import Emitter

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import jsonl, make_jpeg, run
-from recops.embed import EMBEDDINGS
+from recops.stages.embedding import EMBEDDINGS
 from recops.records import timestamp
 from recops.store.dataset import Dataset
 from recops.store.segments import encode_segment, segment_name

@@ -11,7 +11,7 @@ from conftest import jsonl, make_jpeg, run
 from gallery import add_face, hexid
 from recops.cli import porcelain
 from recops.identities import IdentityEditor
-from recops.imports import ImportOptions, import_faces, objects_file
+from recops.stages.folder_imports import ImportOptions, import_faces, objects_file
 from recops.store.dataset import Dataset
 from recops.stream import Emitter
 from test_cluster_cli import case  # noqa: F401 (a fixture)
@@ -76,7 +76,7 @@ def test_recognitions_objects_and_refused_copies_are_private(tmp_path, fake_mode
     Image.new("RGB", (40, 30), (9, 9, 9)).save(photos / "blank.png")
     objects, errors = tmp_path / "objects.csv", tmp_path / "errors" / "nested"
     with Dataset.open(root) as dataset, objects_file(str(objects)) as write:
-        from recops.imports import CreatedObjects
+        from recops.stages.folder_imports import CreatedObjects
         from recops.records import timestamp
 
         import_faces(dataset, str(photos), Emitter(lambda r: None), ImportOptions(errors_to=str(errors)),

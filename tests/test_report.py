@@ -15,10 +15,10 @@ import pytest
 from PIL import Image
 
 from conftest import jsonl, tool
-from recops.clustering.log import cluster_record, new_run, store_run
+from recops.clustering.history import cluster_record, new_run, store_run
 from recops.errors import UsageError
 from recops.identities import DEFAULT_COLOR, IdentityEditor
-from recops.importer import Importer
+from recops.stages.importing import Importer
 from recops.records import timestamp
 from recops.report import ReportOptions, report_dataset, report_stream
 from recops.report.context import UNKNOWN_COLOR

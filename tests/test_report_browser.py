@@ -129,7 +129,7 @@ def outline(shot: np.ndarray, box, color, reach: int = 3, step: int = 4) -> floa
 
 def faces_seen(pixels: np.ndarray) -> list[tuple]:
     """What the real detector finds in pixels the browser drew."""
-    from recops.detect import DetectOptions, find_faces
+    from recops.stages.detection import DetectOptions, find_faces
 
     out = io.BytesIO()
     Image.fromarray(pixels).save(out, "PNG")

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from recops import metrics
-from recops.embed import EMBEDDINGS
+from recops.stages.embedding import EMBEDDINGS
 from recops.identities import IDENTITIES, LINKS
 from recops.images import LOG as IMAGES
 from recops.index import build_index, load_index
-from recops.match import FaceMatching, Matcher, MatchOptions
+from recops.stages.matching import FaceMatching, Matcher, MatchOptions
 from recops.records import timestamp
 from recops.search import FaceSearch
 from recops.store.dataset import Dataset
@@ -138,8 +138,8 @@ def test_match_rules(ds):
 
 
 def test_matching_a_stream_embeds_faces_that_come_without_an_embedding(ds, photos, fake_models):
-    from recops.detect import DetectOptions, FaceDetection
-    from recops.importer import Importer
+    from recops.stages.detection import DetectOptions, FaceDetection
+    from recops.stages.importing import Importer
 
     Dataset.create(str(ds.root) + "2", detector="fake", model="Fake", threshold=1000).close()
     with Dataset.open(str(ds.root) + "2") as fake_ds:

@@ -27,7 +27,7 @@ from recops.faces import FaceCatalog
 from recops.folding import order
 from recops.identities import IdentityEditor, IdentityView
 from recops.images import LOG as IMAGES, ImageCatalog
-from recops.imports import import_identities, import_images
+from recops.stages.folder_imports import import_identities, import_images
 from recops.records import image_record, timestamp
 from recops.report.context import UNKNOWN_COLOR
 from recops.store.dataset import Dataset
@@ -218,7 +218,7 @@ def test_pages_carry_a_policy_without_scripts(served):
 
 
 def test_faces_filter_by_cluster_and_attribute(served, case):
-    from recops.clustering.log import cluster_record, new_run, store_run
+    from recops.clustering.history import cluster_record, new_run, store_run
 
     faces = faces_by_photo(case)
     with Dataset.open(case) as dataset:

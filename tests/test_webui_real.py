@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from test_webui import Client
-from recops.detect import DetectOptions, find_faces
-from recops.imports import import_identities
+from recops.stages.detection import DetectOptions, find_faces
+from recops.stages.folder_imports import import_identities
 from recops.store.dataset import Dataset
 from recops.stream import Emitter
 from recops.webui import make_server, url_of

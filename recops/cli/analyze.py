@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..analyze import analyze
+from ..stages.analysis import analyze
 from .common import DatasetOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, new_app, running
 from .pipeline import ForceOpt, JobsOpt, inputs, jobs, stream_dataset
 

@@ -19,7 +19,7 @@ from ..store.dataset import ENV_VAR
 from ..stream import Emitter, RecordWriter
 from . import progress
 
-log = logging.getLogger("recops")
+logger = logging.getLogger("recops")
 SUMMARY_AFTER_S = 2.0
 
 DatasetOpt = Annotated[
@@ -126,7 +126,7 @@ def _silence_stdout() -> None:
 
 
 def _clear_before_logs(shown: progress.Progress) -> None:
-    for handler in log.handlers:
+    for handler in logger.handlers:
         handler.addFilter(lambda record: shown.clear() or True)
 
 
@@ -134,7 +134,7 @@ def _clear_before_logs(shown: progress.Progress) -> None:
 def counted(tool: str, write: Callable[[dict], None] = lambda record: None) -> Iterator[Emitter]:
     """An Emitter whose records go to `write` (kept, or to a file) rather than stdout, counted on
     the terminal as they pass: for commands that print a table or write a report at the end."""
-    shown = progress.Progress(tool, write, progress.is_terminal(sys.stderr) and log.isEnabledFor(logging.INFO))
+    shown = progress.Progress(tool, write, progress.is_terminal(sys.stderr) and logger.isEnabledFor(logging.INFO))
     _clear_before_logs(shown)
     try:
         yield Emitter(shown.write)
@@ -154,7 +154,7 @@ def running(tool: str, fmt: Format | str = Format.json, verbose: bool = False, q
     signal.signal(signal.SIGTERM, _raise_interrupt)
     writer = RecordWriter(sys.stdout.buffer, Format(fmt).value)
     last_stage = progress.last_stage()
-    shown = progress.Progress(tool, writer.write, progress.wanted() and log.isEnabledFor(logging.INFO))
+    shown = progress.Progress(tool, writer.write, progress.wanted() and logger.isEnabledFor(logging.INFO))
     _clear_before_logs(shown)
     emitter = Emitter(shown.write)
     code = ExitCode.OK
@@ -164,18 +164,18 @@ def running(tool: str, fmt: Format | str = Format.json, verbose: bool = False, q
         _silence_stdout()
         code = ExitCode.PIPE
     except KeyboardInterrupt:
-        log.error("interrupted; what was finished is stored, and a re-run picks up from there")
+        logger.error("interrupted; what was finished is stored, and a re-run picks up from there")
         code = ExitCode.INTERRUPTED
     except RecopsError as exc:
-        log.error("%s", exc)
+        logger.error("%s", exc)
         code = exc.exit_code
     except typer.Exit:
         raise
     except Exception as exc:  # the user interface is never a traceback, unless asked for
-        if log.isEnabledFor(logging.DEBUG):
-            log.exception("internal error")
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.exception("internal error")
         else:
-            log.error("internal error: %s: %s (run with -v for a traceback)", type(exc).__name__, exc)
+            logger.error("internal error: %s: %s (run with -v for a traceback)", type(exc).__name__, exc)
         code = ExitCode.SOFTWARE
     if code != ExitCode.PIPE:
         try:
@@ -189,6 +189,6 @@ def running(tool: str, fmt: Format | str = Format.json, verbose: bool = False, q
     # A summary helps after a long run; after every stage of a pipeline, or a quick listing, it
     # is noise. A log file keeps it always.
     worth_it = last_stage and shown.elapsed() >= SUMMARY_AFTER_S and bool(shown.counts)
-    log.log(logging.INFO if worth_it or log_file else logging.DEBUG, "%s; %d failure(s); exit %d",
+    logger.log(logging.INFO if worth_it or log_file else logging.DEBUG, "%s; %d failure(s); exit %d",
             shown.line(), emitter.failures, int(code))
     raise typer.Exit(int(code))

@@ -5,7 +5,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..deletions import Deleter
-from ..edits import delete_each
+from ..stages.edits import delete_each
 from .common import DatasetOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, new_app, running
 from .existing import existing_dataset
 from .pipeline import inputs

@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..detect import DetectOptions, FaceDetection
+from ..stages.detection import DetectOptions, FaceDetection
 from ..errors import DatasetError
 from ..pixels import DEFAULT_MAX_SIDE
 from .common import DatasetOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, new_app, running

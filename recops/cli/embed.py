@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..embed import EmbedOptions, FaceEmbedding
+from ..stages.embedding import EmbedOptions, FaceEmbedding
 from ..errors import DatasetError
 from .common import DatasetOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, new_app, running
 from .pipeline import ForceOpt, JobsOpt, inputs, jobs, stream_dataset

@@ -5,7 +5,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..enrol import Enrolment, from_folder, named
+from ..stages.enrolment import Enrolment, from_folder, named
 from ..errors import UsageError
 from ..identities import IdentityEditor
 from .common import DatasetOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, new_app, running
@@ -13,7 +13,7 @@ from .existing import existing_dataset
 from .pipeline import inputs
 
 app = new_app()
-log = logging.getLogger("recops")
+logger = logging.getLogger("recops")
 
 
 @app.command()
@@ -49,7 +49,7 @@ def rx_enrol(
                                   errors_to=output_errors, errors_in_folders=identity_from_folder,
                                   names_only=identity_from_folder)
             enrolment.run(items)
-            log.info("%d faces linked; %d failed", enrolment.linked, out.failures)
+            logger.info("%d faces linked; %d failed", enrolment.linked, out.failures)
 
 
 def main() -> None:

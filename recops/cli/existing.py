@@ -12,7 +12,7 @@ from ..errors import UsageError
 from ..store.dataset import Dataset
 from ..stream import peek
 
-log = logging.getLogger("recops")
+logger = logging.getLogger("recops")
 
 
 @contextlib.contextmanager
@@ -24,7 +24,7 @@ def existing_dataset(dataset: str | None, items: Iterator | None = None, tool: s
     root = dataset or (first.get("dataset") if isinstance(first, dict) else None)
     if not root and reads_input and first is None:
         # Nothing came (a filter upstream kept nothing): nothing to do, which is not a failure.
-        log.info("nothing on stdin: nothing to do")
+        logger.info("nothing on stdin: nothing to do")
         raise typer.Exit(0)
     if not root:
         raise UsageError(f"{tool} needs a dataset: -d DIR or $RX_DATASET")

@@ -5,7 +5,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..edits import link_each
+from ..stages.edits import link_each
 from ..errors import InputError, UsageError
 from ..identities import IdentityEditor
 from ..records import warning_record
@@ -14,7 +14,7 @@ from .existing import existing_dataset
 from .pipeline import inputs
 
 app = new_app()
-log = logging.getLogger("recops")
+logger = logging.getLogger("recops")
 
 IdentityArg = Annotated[str, typer.Argument(metavar="IDENTITY", help="Identity id (or a unique start of it), or name.")]
 FacesArg = Annotated[Optional[list[str]], typer.Argument(
@@ -99,7 +99,7 @@ def _merged(editor: IdentityEditor, source: str, target: str) -> list[dict]:
     """The records of a merge, then a warning for each face left to nobody."""
     records, refused = editor.merge(source, target)
     for face in refused:
-        log.warning("%s: left to nobody: a person rejected it for %s", face, target)
+        logger.warning("%s: left to nobody: a person rejected it for %s", face, target)
     return records + [warning_record(face, "merge", f"a person rejected this face for {target}: left to nobody",
                                      "rejected") for face in refused]
 

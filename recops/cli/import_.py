@@ -9,12 +9,12 @@ import typer
 
 from ..datasets import open_or_create
 from ..imageinfo import MAX_PIXELS_ENV, default_max_pixels
-from ..importer import Importer
+from ..stages.importing import Importer
 from ..stream import read_items
 from .common import DatasetOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, new_app, running
 
 app = new_app()
-log = logging.getLogger("recops")
+logger = logging.getLogger("recops")
 
 
 @app.command()
@@ -50,17 +50,17 @@ def rx_import(
         if dataset:
             target, created = open_or_create(dataset)
             if created:
-                log.warning("created dataset %s (detector %s, model %s)", target.root, target.config.detector, target.config.model)
+                logger.warning("created dataset %s (detector %s, model %s)", target.root, target.config.detector, target.config.model)
         with target or contextlib.nullcontext():
             with Importer(target, out, consent, max_pixels or default_max_pixels(), inline, rehash) as importer:
                 for path in paths or ["-"]:
                     if path == "-":
                         if sys.stdin.isatty():
-                            log.warning("reading paths from the terminal; end with Ctrl-D")
+                            logger.warning("reading paths from the terminal; end with Ctrl-D")
                         importer.add_items(read_items(sys.stdin.buffer, null))
                     else:
                         importer.add_arguments([path])
-            log.info("%d images: %d new, %d known; %d failed", importer.new + importer.known,
+            logger.info("%d images: %d new, %d known; %d failed", importer.new + importer.known,
                      importer.new, importer.known, out.failures)
 
 

@@ -4,9 +4,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..analyze import with_extended_fields
+from ..stages.analysis import with_extended_fields
 from ..errors import UsageError
-from ..match import FaceMatching, Matcher, MatchOptions
+from ..stages.matching import FaceMatching, Matcher, MatchOptions
 from .common import DatasetOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, distance, new_app, running
 from .pipeline import inputs, stream_dataset
 

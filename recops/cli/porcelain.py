@@ -14,9 +14,9 @@ import typer
 from ..datasets import dataset_record, init_dataset, list_datasets
 from ..errors import DatasetError, UsageError
 from ..ids import dataset_path
-from ..match import MatchOptions
+from ..stages.matching import MatchOptions
 from ..outputs import open_private
-from ..recognize import RecognizeOptions, recognize
+from ..stages.recognition import RecognizeOptions, recognize
 from ..report import ReportOptions, checked_format, gather, write_report
 from ..listing import list_kind
 from ..store.dataset import Dataset, home, locate
@@ -26,7 +26,7 @@ from .match import ExcludeOpt, IdentifiedOpt, MatchThresholdOpt, MaximumOpt, nam
 from .common import DescriptionOpt, DetectorOpt, FlipOpt, MetricOpt, ModelOpt, ThresholdOpt, new_app, running
 
 app = new_app()
-log = logging.getLogger("recops")
+logger = logging.getLogger("recops")
 
 def dataset_location(text: str) -> str:
     """A dataset as the porcelain takes it: a directory, a name under $RECOPS_HOME, or the id

@@ -1,6 +1,6 @@
 """recops dataset-compute-extended-fields: the original's attribute analysis, over rx-analyze's core."""
 
-from ..analyze import analyze
+from ..stages.analysis import analyze
 from ..listing import list_kind
 from ..store.dataset import Dataset, locate
 from ..stream import Emitter

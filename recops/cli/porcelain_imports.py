@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..imports import CreatedObjects, ImportOptions, import_faces, import_identities, import_images, objects_file
+from ..stages.folder_imports import CreatedObjects, ImportOptions, import_faces, import_identities, import_images, objects_file
 from ..records import timestamp
 from ..store.dataset import Dataset, locate
 from . import common, table

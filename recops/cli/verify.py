@@ -5,9 +5,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..catalog import DEFAULT_DETECTOR, DEFAULT_METRIC, DEFAULT_MODEL, default_threshold
+from ..model_names import DEFAULT_DETECTOR, DEFAULT_METRIC, DEFAULT_MODEL, default_threshold
 from ..errors import InputError
-from ..importer import read_image_file, stat_image_file
+from ..stages.importing import read_image_file, stat_image_file
 from ..store.dataset import Dataset
 from ..verify import VerifyOptions, verify
 from .common import DatasetOpt, FormatOpt, QuietOpt, VerboseOpt, distance, new_app, running

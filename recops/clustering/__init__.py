@@ -5,7 +5,7 @@
     groups.py    what clustering must respect: identities, rejections, photos; connected parts
     linkage.py   guarded average linkage on the graph (the default method)
     whispers.py  chinese whispers on the graph
-    log.py       cluster records and the `clusters` log: the last clustering, stored
+    history.py   cluster records and the `clusters` log: the last clustering, stored
     run.py       a full or incremental clustering of a dataset
     naming.py    a cluster becomes an identity
     folders.py   one folder of face crops per cluster

@@ -16,14 +16,14 @@ from typing import Callable
 
 import numpy as np
 
-from ..embed import EMBEDDINGS
+from ..stages.embedding import EMBEDDINGS
 from ..index import Vectors, build_index, load_index
 from ..parallel import ordered_map
 from ..search import FaceSearch
 from ..store.dataset import Dataset
 from . import space
 
-log = logging.getLogger("recops")
+logger = logging.getLogger("recops")
 EXACT_PAIRS = 400_000_000
 """(face asked about, face outside the index) pairs an exact search takes a few seconds for;
 beyond, building the index pays."""
@@ -93,7 +93,7 @@ class Neighbourhood:
         answers for the faces it holds, an exact search for the others."""
         outside = np.flatnonzero(self.item_of < 0)
         if len(queries) * len(outside) > EXACT_PAIRS:
-            log.info("building the index first: %d faces are not in it", len(outside))
+            logger.info("building the index first: %d faces are not in it", len(outside))
             build_index(self.dataset, self.model, self.metric)
             self._load_index()
             outside = np.flatnonzero(self.item_of < 0)

@@ -16,18 +16,18 @@ from ..ids import resolve
 from ..records import timestamp
 from ..store.dataset import Dataset
 from ..stream import Emitter
-from . import log as clusters_log
+from . import history
 
 STAGE = "cluster"
 
 
-def find_cluster(clustering: clusters_log.Clustering, wanted: str) -> dict:
+def find_cluster(clustering: history.Clustering, wanted: str) -> dict:
     """A cluster by id, by its label in the current clustering, or by a unique start of its id
     (a label wins: labels are what rx-cluster shows)."""
     if wanted in clustering.clusters:
         return clustering.clusters[wanted]
     if wanted.isdigit():
-        for cluster in clusters_log.labelled(list(clustering.clusters.values())):
+        for cluster in history.labelled(list(clustering.clusters.values())):
             if cluster["label"] == int(wanted):
                 return cluster
     try:
@@ -46,7 +46,7 @@ def name_cluster(dataset: Dataset, wanted: str, name: str, out: Emitter) -> list
         record = catalog.get(face)
         return record is None or deletions.hides(face, record.get("image"))
 
-    clustering = clusters_log.current(dataset, hidden)
+    clustering = history.current(dataset, hidden)
     if clustering is None:
         raise UsageError(f"{dataset.root} has no clustering yet: run rx-cluster first")
     cluster = find_cluster(clustering, wanted)
@@ -67,18 +67,18 @@ def name_cluster(dataset: Dataset, wanted: str, name: str, out: Emitter) -> list
         except InputError as exc:
             out.fail(face, STAGE, exc.reason, exc.kind, cluster=cluster["id"])
     linked = [f for f in cluster["faces"] if editor.view.face_identity.get(f) == identity["id"]]
-    run = clusters_log.new_run()
+    run = history.new_run()
     home = next((c for c in clustering.clusters.values()
                  if c.get("identity") == identity["id"] and c["id"] != cluster["id"]), None)
     settings = {k: cluster.get(k) for k in ("threshold", "metric", "method", "model", "neighbours")}
     if home is None:
-        stated = [clusters_log.cluster_record(cluster["id"], linked, identity, settings, run)]
+        stated = [history.cluster_record(cluster["id"], linked, identity, settings, run)]
     else:
-        stated = [clusters_log.cluster_record(home["id"], home["faces"] + linked, identity, settings, run),
-                  clusters_log.cluster_record(cluster["id"], [], None, settings, run)]
+        stated = [history.cluster_record(home["id"], home["faces"] + linked, identity, settings, run),
+                  history.cluster_record(cluster["id"], [], None, settings, run)]
     summary = {"type": "clustering", "id": run, "full": False, "named": cluster["id"], "identity": identity["id"],
                **settings, "ts": timestamp()}
-    clusters_log.store_run(dataset, stated, summary)
+    history.store_run(dataset, stated, summary)
     now = {**clustering.clusters, **{s["id"]: s for s in stated}}
-    return [c for c in clusters_log.labelled([c for c in now.values() if c["faces"]])
+    return [c for c in history.labelled([c for c in now.values() if c["faces"]])
             if c["id"] in {s["id"] for s in stated}]

@@ -25,7 +25,7 @@ from ..identities import IdentityView
 from ..records import timestamp
 from ..store.dataset import Dataset
 from ..stream import BadInput, Emitter
-from . import log as clusters_log
+from . import history
 from . import space
 from .folders import check_target, write_folders
 from .graph import Neighbourhood, Nodes
@@ -112,7 +112,7 @@ def cluster_dataset(dataset: Dataset, options: ClusterOptions = ClusterOptions()
     nodes, node_of = hood.nodes, hood.node_of
     phases = {"read": time.monotonic() - started}
     logger.info("%d faces read in %.1f s", len(nodes), phases["read"])
-    stored = None if options.full else clusters_log.current(dataset, lambda face: face not in node_of)
+    stored = None if options.full else history.current(dataset, lambda face: face not in node_of)
     reason = _why_full(stored, settings, view) if not options.full else "--full"
     if reason:
         logger.info("clustering all %d faces (%s)", len(nodes), reason)
@@ -126,10 +126,10 @@ def cluster_dataset(dataset: Dataset, options: ClusterOptions = ClusterOptions()
                 for id, c in (stored.clusters.items() if stored else ())]
     placed = {n for g in previous for n in g.nodes}
     asked = np.array([n for n in range(len(nodes)) if n not in placed], np.int64)
-    run = clusters_log.new_run()
+    run = history.new_run()
     if stored and not len(asked):
         summary = _summary(run, False, settings, nodes, stored.clusters, 0, 0, 0, started, phases)
-        return Outcome(clusters_log.labelled(list(stored.clusters.values())), summary)
+        return Outcome(history.labelled(list(stored.clusters.values())), summary)
     logger.info("clustering %d of %d faces", len(asked), len(nodes))
     rules = Rules.of(nodes.images, linked, rejected, previous)
     limit = space.to_half_square(settings["metric"], settings["threshold"])
@@ -142,16 +142,16 @@ def cluster_dataset(dataset: Dataset, options: ClusterOptions = ClusterOptions()
     phases["group"] = time.monotonic() - mark
     logger.info("%d groups made in %.1f s", len(groups), phases["group"])
     current, changed = _records(groups, nodes, view, stored, settings, run)
-    labelled = clusters_log.labelled(current)
+    labelled = history.labelled(current)
     label_of = {c["id"]: c["label"] for c in labelled}
     changed = [{**c, "label": label_of[c["id"]]} for c in changed]
     summary = _summary(run, stored is None, settings, nodes, current, len(changed), len(asked), len(edges.a), started,
                        phases)
-    clusters_log.store_run(dataset, changed, summary)
+    history.store_run(dataset, changed, summary)
     return Outcome(labelled, summary)
 
 
-def _why_full(stored: clusters_log.Clustering | None, settings: dict, view: IdentityView) -> str | None:
+def _why_full(stored: history.Clustering | None, settings: dict, view: IdentityView) -> str | None:
     """Why the stored clustering cannot simply grow (None: it can)."""
     if stored is None:
         return "no clustering stored yet"
@@ -210,8 +210,8 @@ def _records(groups: list[Group], nodes: Nodes, view: IdentityView, stored, sett
             current.append(before)
             continue
         identity = view.identities.get(group.identity) if group.identity else None
-        id = group.cluster or clusters_log.cluster_id(faces, group.identity)
-        record = clusters_log.cluster_record(id, faces, identity, settings, run)
+        id = group.cluster or history.cluster_id(faces, group.identity)
+        record = history.cluster_record(id, faces, identity, settings, run)
         current.append(record)
         changed.append(record)
     return current, changed

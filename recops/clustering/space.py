@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .. import catalog
+from .. import model_names
 from ..metrics import METRICS
 
 MEASURED_SHARE = 0.055 / 0.07
@@ -57,5 +57,5 @@ def from_half_square(metric: str, value: float) -> float:
 def default_threshold(model: str, metric: str) -> float:
     """MEASURED_SHARE of deepface's verification threshold for the model, in `metric`."""
     if metric == "euclidean":  # raw vectors: no cosine to start from
-        return catalog.default_threshold(model, "euclidean") * math.sqrt(MEASURED_SHARE)
-    return round(from_half_square(metric, catalog.default_threshold(model, "cosine") * MEASURED_SHARE), 6)
+        return model_names.default_threshold(model, "euclidean") * math.sqrt(MEASURED_SHARE)
+    return round(from_half_square(metric, model_names.default_threshold(model, "cosine") * MEASURED_SHARE), 6)

@@ -106,7 +106,7 @@ def _load(kind: str, name: str, factories: dict, builtin: str, builtin_class: st
 
 def embedding_dim(name: str) -> int | None:
     """How many numbers the model's vectors hold, without loading it; None when not known."""
-    from ..catalog import DIMENSIONS
+    from ..model_names import DIMENSIONS
 
     dim = getattr(_embedder_factories.get(name), "dim", None)
     return dim if isinstance(dim, int) else DIMENSIONS.get(name)

@@ -28,7 +28,7 @@ import xxhash
 from ..errors import InputError, ModelError
 from ..store.atomic import write_atomic
 
-log = logging.getLogger("recops")
+logger = logging.getLogger("recops")
 
 TASKS = ("face_detector", "facial_recognition", "facial_attribute", "spoofing")
 ANY, TF, PT, ONNX = "any", "tensorflow", "pytorch", "onnx"
@@ -345,7 +345,7 @@ def model_record(st: Status, default: bool) -> dict:
 
 
 def model_records(task: str | None = None, usable_only: bool = False) -> list[dict]:
-    from ..catalog import DEFAULT_DETECTOR, DEFAULT_MODEL
+    from ..model_names import DEFAULT_DETECTOR, DEFAULT_MODEL
 
     from .attributes import default_analysers
 
@@ -380,7 +380,7 @@ def provide() -> list[Installed]:
         package_dir = _package_dir(package)
         source = os.path.join(package_dir, folder, name) if package_dir else None
         if not source or not os.path.isfile(source):
-            log.warning("%s: not provided, the %s package is not installed (pip install %s)", name, package, package)
+            logger.warning("%s: not provided, the %s package is not installed (pip install %s)", name, package, package)
             continue
         path = os.path.join(target, name)
         size = os.path.getsize(source)

@@ -34,7 +34,7 @@ from .gather import KINDS, Gathered, from_dataset, gather
 from .pictures import Pictures
 from .render import render_html, render_json
 
-log = logging.getLogger("recops")
+logger = logging.getLogger("recops")
 FORMATS = ("html", "json", "csv")
 _EXTENSIONS = {".html": "html", ".htm": "html", ".json": "json", ".csv": "csv"}
 
@@ -76,7 +76,7 @@ def report_stream(items: Iterable, dataset: str | None, output: str, out: Emitte
         with Dataset.open(root) as opened:
             return write_report(gathered, opened, output, out, options)
     if root:
-        log.warning("the records name dataset %s, which is not here: pixels come from their paths", root)
+        logger.warning("the records name dataset %s, which is not here: pixels come from their paths", root)
     return write_report(gathered, None, output, out, options)
 
 

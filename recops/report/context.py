@@ -21,7 +21,7 @@ from .attributes import describe, warning_of
 from .gather import STAGE, Gathered
 from .pictures import PAGE_SIDE, THUMB_SIDE, Pictures
 
-log = logging.getLogger("recops")
+logger = logging.getLogger("recops")
 UNKNOWN_COLOR = "#ff00ff"
 """Faces of nobody: a colour no identity has by default and photos seldom show."""
 VERIFIED_COLOR = DEFAULT_COLOR
@@ -165,7 +165,7 @@ class Builder:
         if self.unseen:
             where = "in the dataset" if self.dataset else "in the records, and no dataset says where they are (-d DIR)"
             reason = f"{self.unseen} face(s) are shown by their ids only: they are not {where}"
-            log.warning("%s", reason)
+            logger.warning("%s", reason)
             self.out.emit(warning_record("faces", STAGE, reason, "unknown-face"))
             self.problems.append({"input": "faces", "stage": STAGE, "kind": "unknown-face", "reason": reason})
         attributes = [self.gathered.attributes[f] for f in self._shown if f in self.gathered.attributes]

@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from .. import images, shapes
-from ..clustering import log as clusters_log
+from ..clustering import history
 from ..deletions import Deletions
 from ..errors import UsageError
 from ..faces import FaceCatalog
 from ..folding import order
-from ..match import MATCHES
-from ..recognize import recognised
+from ..stages.matching import MATCHES
+from ..stages.recognition import recognised
 from ..review import ReviewOptions, match_faces
 from ..store.dataset import Dataset
 from ..stream import BadInput, Emitter
@@ -128,8 +128,8 @@ def from_dataset(dataset: Dataset, kind: str) -> Gathered:
         gathered.proposals = match_faces(dataset, ReviewOptions())
     elif kind == "cluster":
         faces = FaceCatalog(dataset)
-        clustering = clusters_log.current(dataset, lambda f: deletions.hides(f, (faces.get(f) or {}).get("image")))
-        gathered.clusters = clusters_log.labelled(list(clustering.clusters.values())) if clustering else []
+        clustering = history.current(dataset, lambda f: deletions.hides(f, (faces.get(f) or {}).get("image")))
+        gathered.clusters = history.labelled(list(clustering.clusters.values())) if clustering else []
     else:
         _recognitions(dataset, deletions, gathered)
     fold_attributes(dataset.log(ATTRIBUTES).records(), gathered.attributes)

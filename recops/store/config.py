@@ -9,7 +9,7 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 
 from ..errors import DatasetError
-from ..catalog import METRICS
+from ..model_names import METRICS
 from ..records import timestamp
 from .tree import MiB, ForeignEntry, Tree
 
@@ -33,7 +33,7 @@ class Config:
     created: str = field(default_factory=timestamp)
 
     def effective_threshold(self) -> float:
-        from ..catalog import default_threshold
+        from ..model_names import default_threshold
 
         return self.threshold if self.threshold is not None else default_threshold(self.model, self.metric)
 
@@ -76,7 +76,7 @@ def parse(data: bytes, path: str) -> Config:
     version = loaded.get("format")
     if version != FORMAT_VERSION or isinstance(version, bool):
         raise DatasetError(
-            f"{path}: dataset format {version!r}, this recops reads format {FORMAT_VERSION}; "
+            f"{path}: dataset format {version!r}; this recops reads format {FORMAT_VERSION} (docs/format.md); "
             "use the recops version that wrote it"
         )
     for key in ("detector", "model", "metric"):

@@ -7,7 +7,7 @@ import os
 import stat
 from typing import Iterator
 
-from ..catalog import DEFAULT_DETECTOR, DEFAULT_METRIC, DEFAULT_MODEL
+from ..model_names import DEFAULT_DETECTOR, DEFAULT_METRIC, DEFAULT_MODEL
 from ..errors import DatasetError
 from . import config as _config
 from . import layout
@@ -121,8 +121,8 @@ class Dataset:
                 if e.is_folder and layout.LOG_RE.match(e.name)]
 
     def flush(self) -> None:
-        for log in self._logs.values():
-            log.flush()
+        for record_log in self._logs.values():
+            record_log.flush()
 
     def close(self) -> None:
         try:

@@ -28,7 +28,7 @@ the door on this machine (derived data: deleting it costs one more check of each
 MAX_SEGMENT = 1 * GiB
 """A segment is read whole; rx-gc writes none larger than a fraction of this."""
 
-log = logging.getLogger("recops")
+logger = logging.getLogger("recops")
 
 
 class SegmentDamaged(Exception):
@@ -91,7 +91,7 @@ class Segment:
         refused = [(r, why) for r in records if (why := shapes.problem(r)) is not None]
         if not refused:
             return records, True
-        log.warning("skipping %d invalid record(s) of %s, the first: %s (run rx-fsck)",
+        logger.warning("skipping %d invalid record(s) of %s, the first: %s (run rx-fsck)",
                     len(refused), self.path, refused[0][1])
         skipped = {id(r) for r, _ in refused}
         return [r for r in records if id(r) not in skipped], False
@@ -158,7 +158,7 @@ class RecordLog:
         try:
             entries = self.tree.entries(self.rel)
         except ForeignEntry as exc:
-            log.warning("not reading %s (run rx-fsck)", exc)
+            logger.warning("not reading %s (run rx-fsck)", exc)
             return []
         return [Segment(self.tree, f"{self.rel}/{e.name}") for e in entries if e.is_file and SEGMENT_RE.match(e.name)]
 
@@ -169,7 +169,7 @@ class RecordLog:
             try:
                 yield from self.admitted(segment)
             except SegmentDamaged as exc:
-                log.warning("skipping damaged record file %s (run rx-fsck)", exc)
+                logger.warning("skipping damaged record file %s (run rx-fsck)", exc)
         yield from self.unflushed()
 
     def admitted(self, segment: Segment) -> list[dict]:
@@ -196,7 +196,7 @@ class RecordLog:
         try:  # a cache: a name not remembered costs one more check, nothing else
             self.tree.write(f"{ADMITTED}/{self.name}/{name}", b"", mode=0o600, sync_dir=False)
         except OSError as exc:
-            log.debug("not remembering %s: %s", name, exc)
+            logger.debug("not remembering %s: %s", name, exc)
 
     def forget_gone(self) -> None:
         """Forget the admitted names of segments that are gone (rx-gc compacted them)."""

@@ -26,7 +26,7 @@ from .app import make_server, url_of
 from .guard import is_loopback
 from .sites import Sites
 
-log = logging.getLogger("recops")
+logger = logging.getLogger("recops")
 
 
 def serve(dataset: str | None, folder: str, host: str = "127.0.0.1", port: int = 5000,
@@ -36,12 +36,12 @@ def serve(dataset: str | None, folder: str, host: str = "127.0.0.1", port: int =
     sites = Sites(dataset=dataset) if dataset else Sites(folder=folder)
     server, _ = make_server(sites, host, port, allowed_hosts=allowed_hosts)
     if not is_loopback(host):
-        log.warning("listening on %s, which other machines may reach: faces are biometric data, and "
+        logger.warning("listening on %s, which other machines may reach: faces are biometric data, and "
                     "anyone who reaches this address sees and changes the dataset", host or "every address")
     try:
         announce(url_of(server))
         server.serve_forever()
     except KeyboardInterrupt:
-        log.info("stopped")
+        logger.info("stopped")
     finally:
         server.server_close()

@@ -32,7 +32,7 @@ from .recognitions import MAX_UPLOAD, recognition_report, recognize_upload
 from .server import Limits, Request, Response, Server, handler_class
 from .sites import Site, Sites
 
-log = logging.getLogger("recops")
+logger = logging.getLogger("recops")
 TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "templates")
 PAGE_POLICY = ("default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; form-action 'self'; "
                "frame-src 'self'; frame-ancestors 'self'; base-uri 'none'")
@@ -116,7 +116,7 @@ class WebApp:
         except RecopsError as exc:
             return self._error(500, "Dataset error", str(exc))
         except Exception as exc:  # a page that fails must not stop the server
-            log.exception("internal error on %s %s", request.method, request.path)
+            logger.exception("internal error on %s %s", request.method, request.path)
             return self._error(500, "Internal error", f"{type(exc).__name__}: {exc}")
 
     def _route(self, request: Request) -> tuple[Route, dict]:
@@ -176,7 +176,7 @@ class WebApp:
             outcome = attempt(lambda: operation(dataset))
             site.changed(dataset)
         for record in outcome.records:
-            log.info("recorded %s", {k: v for k, v in record.items() if k in ("type", "id", "face", "identity", "op", "name")})
+            logger.info("recorded %s", {k: v for k, v in record.items() if k in ("type", "id", "face", "identity", "op", "name")})
         return self._after(request, site, outcome)
 
     # -- pages
@@ -282,39 +282,39 @@ class WebApp:
     # -- changes
 
     def create_identity(self, request: Request, site: Site) -> Response:
-        return self.change(request, site, lambda ds: actions.create_identity(
-            ds, site.key, request.field("name"), request.field("color"), request.field("description")))
+        return self.change(request, site, lambda dataset: actions.create_identity(
+            dataset, site.key, request.field("name"), request.field("color"), request.field("description")))
 
     def update_identity(self, request: Request, site: Site, id: str) -> Response:
         fields = {name: (request.form[name][0] if name in request.form else None)
                   for name in ("name", "color", "description")}
-        return self.change(request, site, lambda ds: actions.update_identity(ds, id, **fields))
+        return self.change(request, site, lambda dataset: actions.update_identity(dataset, id, **fields))
 
     def delete_identity(self, request: Request, site: Site, id: str) -> Response:
-        return self.change(request, site, lambda ds: actions.delete_identity(ds, site.key, id))
+        return self.change(request, site, lambda dataset: actions.delete_identity(dataset, site.key, id))
 
     def merge_identity(self, request: Request, site: Site, id: str) -> Response:
-        return self.change(request, site, lambda ds: actions.merge_identities(ds, site.key, id, request.field("into")))
+        return self.change(request, site, lambda dataset: actions.merge_identities(dataset, site.key, id, request.field("into")))
 
     def link_faces(self, request: Request, site: Site) -> Response:
         op = request.field("op", "link")
         if op not in ("link", "unlink", "reject"):
             return self._after(request, site, Outcome(f"unknown operation {op!r}", ok=False))
-        return self.change(request, site, lambda ds: actions.link_faces(
-            ds, request.form.get("face", []), op, request.field("identity"), request.field("new_name")))
+        return self.change(request, site, lambda dataset: actions.link_faces(
+            dataset, request.form.get("face", []), op, request.field("identity"), request.field("new_name")))
 
     def delete_faces(self, request: Request, site: Site) -> Response:
-        return self.change(request, site, lambda ds: actions.delete(ds, site.key, request.form.get("face", []), "face"))
+        return self.change(request, site, lambda dataset: actions.delete(dataset, site.key, request.form.get("face", []), "face"))
 
     def delete_image(self, request: Request, site: Site, id: str) -> Response:
-        return self.change(request, site, lambda ds: actions.delete(ds, site.key, [id], "image"))
+        return self.change(request, site, lambda dataset: actions.delete(dataset, site.key, [id], "image"))
 
     def review_proposal(self, request: Request, site: Site) -> Response:
         decision = request.field("decision")
         if decision not in ("confirm", "reject"):
             return self._after(request, site, Outcome("confirm or reject a proposal", ok=False))
-        return self.change(request, site, lambda ds: actions.review_proposal(
-            ds, request.field("face"), request.field("identity"), decision == "confirm"))
+        return self.change(request, site, lambda dataset: actions.review_proposal(
+            dataset, request.field("face"), request.field("identity"), decision == "confirm"))
 
     def upload(self, request: Request, site: Site) -> Response:
         upload = request.files.get("photo")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from ..errors import InputError
-from ..recognize import recognize
+from ..stages.recognition import recognize
 from ..report.context import Builder
 from ..report.gather import Gathered, from_dataset
 from ..report.pictures import Pictures

@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 from urllib.parse import parse_qs, urlsplit
 
-log = logging.getLogger("recops")
+logger = logging.getLogger("recops")
 MAX_FORM = 1 << 20
 CHUNK = 1 << 16
 MAX_PART_HEADERS = 16 << 10
@@ -316,7 +316,7 @@ def handler_class(app: Callable[[Request], Response], max_upload: int, limits: L
         do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _serve
 
         def log_message(self, format: str, *args) -> None:
-            log.info("%s %s", self.address_string(), format % args)
+            logger.info("%s %s", self.address_string(), format % args)
 
     return Handler
 
@@ -344,7 +344,7 @@ class Server(ThreadingHTTPServer):
         if not self._slots.acquire(blocking=False):
             if time.monotonic() - self._warned > BUSY_WARNING_EVERY:
                 self._warned = time.monotonic()
-                log.warning("%d connections at once: more are answered 503 (the last from %s)",
+                logger.warning("%d connections at once: more are answered 503 (the last from %s)",
                             self.limits.connections, client_address[0])
             try:
                 request.setblocking(False)

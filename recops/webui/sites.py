@@ -16,10 +16,10 @@ from typing import Iterator
 import xxhash
 
 from ..datasets import dataset_record
-from ..embed import EMBEDDINGS
+from ..stages.embedding import EMBEDDINGS
 from ..errors import RecopsError
 from ..index import Vectors
-from ..match import Matcher, MatchOptions
+from ..stages.matching import Matcher, MatchOptions
 from ..review import ReviewOptions, match_faces
 from ..store.dataset import Dataset, find_datasets
 from .snapshot import SegmentCache, Snapshot, signature

@@ -12,20 +12,20 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from .. import images
-from ..clustering import log as clusters_log
+from ..clustering import history
 from ..deletions import Deletions
 from ..faces import FaceCatalog
 from ..folding import order
 from ..identities import IdentityView
-from ..match import MATCHES
-from ..recognize import recognised
+from ..stages.matching import MATCHES
+from ..stages.recognition import recognised
 from ..report.attributes import ATTRIBUTES, fold_attributes
 from ..report.context import UNKNOWN_COLOR, safe_color
 from ..store.dataset import Dataset
 from ..store.segments import FOLDER as RECORDS, RecordLog, SegmentDamaged
 from ..store.tree import ForeignEntry, Tree
 
-log = logging.getLogger("recops")
+logger = logging.getLogger("recops")
 
 
 class SegmentCache:
@@ -45,7 +45,7 @@ class SegmentCache:
                 try:
                     held = self._records[segment.path] = record_log.admitted(segment)
                 except SegmentDamaged as exc:
-                    log.warning("skipping damaged record file %s (run rx-fsck)", exc)
+                    logger.warning("skipping damaged record file %s (run rx-fsck)", exc)
                     continue
             yield from (dict(r) for r in held) if copies else held
         yield from record_log.unflushed()
@@ -163,9 +163,9 @@ class Snapshot:
         snap.view = IdentityView.of(dataset, snap.deletions)
         for face, identity in sorted(snap.view.rejected):
             snap.rejected_of.setdefault(face, []).append(identity)
-        clustering = clusters_log.current(dataset, lambda f: f not in snap.faces)
+        clustering = history.current(dataset, lambda f: f not in snap.faces)
         if clustering:
-            snap.clusters = clusters_log.labelled(list(clustering.clusters.values()))
+            snap.clusters = history.labelled(list(clustering.clusters.values()))
             snap.cluster_by_id = {c["id"]: c for c in snap.clusters}
             snap.cluster_of = {face: c["id"] for c in snap.clusters for face in c["faces"]}
         fold_attributes(dataset.log(ATTRIBUTES).records(), snap.attributes)

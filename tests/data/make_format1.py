@@ -17,16 +17,16 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 from conftest import FakeDetector, FakeEmbedder, make_jpeg  # noqa: E402
 from recops import models  # noqa: E402
-from recops.chain import Chain  # noqa: E402
+from recops.stages.chain import Chain  # noqa: E402
 from recops.clustering.run import ClusterOptions, cluster_dataset  # noqa: E402
 from recops.deletions import Deleter  # noqa: E402
-from recops.detect import DetectOptions, FaceDetection  # noqa: E402
-from recops.embed import EmbedOptions, FaceEmbedding  # noqa: E402
+from recops.stages.detection import DetectOptions, FaceDetection  # noqa: E402
+from recops.stages.embedding import EmbedOptions, FaceEmbedding  # noqa: E402
 from recops.identities import IdentityEditor  # noqa: E402
-from recops.importer import Importer  # noqa: E402
-from recops.match import FaceMatching, Matcher  # noqa: E402
-from recops.analyze import FaceAnalysis  # noqa: E402
-from recops.recognize import recognize  # noqa: E402
+from recops.stages.importing import Importer  # noqa: E402
+from recops.stages.matching import FaceMatching, Matcher  # noqa: E402
+from recops.stages.analysis import FaceAnalysis  # noqa: E402
+from recops.stages.recognition import recognize  # noqa: E402
 from recops.store.dataset import Dataset  # noqa: E402
 from recops.stream import Emitter  # noqa: E402
 

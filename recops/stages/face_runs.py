@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator
 
-from .stream import BadInput, Emitter
+from ..stream import BadInput, Emitter
 
 
 def face_runs(items: Iterable[dict | str | BadInput], emitter: Emitter, stage: str, tool: str) -> Iterator[list[dict]]:

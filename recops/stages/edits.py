@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
-from .deletions import Deleter
-from .errors import InputError, UsageError
-from .identities import IdentityEditor
-from .stream import BadInput, Emitter
+from ..deletions import Deleter
+from ..errors import InputError, UsageError
+from ..identities import IdentityEditor
+from ..stream import BadInput, Emitter
 
 
 def each(items: Iterable[dict | str | BadInput], out: Emitter, types: tuple[str, ...], stage: str,

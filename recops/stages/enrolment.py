@@ -17,16 +17,16 @@ import logging
 import os
 from typing import Callable, Iterable
 
-from .deletions import Deletions
-from .errors import InputError
-from .identities import IdentityEditor
-from .outputs import private_folders
-from .records import warning_record
-from .sources import image_source, read_source
-from .store.atomic import write_atomic
-from .stream import BadInput, Emitter
+from ..deletions import Deletions
+from ..errors import InputError
+from ..identities import IdentityEditor
+from ..outputs import private_folders
+from ..records import warning_record
+from ..sources import image_source, read_source
+from ..store.atomic import write_atomic
+from ..stream import BadInput, Emitter
 
-log = logging.getLogger("recops")
+logger = logging.getLogger("recops")
 STAGE = "enrol"
 KEPT_DECISIONS = ("rejected", "unlinked")
 """Refusals that respect a person's decision: told as warnings, not failures, so a nightly
@@ -135,7 +135,7 @@ class Enrolment:
         self.emitter.emit(detection)
 
     def _warn(self, image: dict, kind: str, reason: str) -> None:
-        log.warning("%s: %s", self.path_of(image) or image["id"], reason)
+        logger.warning("%s: %s", self.path_of(image) or image["id"], reason)
         self.emitter.emit(warning_record(image["id"], STAGE, reason, kind))
 
     def _identity(self, image: dict) -> dict | None:
@@ -176,5 +176,5 @@ class Enrolment:
             write_atomic(target, data, mode=0o600)
             return target
         except (InputError, OSError) as exc:
-            log.error("%s: cannot copy to %s: %s", path or image["id"], self.errors_to, exc)
+            logger.error("%s: cannot copy to %s: %s", path or image["id"], self.errors_to, exc)
             return None

@@ -21,19 +21,19 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
 from .chain import Chain
-from .deletions import Deletions
-from .detect import DetectOptions, FaceDetection
-from .embed import EmbedOptions, FaceEmbedding
-from .enrol import Enrolment
-from .errors import InputError, UsageError
-from .identities import IdentityEditor
-from .importer import Importer
-from .inputs import walk_files
-from .outputs import open_private
-from .store.dataset import Dataset, is_dataset
-from .stream import Emitter
+from ..deletions import Deletions
+from .detection import DetectOptions, FaceDetection
+from .embedding import EmbedOptions, FaceEmbedding
+from .enrolment import Enrolment
+from ..errors import InputError, UsageError
+from ..identities import IdentityEditor
+from .importing import Importer
+from ..inputs import walk_files
+from ..outputs import open_private
+from ..store.dataset import Dataset, is_dataset
+from ..stream import Emitter
 
-log = logging.getLogger("recops")
+logger = logging.getLogger("recops")
 STAGE = "import"
 BATCH = 256
 """Files per batch: a batch is what a Ctrl-C can cost; each one starts the worker processes anew."""
@@ -75,7 +75,7 @@ def identity_files(target: str) -> Iterator[tuple[str, str]]:
         else:
             loose += 1
     if loose:
-        log.warning("%s: %d entries beside the identity folders (files, links to folders): not imported", target, loose)
+        logger.warning("%s: %d entries beside the identity folders (files, links to folders): not imported", target, loose)
 
 
 class CreatedObjects:

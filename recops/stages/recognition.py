@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from .chain import Chain
-from .detect import DetectOptions, FaceDetection
-from .embed import EmbedOptions, FaceEmbedding
-from .importer import Importer
-from .match import MATCHES, FaceMatching, Matcher, MatchOptions
-from .records import timestamp
-from .store.dataset import Dataset
-from .stream import Emitter
+from .detection import DetectOptions, FaceDetection
+from .embedding import EmbedOptions, FaceEmbedding
+from .importing import Importer
+from .matching import MATCHES, FaceMatching, Matcher, MatchOptions
+from ..records import timestamp
+from ..store.dataset import Dataset
+from ..stream import Emitter
 
 ATTRIBUTES = "attributes"
 RECOGNITION = "recognition"

@@ -17,19 +17,19 @@ from typing import Iterable, Iterator
 
 import xxhash
 
-from . import models
-from .errors import InputError
-from .faces import DETECTIONS, LOG as FACES, replacements
-from .folding import order
-from .importer import Importer
-from .parallel import ordered_map
-from .pixels import DEFAULT_MAX_SIDE, fit, load_rgb
-from .records import timestamp
-from .sources import image_source, read_source
-from .store.dataset import Dataset
-from .stream import BadInput, Emitter
+from .. import models
+from ..errors import InputError
+from ..faces import DETECTIONS, LOG as FACES, replacements
+from ..folding import order
+from .importing import Importer
+from ..parallel import ordered_map
+from ..pixels import DEFAULT_MAX_SIDE, fit, load_rgb
+from ..records import timestamp
+from ..sources import image_source, read_source
+from ..store.dataset import Dataset
+from ..stream import BadInput, Emitter
 
-log = logging.getLogger("recops")
+logger = logging.getLogger("recops")
 STAGE = "detect"
 
 

@@ -13,15 +13,15 @@ from typing import Iterable
 
 import numpy as np
 
-from . import images
-from .deletions import Deletions
-from .embed import EmbedOptions, FaceEmbedding, as_vector
-from .errors import InputError, UsageError
-from .identities import IdentityView
-from .records import timestamp
-from .search import FaceSearch
-from .store.dataset import Dataset
-from .stream import BadInput, Emitter
+from .. import images
+from ..deletions import Deletions
+from .embedding import EmbedOptions, FaceEmbedding, as_vector
+from ..errors import InputError, UsageError
+from ..identities import IdentityView
+from ..records import timestamp
+from ..search import FaceSearch
+from ..store.dataset import Dataset
+from ..stream import BadInput, Emitter
 
 STAGE = "match"
 MATCHES = "matches"

@@ -25,7 +25,7 @@ from ..records import timestamp
 from ..store.dataset import Dataset
 from ..store.segments import RecordLog, Segment, SegmentDamaged
 
-log = logging.getLogger("recops")
+logger = logging.getLogger("recops")
 CLUSTERS = "clusters"
 
 
@@ -67,7 +67,7 @@ def _read(record_log: RecordLog, segment: Segment) -> list[dict]:
     try:
         return record_log.admitted(segment)
     except (SegmentDamaged, FileNotFoundError) as exc:  # rx-gc may compact segments meanwhile
-        log.warning("skipping record file %s: %s (run rx-fsck)", segment.path, exc)
+        logger.warning("skipping record file %s: %s (run rx-fsck)", segment.path, exc)
         return []
 
 

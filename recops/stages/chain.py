@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Protocol, TypeVar
 
-from .stream import Emitter
+from ..stream import Emitter
 
 
 class Stage(Protocol):

@@ -7,18 +7,18 @@ import os
 import stat
 from typing import Iterable
 
-from . import images
-from .errors import InputError
-from .imageinfo import DEFAULT_MAX_PIXELS, inspect, sniff
-from .inputs import walk_files
-from .records import image_record, timestamp
-from .store.dataset import Dataset, is_dataset
-from .store.objects import content_id
-from .store.pathcache import PathCache
-from .store.tree import ForeignEntry
-from .stream import BadInput, Emitter, as_bytes
+from .. import images
+from ..errors import InputError
+from ..imageinfo import DEFAULT_MAX_PIXELS, inspect, sniff
+from ..inputs import walk_files
+from ..records import image_record, timestamp
+from ..store.dataset import Dataset, is_dataset
+from ..store.objects import content_id
+from ..store.pathcache import PathCache
+from ..store.tree import ForeignEntry
+from ..stream import BadInput, Emitter, as_bytes
 
-log = logging.getLogger("recops")
+logger = logging.getLogger("recops")
 STAGE = "import"
 
 

@@ -13,21 +13,21 @@ import logging
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-from . import models
-from .errors import InputError, ModelError, UsageError
+from .. import models
+from ..errors import InputError, ModelError, UsageError
 from .face_runs import face_runs
-from .models import weights
-from .models.attributes import ATTRIBUTES, WARNING, candidates
-from .parallel import ordered_map
-from .pixels import load_rgb
-from .records import timestamp
-from .sources import image_source, read_source
-from .store.dataset import Dataset
-from .stream import BadInput, Emitter
+from ..models import weights
+from ..models.attributes import ATTRIBUTES, WARNING, candidates
+from ..parallel import ordered_map
+from ..pixels import load_rgb
+from ..records import timestamp
+from ..sources import image_source, read_source
+from ..store.dataset import Dataset
+from ..stream import BadInput, Emitter
 
-log = logging.getLogger("recops")
+logger = logging.getLogger("recops")
 STAGE = "analyze"
-LOG = "attributes"  # recops.recognize reads it for --include-extended-fields
+LOG = "attributes"  # recognition.py reads it for --include-extended-fields
 # deepface's models take 224-pixel crops: a face this wide loses nothing when a big photo decodes smaller.
 SHARP_FACE = 256
 
@@ -77,7 +77,7 @@ def analyze(out: Emitter, items: Iterable[dict | str | BadInput], wanted: dict[s
         if gap.asked:
             out.fail(gap.attribute, STAGE, gap.reason, "model-unavailable")
         else:
-            log.warning("%s skipped: %s", gap.attribute, gap.reason)
+            logger.warning("%s skipped: %s", gap.attribute, gap.reason)
     if not chosen:
         if unavailable:
             raise ModelError("no attribute can be analysed here")
@@ -141,7 +141,7 @@ class FaceAnalysis:
         if dataset:
             for record in dataset.log(LOG).records():
                 self._remember(record)
-        log.warning("%s", WARNING)
+        logger.warning("%s", WARNING)
 
     def _remember(self, record: dict) -> None:
         if record.get("type") != "attribute" or "face" not in record:
@@ -213,7 +213,7 @@ class FaceAnalysis:
 def with_extended_fields(out: Emitter, dataset: Dataset) -> Emitter:
     """An emitter that adds the stored attributes of a face to its face records, and those of
     the candidate to match records, as `attributes` (--include-extended-fields)."""
-    from .recognize import _attributes
+    from .recognition import _attributes
 
     stored = _attributes(dataset)
 

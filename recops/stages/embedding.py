@@ -13,17 +13,17 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from . import models
-from .errors import InputError
+from .. import models
+from ..errors import InputError
 from .face_runs import face_runs
-from .parallel import ordered_map
-from .pixels import load_rgb
-from .records import timestamp
-from .sources import image_source, read_source
-from .store.dataset import Dataset
-from .stream import BadInput, Emitter
+from ..parallel import ordered_map
+from ..pixels import load_rgb
+from ..records import timestamp
+from ..sources import image_source, read_source
+from ..store.dataset import Dataset
+from ..stream import BadInput, Emitter
 
-log = logging.getLogger("recops")
+logger = logging.getLogger("recops")
 STAGE = "embed"
 EMBEDDINGS = "embeddings"
 
