@@ -219,7 +219,8 @@ def quality(photos: list, lfw: str, tmp: str) -> tuple[list[dict], dict]:
     everything = os.path.join(tmp, "lfw-all.rx")
     copy_records(lfw, everything)
     records, seconds, _ = rx("rx-cluster", "-d", everything)
-    from recops.stages.embedding import EMBEDDINGS, as_vector
+    from recops.logs import EMBEDDINGS
+    from recops.vectors import as_vector
     from recops.store.dataset import Dataset
 
     with Dataset.open(everything) as ds:

@@ -31,6 +31,7 @@ BENCHMARKS = {
     "cluster": "cluster_quality",
     "attributes": "attribute_consistency",
     "webui": "webui_speed",
+    "bare-faces": "bare_faces",
 }
 
 

@@ -123,7 +123,8 @@ def process(command: list[str], timeout: float | None = None, env: dict | None =
 def lfw_faces(root: str) -> list[tuple[str, str, np.ndarray]]:
     """(path, person, Dlib vector) of each LFW photo with a face: the face whose box centre is
     nearest the image centre (LFW centres its person); the person is the photo's folder."""
-    from recops.stages.embedding import EMBEDDINGS, as_vector
+    from recops.logs import EMBEDDINGS
+    from recops.vectors import as_vector
     from recops.store.dataset import Dataset
 
     with Dataset.open(root) as ds:
@@ -210,12 +211,12 @@ def new_ids(rng: np.random.Generator, n: int) -> list[str]:
 
 def write_dataset(path: str, matrix: np.ndarray, rng: np.random.Generator) -> list[str]:
     """A fresh dataset holding one embedding record per row; returns the face ids, row for row."""
-    from recops.stages.embedding import EMBEDDINGS
+    from recops.logs import EMBEDDINGS
     from recops.records import timestamp
-    from recops.store.dataset import Dataset
+    from recops.datasets import create_dataset
 
     faces, images = new_ids(rng, len(matrix)), new_ids(rng, len(matrix))
-    with Dataset.create(path) as ds:
+    with create_dataset(path) as ds:
         log = ds.log(EMBEDDINGS)
         for face, image, vector in zip(faces, images, matrix):
             log.append({"type": "embedding", "face": face, "image": image, "model": "Dlib", "vector": vector,

@@ -41,17 +41,18 @@ def generate(root: str, faces: int, seed: int = 0) -> dict:
     """A dataset of `faces` faces, two to a photo; returns ids for the pages to ask for."""
     from PIL import Image
 
-    from recops.stages.embedding import EMBEDDINGS
-    from recops.faces import LOG as FACES
-    from recops.identities import IDENTITIES as IDENTITY_LOG, LINKS
-    from recops.images import LOG as IMAGES
+    from recops.logs import EMBEDDINGS
+    from recops.logs import FACES
+    from recops.logs import IDENTITIES as IDENTITY_LOG, LINKS
+    from recops.logs import IMAGES
     from recops.records import image_record, timestamp
     from recops.store.dataset import Dataset
+    from recops.datasets import create_dataset
     from recops.store.objects import content_id
 
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(IDENTITIES * 2, DIM)).astype(np.float32)
-    Dataset.create(root, threshold=0.07).close()
+    create_dataset(root, threshold=0.07).close()
     with Dataset.open(root) as ds:
         people = []
         for n in range(IDENTITIES):

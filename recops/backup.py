@@ -32,7 +32,7 @@ from typing import Iterator
 from .errors import DatasetError, UsageError
 from .records import timestamp
 from .index import INDEX_DIR, INDEX_REL, MAX_ANN
-from .store.atomic import atomic_output
+from .outputs import atomic_output
 from .store.config import CONFIG_NAME, MAX_CONFIG, NAME_RE, parse
 from .store.dataset import Dataset
 from .store.layout import CACHE, LOG_RE

@@ -6,9 +6,39 @@ import os
 
 from . import model_names
 from .errors import DatasetError, UsageError
-from .store.config import finite_positive
+from .store.config import Config, finite_positive
 from .store.dataset import Dataset, find_datasets, is_dataset
 from .stream import Emitter
+
+
+def effective_threshold(config: Config) -> float:
+    """The farthest distance that matches: the dataset's threshold, else deepface's for its model and metric."""
+    if config.threshold is not None:
+        return config.threshold
+    return model_names.default_threshold(config.model, config.metric)
+
+
+def create_dataset(
+    root: str,
+    detector: str = model_names.DEFAULT_DETECTOR,
+    model: str = model_names.DEFAULT_MODEL,
+    metric: str = model_names.DEFAULT_METRIC,
+    threshold: float | None = None,
+    description: str = "",
+    flip: bool = False,
+) -> Dataset:
+    """A new dataset at `root`, with the out-of-the-box detector, model and metric unless given
+    (names unchecked: init_dataset checks them against deepface's)."""
+    return Dataset.create(root, detector, model, metric, threshold, description, flip)
+
+
+def settings(root: str | None) -> Config:
+    """The detector, model, metric, threshold and flip setting of the dataset at `root`; with
+    none, the out-of-the-box ones."""
+    if root is None:
+        return Config(model_names.DEFAULT_DETECTOR, model_names.DEFAULT_MODEL, model_names.DEFAULT_METRIC)
+    with Dataset.open(root) as dataset:
+        return dataset.config
 
 
 def dataset_record(dataset: Dataset, counts: bool = False) -> dict:
@@ -21,16 +51,16 @@ def dataset_record(dataset: Dataset, counts: bool = False) -> dict:
         "detector": config.detector,
         "model": config.model,
         "metric": config.metric,
-        "threshold": config.effective_threshold(),
+        "threshold": effective_threshold(config),
         "threshold_source": "dataset" if config.threshold is not None else "deepface",
         "flip": config.flip,
         "format": config.format,
         "created": config.created,
     }
     if counts:
-        from .images import LOG as IMAGES, ImageCatalog
+        from .images import ImageCatalog
 
-        record["images"] = len(ImageCatalog(dataset.log(IMAGES).records()))
+        record["images"] = len(ImageCatalog.of(dataset))
     return record
 
 
@@ -60,21 +90,15 @@ def init_dataset(
     if threshold is not None and not finite_positive(threshold):
         raise UsageError(f"threshold must be a positive number, not {threshold}")
     if not is_dataset(root):
+        detector = detector or model_names.DEFAULT_DETECTOR
+        model = model or model_names.DEFAULT_MODEL
+        metric = metric or model_names.DEFAULT_METRIC
         if threshold is None:
             try:
-                model_names.default_threshold(model or model_names.DEFAULT_MODEL, metric or model_names.DEFAULT_METRIC)
+                model_names.default_threshold(model, metric)
             except KeyError as exc:
                 raise UsageError(f"{exc.args[0]}; give --threshold") from None
-        dataset = Dataset.create(
-            root,
-            detector or model_names.DEFAULT_DETECTOR,
-            model or model_names.DEFAULT_MODEL,
-            metric or model_names.DEFAULT_METRIC,
-            threshold,
-            description or "",
-            bool(flip),
-        )
-        return dataset, True
+        return create_dataset(root, detector, model, metric, threshold, description or "", bool(flip)), True
     dataset = Dataset.open(root)
     for what, wanted, current in (("detector", detector, dataset.config.detector), ("model", model, dataset.config.model),
                                   ("flip setting", flip, dataset.config.flip)):

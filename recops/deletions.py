@@ -22,9 +22,11 @@ import shutil
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
-from . import images
 from .errors import DatasetError, InputError
-from .faces import DETECTIONS, FaceCatalog, Replaced
+from .faces import Detections, FaceCatalog, Replaced
+from .images import ImageCatalog
+from .logs import DELETIONS
+from .state import state_of
 from .ids import resolve
 from .records import timestamp, warning_record
 from .store import config
@@ -34,7 +36,6 @@ from .store.lock import DatasetLock
 from .store.tree import Tree
 
 logger = logging.getLogger("recops")
-LOG = "deletions"
 TARGETS = ("face", "image")
 STAGE = "delete"
 
@@ -47,8 +48,8 @@ class Deletions:
     faces: set[str] = field(default_factory=set)
     images: set[str] = field(default_factory=set)
     tombstones: dict[tuple[str, str], dict] = field(default_factory=dict)
-    detections: Callable[[], Iterable[dict]] = field(default=lambda: (), repr=False, compare=False)
-    _replaced: Replaced | None = field(default=None, repr=False, compare=False)
+    detections: Callable[[], Detections] = field(default=Detections, repr=False, compare=False)
+    """The detections view that tells which faces were replaced (read when first asked)."""
 
     @classmethod
     def fold(cls, records: Iterable[dict]) -> "Deletions":
@@ -59,15 +60,16 @@ class Deletions:
 
     @classmethod
     def of(cls, dataset: Dataset) -> "Deletions":
-        view = cls.fold(dataset.log(LOG).records())
-        view.detections = lambda: dataset.log(DETECTIONS).records()
-        return view
+        def build() -> Deletions:
+            view = cls.fold(dataset.log(DELETIONS).records())
+            view.detections = lambda: Detections.of(dataset)
+            return view
+
+        return state_of(dataset).view(DELETIONS, build, folds=(DELETIONS,), add=cls.add)
 
     @property
     def replaced(self) -> Replaced:
-        if self._replaced is None:
-            self._replaced = Replaced(self.detections())
-        return self._replaced
+        return self.detections().replaced
 
     def add(self, record: dict) -> None:
         if record.get("type") == "deletion" and record.get("target") in TARGETS and "id" in record:
@@ -117,9 +119,18 @@ class Deleter:
 
     def __init__(self, dataset: Dataset):
         self.dataset = dataset
-        self.deletions = Deletions.of(dataset)
-        self.images = images.ImageCatalog(dataset.log(images.LOG).records())
-        self.faces = FaceCatalog(dataset)
+
+    @property
+    def deletions(self) -> Deletions:
+        return Deletions.of(self.dataset)
+
+    @property
+    def images(self) -> ImageCatalog:
+        return ImageCatalog.of(self.dataset)
+
+    @property
+    def faces(self) -> FaceCatalog:
+        return FaceCatalog.of(self.dataset)
 
     def delete(self, id: str, target: str | None = None) -> dict:
         """The tombstone of a face or an image (the one already there when it was deleted before),
@@ -138,8 +149,7 @@ class Deleter:
         if (target, id) in self.deletions.tombstones:
             return self.deletions.tombstones[target, id]
         record = deletion_record(target, id)
-        self.dataset.log(LOG).append(record)
-        self.deletions.add(record)
+        state_of(self.dataset).append(DELETIONS, record)
         return record
 
 

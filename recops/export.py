@@ -18,7 +18,7 @@ from .faces import FaceCatalog
 from .identities import IdentityView
 from .pixels import load_rgb
 from .records import timestamp
-from .store.atomic import atomic_output
+from .outputs import atomic_output
 from .store.dataset import Dataset
 
 _EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png"}
@@ -33,10 +33,10 @@ def safe_name(name: str, fallback: str) -> str:
 def export(dataset: Dataset, output: str) -> dict:
     """Write the zip (atomically) and return an export record with counts."""
     deleted = Deletions.of(dataset)
-    catalog = images.ImageCatalog(dataset.log(images.LOG).records())
+    catalog = images.ImageCatalog.of(dataset)
     identities = IdentityView.of(dataset)
     faces_by_image: dict[str, list[dict]] = {}
-    for face in FaceCatalog(dataset):
+    for face in FaceCatalog.of(dataset):
         if not deleted.hides(face=face["id"], image=face["image"]):
             faces_by_image.setdefault(face["image"], []).append(face)
     folders: dict[str, str] = {}

@@ -12,21 +12,32 @@ the first settings again makes them current again.
 
 from __future__ import annotations
 
-from typing import Collection, Iterable, Iterator
+from typing import TYPE_CHECKING, Collection, Iterable, Iterator
 
-from .folding import latest_by_id, order
+from .folding import newer, order
 from .ids import resolve
-from .store.dataset import Dataset
+from .logs import DETECTIONS, FACES
+from .state import state_of
 
-LOG = "faces"
-DETECTIONS = "detections"
+if TYPE_CHECKING:
+    from .store.dataset import Dataset
 
 
 class FaceCatalog:
     """Every stored face by id, deleted and replaced ones included (a Deletions view tells those apart)."""
 
-    def __init__(self, dataset: Dataset):
-        self._by_id = {record["id"]: record for record in latest_by_id(dataset.log(LOG).records(), "face")}
+    def __init__(self, records: Iterable[dict] = ()):
+        self._by_id: dict[str, dict] = {}
+        for record in records:
+            self.add(record)
+
+    @classmethod
+    def of(cls, dataset: "Dataset") -> "FaceCatalog":
+        return state_of(dataset).view(FACES, lambda: cls(dataset.log(FACES).records()), folds=(FACES,), add=cls.add)
+
+    def add(self, record: dict) -> None:
+        if record.get("type") == "face" and newer(record, self._by_id.get(record["id"])):
+            self._by_id[record["id"]] = record
 
     def get(self, id: str) -> dict | None:
         return self._by_id.get(id)
@@ -45,6 +56,42 @@ class FaceCatalog:
         return iter(self._by_id.values())
 
 
+class Detections:
+    """The detection records of a dataset: the latest of each (image, detector, alignment), what
+    a re-run reuses; the latest of each image, whose faces are the image's; and which faces were
+    replaced."""
+
+    def __init__(self, records: Iterable[dict] = ()):
+        self.records: list[dict] = []
+        self.done: dict[tuple, dict] = {}
+        self.latest: dict[str, dict] = {}
+        self._replaced: Replaced | None = None
+        for record in records:
+            self.add(record)
+
+    @classmethod
+    def of(cls, dataset: "Dataset") -> "Detections":
+        return state_of(dataset).view(DETECTIONS, lambda: cls(dataset.log(DETECTIONS).records()),
+                                      folds=(DETECTIONS,), add=cls.add)
+
+    def add(self, record: dict) -> None:
+        if record.get("type") != "detection":
+            return
+        self.records.append(record)
+        key = (record["image"], record.get("detector"), record.get("aligned"))
+        if newer(record, self.done.get(key)):
+            self.done[key] = record
+        if newer(record, self.latest.get(record["image"])):
+            self.latest[record["image"]] = record
+        self._replaced = None
+
+    @property
+    def replaced(self) -> "Replaced":
+        if self._replaced is None:
+            self._replaced = Replaced(self.records)
+        return self._replaced
+
+
 class Replaced:
     """The faces a later detection of their image replaced, and the face that took each one's place."""
 
@@ -57,7 +104,7 @@ class Replaced:
                 continue
             image = record.get("image")
             listed.setdefault(image, set()).update(record["faces"])
-            if image not in latest or order(record) > order(latest[image]):
+            if newer(record, latest.get(image)):
                 latest[image] = record
             if isinstance(record.get("replaces"), dict):
                 successors.append(record)

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 from . import images
 from .deletions import Deletions
-from .stages.embedding import EMBEDDINGS
+from .logs import EMBEDDINGS
 from .errors import DamagedError
 from .index import INDEX_REL, build_index
 from .records import timestamp
@@ -68,7 +68,7 @@ def collect_garbage(dataset: Dataset) -> GcReport:
             dataset.tree.remove(finding.rel)
             report.bytes_freed += info.st_size if info else 0
             report.temp_files += 1
-    recorded = {i["id"] for i in images.ImageCatalog(dataset.log(images.LOG).records())}
+    recorded = {i["id"] for i in images.ImageCatalog.of(dataset)}
     for id in list(dataset.objects.ids()):
         # An object nobody recorded is what an interrupted import leaves; the import re-stores it.
         if id in deleted.images or id not in recorded:

@@ -42,15 +42,15 @@ import xxhash
 from .deletions import Deletions
 from .errors import InputError
 from .faces import FaceCatalog
-from .folding import latest_by_id, order
+from .folding import latest_by_id, newer, order
 from .ids import ambiguous, is_prefix, starting
+from .logs import DELETIONS, DETECTIONS, IDENTITIES, LINKS
 from .records import timestamp
 from .store.dataset import Dataset
+from .state import state_of
 from .store.lock import DatasetLock
 
 logger = logging.getLogger("recops")
-IDENTITIES = "identities"
-LINKS = "links"
 OPS = ("link", "unlink", "reject")
 SOURCES = ("manual", "enrol", "review")
 AUTOMATIC = ("enrol", "review")
@@ -90,25 +90,42 @@ class IdentityView:
     by_photo: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     """(image, identity) -> the linked faces of that image."""
 
+    deletions: Deletions = field(default_factory=Deletions, repr=False, compare=False)
+    """What hides links as they fold in: deleted images, and faces a later detection replaced."""
+
     @classmethod
     def fold(cls, identity_records: Iterable[dict], link_records: Iterable[dict],
              deletions: Deletions | None = None) -> "IdentityView":
-        view = cls()
+        view = cls(deletions=deletions or Deletions())
         view.identities = live_identities(identity_records)
-        hidden = deletions or Deletions()
-        for record in sorted((r for r in link_records if r.get("type") == "link" and r.get("op") in OPS), key=order):
-            if record["identity"] not in view.identities or hidden.deleted(image=record.get("image")):
-                continue
-            # a face a later detection replaced passes its links to the face of its box
-            face = hidden.current(record["face"])
-            if face is not None:
-                view.apply_link(record if face == record["face"] else {**record, "face": face})
+        for record in sorted((r for r in link_records if r.get("type") == "link"), key=order):
+            view.add(record)
         return view
 
     @classmethod
-    def of(cls, dataset: Dataset, deletions: Deletions | None = None) -> "IdentityView":
-        return cls.fold(dataset.log(IDENTITIES).records(), dataset.log(LINKS).records(),
-                        deletions if deletions is not None else Deletions.of(dataset))
+    def of(cls, dataset: Dataset) -> "IdentityView":
+        """The dataset's identities and links now (state.py)."""
+        return state_of(dataset).view(
+            "identity-view", lambda: cls.fold(dataset.log(IDENTITIES).records(), dataset.log(LINKS).records(),
+                                              Deletions.of(dataset)),
+            folds=(IDENTITIES, LINKS), reads=(DELETIONS, DETECTIONS), add=cls.add)
+
+    def add(self, record: dict) -> None:
+        """Fold in one identity or link record, later than every record folded before."""
+        if record.get("type") == "identity":
+            if record.get("deleted"):
+                self.identities.pop(record["id"], None)
+                for face in [f for f, i in self.face_identity.items() if i == record["id"]]:
+                    self.drop(face)
+            elif newer(record, self.identities.get(record["id"])):
+                self.identities[record["id"]] = record
+        elif record.get("type") == "link" and record.get("op") in OPS:
+            if record["identity"] not in self.identities or self.deletions.deleted(image=record.get("image")):
+                return
+            # a face a later detection replaced passes its links to the face of its box
+            face = self.deletions.current(record["face"])
+            if face is not None:
+                self.apply_link(record if face == record["face"] else {**record, "face": face})
 
     def apply_link(self, record: dict) -> None:
         """Fold in one link record, later than every record folded before.
@@ -170,13 +187,18 @@ class IdentityEditor:
     """The identity operations on one dataset: each checks what it names, appends one record
     and updates the view, so a run of operations sees its own effects."""
 
-    def __init__(self, dataset: Dataset, deletions: Deletions | None = None):
+    def __init__(self, dataset: Dataset):
         self.dataset = dataset
-        self.deletions = deletions if deletions is not None else Deletions.of(dataset)
-        self.view = IdentityView.of(dataset, self.deletions)
-        self._faces: FaceCatalog | None = None
         self._segments: set[str] | None = None
         """The identity segments this editor's view holds, as of its last creation."""
+
+    @property
+    def view(self) -> IdentityView:
+        return IdentityView.of(self.dataset)
+
+    @property
+    def deletions(self) -> Deletions:
+        return Deletions.of(self.dataset)
 
     def require(self, name_or_id: str) -> dict:
         found = self.view.find(name_or_id)
@@ -241,10 +263,7 @@ class IdentityEditor:
 
     def delete(self, name_or_id: str) -> dict:
         """A tombstone; the identity's links are hidden with it."""
-        record = self._store_identity({**self.require(name_or_id), "deleted": True, "ts": timestamp()})
-        for face in [f for f, i in self.view.face_identity.items() if i == record["id"]]:
-            self.view.drop(face)
-        return record
+        return self._store_identity({**self.require(name_or_id), "deleted": True, "ts": timestamp()})
 
     def merge(self, source: str, target: str) -> tuple[list[dict], list[str]]:
         """Every face of `source` linked to `target` (as a person's link), then `source` deleted:
@@ -263,11 +282,7 @@ class IdentityEditor:
         return records, refused
 
     def _store_identity(self, record: dict) -> dict:
-        self.dataset.log(IDENTITIES).append(record)
-        if record.get("deleted"):
-            self.view.identities.pop(record["id"], None)
-        else:
-            self.view.identities[record["id"]] = record
+        state_of(self.dataset).append(IDENTITIES, record)
         return record
 
     def face(self, face: str | dict) -> dict:
@@ -279,9 +294,7 @@ class IdentityEditor:
                                                "(give rx-detect the dataset)")
             record = face
         else:
-            if self._faces is None:
-                self._faces = FaceCatalog(self.dataset)
-            record = self._faces.find(face, self.dataset.root)
+            record = FaceCatalog.of(self.dataset).find(face, self.dataset.root)
         if self.deletions.deleted(record["id"], record.get("image")):
             raise InputError("deleted", f"face {record['id']} was deleted")
         if not isinstance(face, dict) and self.deletions.current(record["id"]) != record["id"]:
@@ -321,8 +334,7 @@ class IdentityEditor:
                             target, "by hand too" if self._manual(others) else "automatically: that link gives way")
         link = {"type": "link", "face": face_id, "image": image, "identity": target, "op": op, "source": source,
                 "ts": timestamp()}
-        self.dataset.log(LINKS).append(link)
-        self.view.apply_link(link)
+        state_of(self.dataset).append(LINKS, link)
         return link
 
     def _manual(self, faces: set[str]) -> bool:

@@ -9,9 +9,13 @@ says so.
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
-LOG = "images"
+from .logs import IMAGES
+from .state import state_of
+
+if TYPE_CHECKING:
+    from .store.dataset import Dataset
 
 
 class ImageCatalog:
@@ -22,6 +26,13 @@ class ImageCatalog:
         self._consent_key: dict[str, tuple] = {}
         for record in records:
             self.add(record)
+
+    @classmethod
+    def of(cls, dataset: "Dataset") -> "ImageCatalog":
+        """The dataset's images now (state.py); records it appends through the state fold in."""
+        # The catalog merges records in place: a record on its way to disk is given as a copy.
+        return state_of(dataset).view(IMAGES, lambda: cls(dataset.log(IMAGES).records()), folds=(IMAGES,),
+                                      add=lambda catalog, record: catalog.add(dict(record)))
 
     def add(self, record: dict) -> None:
         """Fold in one image record; other records are ignored."""

@@ -17,14 +17,13 @@ import os
 import re
 import time
 from dataclasses import dataclass
-from typing import Iterable
 
 import msgpack
 import numpy as np
 
-from . import models
-from .stages.embedding import EMBEDDINGS, as_vector
+from .logs import EMBEDDINGS
 from .metrics import space
+from .vectors import Vectors
 from .records import timestamp
 from .store.dataset import Dataset
 from .store.layout import CACHE
@@ -40,72 +39,6 @@ MAX_ANN = 1 << 40
 """An index is memory-mapped, never read whole: any size a disk holds."""
 KEEP_BUILDS = 2
 """Old .ann files kept, so a reader that read the previous meta can still open its index."""
-
-
-@dataclass
-class Vectors:
-    """Embeddings of one model: face ids, image ids and a float32 matrix, row for row."""
-
-    faces: list[str]
-    images: list[str]
-    matrix: np.ndarray
-
-    @classmethod
-    def collect(cls, records: Iterable[dict], model: str, dim: int | None = None) -> "Vectors":
-        """The latest embedding of each face, in order of first appearance. Vectors of a length
-        other than the model's (`dim`, else the model's known length, else the most common one)
-        are left out with a warning: a record from elsewhere must not break every search."""
-        groups: dict[int, _Rows] = {}
-        for record in records:
-            if record.get("type") != "embedding" or record.get("model") != model:
-                continue
-            vector = as_vector(record["vector"])
-            rows = groups.get(len(vector))
-            if rows is None:
-                rows = groups[len(vector)] = _Rows()
-            rows.put(record["face"], record["image"], record.get("ts", ""), vector)
-        if not groups:
-            return cls([], [], np.zeros((0, 0), np.float32))
-        known = models.embedding_dim(model)
-        expected = next((d for d in (dim, known) if d in groups), None) or max(groups, key=lambda d: len(groups[d].images))
-        others = {d: len(rows.images) for d, rows in groups.items() if d != expected}
-        if others:
-            logger.warning("leaving out %d %s embedding(s) whose vectors do not hold %d numbers (run rx-fsck)",
-                        sum(others.values()), model, expected)
-        return groups[expected].vectors()
-
-
-class _Rows:
-    """A growing matrix of vectors of one length: a million faces cost their 512 MB and their
-    ids, not a million small arrays."""
-
-    def __init__(self) -> None:
-        self.rows: dict[str, int] = {}
-        self.stamps: list[str] = []
-        self.images: list[str] = []
-        self.matrix = np.zeros((0, 0), np.float32)
-
-    def put(self, face: str, image: str, stamp: str, vector: np.ndarray) -> None:
-        row = self.rows.get(face)
-        if row is None:
-            row = self.rows[face] = len(self.images)
-            self.stamps.append(stamp)
-            self.images.append(image)
-            if row == len(self.matrix):
-                grown = np.zeros((max(1024, 2 * len(self.matrix)), len(vector)), np.float32)
-                if row:
-                    grown[:row] = self.matrix
-                self.matrix = grown
-        elif stamp < self.stamps[row]:
-            return
-        else:
-            self.stamps[row], self.images[row] = stamp, image
-        self.matrix[row] = vector
-
-    def vectors(self) -> Vectors:
-        matrix = self.matrix
-        matrix.resize((len(self.images), matrix.shape[1]), refcheck=False)  # we hold the only reference
-        return Vectors(list(self.rows), self.images, matrix)
 
 
 @dataclass

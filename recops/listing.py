@@ -24,13 +24,13 @@ def list_kind(dataset: Dataset, kind: str, identity: str | None = None) -> Itera
     deletions = Deletions.of(dataset)
     filtering = identity is not None
     # Images alone need no identities: a plain listing of them reads no identity or link records.
-    view = IdentityView.of(dataset, deletions) if filtering or kind != "images" else None
+    view = IdentityView.of(dataset) if filtering or kind != "images" else None
     wanted = _wanted(view, identity) if filtering else None
     if filtering and kind not in ("images", "faces"):
         raise UsageError("--identity chooses faces and images; give KIND faces or images")
     if kind == "images":
         shown = {f["image"] for f in _faces(dataset, deletions, view) if f["identity"] == wanted} if filtering else None
-        for image in images.ImageCatalog(dataset.log(images.LOG).records()):
+        for image in images.ImageCatalog.of(dataset):
             if not deletions.hides(image=image["id"]) and (shown is None or image["id"] in shown):
                 yield image | {"dataset": dataset.root}
     elif kind == "faces":
@@ -59,7 +59,7 @@ def _wanted(view: IdentityView, identity: str) -> str | None:
 
 
 def _faces(dataset: Dataset, deletions: Deletions, view: IdentityView) -> Iterator[dict]:
-    for face in FaceCatalog(dataset):
+    for face in FaceCatalog.of(dataset):
         if not deletions.hides(face["id"], face.get("image")):
             identity = view.identity_of(face["id"])
             yield face | {"dataset": dataset.root, "identity": identity["id"] if identity else None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-METRICS = ("cosine", "euclidean", "euclidean_l2", "angular")
+from .store.config import METRICS
 
 
 def space(metric: str) -> str:

@@ -6,10 +6,11 @@ accepts is a name recops accepts.
 
 from __future__ import annotations
 
+from .store.config import METRICS  # noqa: F401  (recops.json's metric: the format names them)
+
 DEFAULT_DETECTOR = "dlib"
 DEFAULT_MODEL = "Dlib"
 DEFAULT_METRIC = "cosine"
-METRICS = ("cosine", "euclidean", "euclidean_l2", "angular")
 
 
 # The length of each recognition model's vectors (deepface's output_shape): what an embedding

@@ -1,5 +1,5 @@
 """Files the tools write for the user outside the dataset: records of recognitions, CSVs of
-proposals, lists of imported objects, crops of clusters, copies of refused photos.
+proposals, lists of imported objects, crops of clusters, copies of refused photos, backups and exports.
 
 They hold faces, names and ids, which are biometric data: each file is created 0600 and each
 folder 0700, whatever the umask (as reports are, and the dataset itself). A file that exists
@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import IO
+from typing import IO, Iterator
 
 from .errors import UsageError
+from .store.atomic import TEMP_PREFIX, fsync_dir
 
 _FLAGS = {"w": os.O_TRUNC, "a": os.O_APPEND}
 
@@ -38,3 +39,30 @@ def private_folders(path: str) -> None:
     for folder in reversed(missing):
         with contextlib.suppress(FileExistsError):
             os.mkdir(folder, 0o700)
+
+
+@contextlib.contextmanager
+def atomic_output(path: str, mode: int = 0o600) -> Iterator[str]:
+    """A temp file's path to fill (a zip a library writes, say); on success it is synced and
+    renamed to `path`, on failure removed. A folder that cannot take the file is the caller's
+    mistake, told before any work."""
+    directory = os.path.dirname(path) or "."
+    temp = os.path.join(directory, TEMP_PREFIX + os.urandom(8).hex())
+    try:
+        os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write there: {exc.strerror or exc}") from None
+    try:
+        yield temp
+        fd = os.open(temp, os.O_RDONLY)
+        try:
+            os.fchmod(fd, mode)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    fsync_dir(directory)

@@ -18,11 +18,11 @@ import csv
 from dataclasses import dataclass
 from typing import IO, Iterable, Iterator
 
-from .stages.embedding import EMBEDDINGS
+from .logs import EMBEDDINGS
 from .errors import InputError
 from .identities import IdentityEditor
 from .ids import resolve
-from .index import Vectors
+from .vectors import Vectors
 from .stages.matching import Matcher, MatchOptions
 from .records import timestamp
 from .store.dataset import Dataset

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import metrics
-from .stages.embedding import EMBEDDINGS
-from .index import Vectors, load_index
+from .logs import EMBEDDINGS
+from .index import load_index
+from .vectors import Vectors
 from .store.dataset import Dataset
 
 logger = logging.getLogger("recops")

@@ -235,6 +235,8 @@ def problem(record: dict, plain: bool = True) -> str | None:
     for field, (check, what) in OPTIONAL.get(kind, {}).items():
         if field in record and not check(record[field]):
             return f"malformed {kind} record: {field} must be {what}"
+    if kind in REQUIRED and "ts" in record and type(record["ts"]) is not str:
+        return f"malformed {kind} record: ts must be a time stamp (text)"  # every fold compares them
     whole = _WHOLE.get(kind)
     return whole(record) if whole else None
 

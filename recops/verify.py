@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import os
+
 from . import metrics, models
+from .datasets import effective_threshold, settings
 from .stages.detection import DetectOptions, find_faces
 from .stages.embedding import embed_faces
 from .errors import InputError
 from .imageinfo import inspect
 from .records import timestamp
+from .stages.importing import read_image_file, stat_image_file
+from .stream import Emitter
 
 
 @dataclass(frozen=True)
@@ -46,3 +51,20 @@ def verify(first: bytes, second: bytes, options: VerifyOptions, labels: tuple[st
             "verified": distance <= options.threshold, "distance": round(distance, 6),
             "threshold": options.threshold, "metric": options.metric, "model": options.model,
             "detector": options.detector, "ts": timestamp()}
+
+
+def verify_photos(out: Emitter, first: str, second: str, root: str | None, threshold: float | None,
+                  align: bool) -> None:
+    """Emit the verification of two photo files under the settings of the dataset at `root` (or
+    the defaults), or an error record naming both: rx-verify's work, and recops verify's."""
+    config = settings(root)
+    limit = threshold if threshold is not None else effective_threshold(config)
+    options = VerifyOptions(config.detector, config.model, config.metric, limit, align, config.flip)
+    try:
+        data = []
+        for path in (first, second):
+            stat_image_file(path)
+            data.append(read_image_file(path))
+        out.emit(verify(data[0], data[1], options, (os.path.abspath(first), os.path.abspath(second))))
+    except InputError as exc:
+        out.fail(f"{first} {second}", "verify", exc.reason, exc.kind)

@@ -93,10 +93,10 @@ def photos(tmp_path):
 
 @pytest.fixture
 def dataset(tmp_path):
-    from recops.store.dataset import Dataset
+    from recops.datasets import create_dataset
 
     root = tmp_path / "case.rx"
-    Dataset.create(str(root)).close()
+    create_dataset(str(root)).close()
     return root
 
 

@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from recops.stages.embedding import EMBEDDINGS
-from recops.faces import LOG as FACES
-from recops.images import LOG as IMAGES
+from recops.logs import EMBEDDINGS
+from recops.logs import FACES
+from recops.logs import IMAGES
 from recops.records import image_record, timestamp
 
 

@@ -13,8 +13,9 @@ from recops.stages.detection import DetectOptions, FaceDetection
 from recops.errors import ModelError, UsageError
 from recops.stages.importing import Importer
 from recops.models.attributes import LABELS, WARNING, scored
-from recops.stages.recognition import _attributes
+from recops.attributes import Attributes
 from recops.store.dataset import Dataset
+from recops.datasets import create_dataset
 from recops.stream import BadInput, Emitter
 
 ALL = {"age": None, "gender": None, "emotion": None, "race": None}
@@ -56,7 +57,7 @@ def fakes(fake_models):
 @pytest.fixture
 def ds(tmp_path):
     root = tmp_path / "case.rx"
-    Dataset.create(str(root)).close()
+    create_dataset(str(root)).close()
     with Dataset.open(str(root)) as dataset:
         yield dataset
 
@@ -176,7 +177,7 @@ def test_recognize_and_rx_match_add_the_stored_attributes(ds, photos, fakes):
     records = detected(ds, [photos / "img0.jpg"])
     out, _ = analysed(ds, records)
     face = next(r for r in records if r["type"] == "face")
-    stored = _attributes(ds)[face["id"]]
+    stored = Attributes.of(ds).of_face(face["id"])
     assert stored["age"] == out[2]["age"] and stored["models"] == FAKES and stored["warning"] == WARNING
     passed = []
     sink = with_extended_fields(Emitter(passed.append), ds)
@@ -208,9 +209,9 @@ def test_rx_models_lists_the_attribute_models_with_real_weights_as_defaults():
 
 
 def test_rx_models_add_takes_the_packaged_files_byte_for_byte(tmp_path):
-    from recops.models import weights
+    from recops.models import weight_status
 
-    shipped = weights.status("facial_attribute", "dlib-gender").files[0].path
+    shipped = weight_status.status("facial_attribute", "dlib-gender").files[0].path
     home = tmp_path / "home"
     copy = tmp_path / "gender-v1.onnx"
     copy.write_bytes(open(shipped, "rb").read())

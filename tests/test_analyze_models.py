@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import jsonl, tool
-from recops.models import weights
+from recops.models import weight_status
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +32,7 @@ def reference_inputs() -> np.ndarray:
 def test_fers_network_without_keras_gives_keras_results():
     from recops.models.attributes_fer import KerasNetwork
 
-    network = KerasNetwork(weights.require("facial_attribute", "fer-emotion").files[0].path)
+    network = KerasNetwork(weight_status.require("facial_attribute", "fer-emotion").files[0].path)
     assert np.abs(network(reference_inputs()) - KERAS_PROBABILITIES).max() < 2e-6
 
 

@@ -14,6 +14,7 @@ from recops.fsck import fsck
 from recops.identities import IdentityEditor
 from recops.stages.importing import Importer
 from recops.store.dataset import Dataset
+from recops.datasets import create_dataset
 from recops.stream import Emitter
 
 
@@ -21,7 +22,7 @@ from recops.stream import Emitter
 def filled(tmp_path, photos, fake_models):
     """A dataset with 5 images, their faces (fake detector), an identity with one face."""
     root = str(tmp_path / "case.rx")
-    Dataset.create(root, detector="fake", model="Fake").close()
+    create_dataset(root, detector="fake", model="Fake").close()
     with Dataset.open(root) as ds:
         imported = []
         with Importer(ds, Emitter(imported.append)) as importer:

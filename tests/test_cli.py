@@ -7,6 +7,11 @@ from typer.testing import CliRunner
 from conftest import jsonl, run
 from recops.cli import init as init_cli
 from recops.cli import ls as ls_cli
+from recops.cli import porcelain
+from recops.cli import verify as verify_cli
+from recops.cli.porcelain.shared import output_form
+from recops.datasets import create_dataset
+from recops.errors import UsageError
 
 runner = CliRunner()
 
@@ -173,6 +178,35 @@ def test_verify_reports_a_file_that_is_not_an_image(tmp_path, photos):
     result = run(["rx-verify", str(tmp_path / "note.jpg"), str(photos / "img0.jpg")])
     (error,) = jsonl(result.stdout)
     assert result.returncode == 1 and error["kind"] == "not-an-image" and b"internal" not in result.stderr
+
+
+def test_recops_verify_is_rx_verify_under_the_datasets_settings(tmp_path, photos, fake_models):
+    root = str(tmp_path / "case.rx")
+    create_dataset(root, detector="fake", model="Fake", threshold=3.5).close()
+    first, second = str(photos / "img0.jpg"), str(photos / "img1.jpg")
+    verdicts = [runner.invoke(porcelain.app, ["verify", "-d", root, first, second]),
+                runner.invoke(verify_cli.app, [first, second, "-d", root])]
+    assert [v.exit_code for v in verdicts] == [0, 0], [v.stderr for v in verdicts]
+    records = [{k: v for k, v in json.loads(v.stdout).items() if k != "ts"} for v in verdicts]
+    assert records[0] == records[1]
+    assert (records[0]["detector"], records[0]["model"], records[0]["threshold"]) == ("fake", "Fake", 3.5)
+
+    (tmp_path / "note.jpg").write_text("hello")
+    refused = runner.invoke(porcelain.app, ["verify", "-d", root, str(tmp_path / "note.jpg"), first])
+    assert refused.exit_code == 1 and json.loads(refused.stdout)["kind"] == "not-an-image"
+    assert "recops verify: error:" in refused.stderr
+
+
+def test_what_dash_o_writes_is_told_by_its_suffix():
+    assert output_form(None, "records") is None
+    assert [output_form(name, "csv") for name in ("a.html", "b.HTM", "c.csv", "d")] == ["html", "html", "csv", "csv"]
+    assert output_form("r.jsonl", "records") == "records"
+    assert output_form("r.html", "records", blur=True, template="t.j2") == "html"
+    for output in (None, "r.jsonl"):
+        with pytest.raises(UsageError, match="give -o FILE.html"):
+            output_form(output, "records", blur=True)
+    with pytest.raises(UsageError, match="give -o FILE.html"):
+        output_form("r.csv", "csv", template="t.j2")
 
 
 def test_listing_datasets_of_a_folder_that_is_not_there(tmp_path):

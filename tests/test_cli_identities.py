@@ -12,13 +12,14 @@ from conftest import jsonl, run
 from gallery import add_face, hexid
 from recops.identities import IdentityEditor
 from recops.store.dataset import Dataset
+from recops.datasets import create_dataset
 
 
 @pytest.fixture
 def ds(tmp_path):
     """Faces 0-4 written straight in (no model needed): 0 and 1 near each other, 2 and 3 in one photo."""
     root = tmp_path / "case.rx"
-    Dataset.create(str(root), threshold=0.3).close()
+    create_dataset(str(root), threshold=0.3).close()
     with Dataset.open(str(root)) as dataset:
         for n, (image, vector) in enumerate([(0, [1, 0, 0, 0]), (1, [1, 0.1, 0, 0]), (2, [1, 0.05, 0, 0]),
                                              (2, [1, 0.02, 0, 0]), (4, [0, 0, 1, 0])]):
@@ -127,13 +128,13 @@ def home(tmp_path):
     """$RECOPS_HOME with one dataset, case: faces whose ids start abcd1, abcd2, 5e1f, 5e2f."""
     import numpy as np
 
-    from recops.stages.embedding import EMBEDDINGS
-    from recops.faces import LOG as FACES
-    from recops.images import LOG as IMAGES
+    from recops.logs import EMBEDDINGS
+    from recops.logs import FACES
+    from recops.logs import IMAGES
     from recops.records import image_record, timestamp
 
     root = tmp_path / "home" / "case"
-    Dataset.create(str(root), threshold=0.3).close()
+    create_dataset(str(root), threshold=0.3).close()
     with Dataset.open(str(root)) as dataset:
         for n, (face, image) in enumerate(zip(FACE_IDS, IMAGE_IDS)):
             dataset.log(IMAGES).append(image_record(image, 1, "image/jpeg", 10, 10, [f"/p/{n}.jpg"], False))
@@ -182,7 +183,7 @@ def test_ids_are_taken_as_git_takes_them_a_unique_start_will_do(home, tmp_path):
 
 
 def test_a_name_wins_over_a_start_of_an_id(home):
-    from recops.identities import IDENTITIES
+    from recops.logs import IDENTITIES
 
     _, root = home
     with Dataset.open(root) as dataset:

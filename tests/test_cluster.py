@@ -16,6 +16,7 @@ from recops.identities import IdentityEditor
 from recops.index import build_index
 from recops.records import timestamp
 from recops.store.dataset import Dataset
+from recops.datasets import create_dataset
 from recops.stream import Emitter
 
 THRESHOLD = 0.05
@@ -23,7 +24,7 @@ THRESHOLD = 0.05
 
 @pytest.fixture
 def ds(tmp_path):
-    Dataset.create(str(tmp_path / "case.rx")).close()
+    create_dataset(str(tmp_path / "case.rx")).close()
     with Dataset.open(str(tmp_path / "case.rx")) as dataset:
         yield dataset
 
@@ -158,7 +159,7 @@ def test_people_changing_links_make_the_next_run_full(ds):
 def test_a_run_without_its_clustering_record_is_ignored(ds):
     ada, = add_people(ds, person(12, 3))
     cluster(ds)
-    ds.log(history.CLUSTERS).append({"type": "cluster", "id": "torn", "faces": ada[:1], "run": "crashed",
+    ds.log("clusters").append({"type": "cluster", "id": "torn", "faces": ada[:1], "run": "crashed",
                                           "ts": timestamp()})
     ds.flush()
     stored = history.current(ds, lambda face: False)
@@ -191,7 +192,7 @@ def test_distances_convert_to_half_squares_and_back():
 
 
 def test_a_model_without_a_deepface_threshold_needs_one(tmp_path):
-    Dataset.create(str(tmp_path / "fake.rx"), model="Fake").close()
+    create_dataset(str(tmp_path / "fake.rx"), model="Fake").close()
     with Dataset.open(str(tmp_path / "fake.rx")) as fake, pytest.raises(UsageError, match="--threshold"):
         cluster_dataset(fake)
 
@@ -227,7 +228,7 @@ def test_copies_clustered_apart_agree_once_merged(tmp_path):
     import shutil
 
     roots = [str(tmp_path / "a.rx"), str(tmp_path / "b.rx")]
-    Dataset.create(roots[0]).close()
+    create_dataset(roots[0]).close()
     with Dataset.open(roots[0]) as first:
         add_people(first, person(20, 4), person(21, 4))
         cluster(first)

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from conftest import jsonl, make_jpeg, run
-from recops.stages.embedding import EMBEDDINGS
-from recops.faces import LOG as FACES
+from recops.logs import EMBEDDINGS
+from recops.logs import FACES
 from recops.records import timestamp
 from recops.store.dataset import Dataset
 from test_cluster import person

@@ -11,11 +11,12 @@ from recops.identities import IdentityEditor
 from recops.listing import list_kind
 from recops.stages.matching import Matcher
 from recops.store.dataset import Dataset
+from recops.datasets import create_dataset
 
 
 @pytest.fixture
 def ds(tmp_path):
-    Dataset.create(str(tmp_path / "case.rx"), threshold=0.5).close()
+    create_dataset(str(tmp_path / "case.rx"), threshold=0.5).close()
     with Dataset.open(str(tmp_path / "case.rx")) as dataset:
         for n in range(4):  # faces 0 and 1 in photo 0, 2 in photo 2, 3 in photo 3
             add_face(dataset, n, n if n != 1 else 0, [1, 0.01 * n, 0, 0])

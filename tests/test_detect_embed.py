@@ -7,9 +7,11 @@ from PIL import Image
 
 from conftest import make_jpeg
 from recops.stages.detection import DetectOptions, FaceDetection
-from recops.stages.embedding import EmbedOptions, FaceEmbedding, as_vector
+from recops.stages.embedding import EmbedOptions, FaceEmbedding
+from recops.vectors import as_vector
 from recops.stages.importing import Importer
 from recops.store.dataset import Dataset
+from recops.datasets import create_dataset
 from recops.stream import BadInput, Emitter
 
 
@@ -41,7 +43,7 @@ def embed(ds, items, workers=1, force=False):
 @pytest.fixture
 def ds(tmp_path):
     root = tmp_path / "case.rx"
-    Dataset.create(str(root), detector="dlib").close()
+    create_dataset(str(root), detector="dlib").close()
     with Dataset.open(str(root)) as dataset:
         yield dataset
 
@@ -74,7 +76,7 @@ def test_detection_is_stored_and_reused_unless_forced(ds, photos, fake_models, m
 def test_face_ids_are_stable_across_datasets(tmp_path, photos, fake_models):
     ids = []
     for name in ("a.rx", "b.rx"):
-        Dataset.create(str(tmp_path / name)).close()
+        create_dataset(str(tmp_path / name)).close()
         with Dataset.open(str(tmp_path / name)) as ds:
             out, _ = detect(ds, imported(ds, [photos / "img0.jpg"]))
             ids.append([r["id"] for r in out if r["type"] == "face"])
@@ -145,11 +147,11 @@ def test_embeddings_follow_their_faces_and_are_reused(ds, photos, fake_models, m
 
 def test_an_embedding_that_follows_its_face_is_kept_not_computed_again(tmp_path, photos, fake_models, monkeypatch):
     """What another host embedded comes home: stored as it came, each face once with its vector."""
-    from recops.stages.embedding import EMBEDDINGS
+    from recops.logs import EMBEDDINGS
 
     detected, _ = detect(None, [str(p) for p in sorted(photos.iterdir())])
     remote, _ = embed(None, detected)
-    Dataset.create(str(tmp_path / "home.rx"), detector="fake", model="Fake").close()
+    create_dataset(str(tmp_path / "home.rx"), detector="fake", model="Fake").close()
     calls = []
     monkeypatch.setattr("recops.stages.embedding.embed_faces", lambda *a: calls.append(a))
     with Dataset.open(str(tmp_path / "home.rx")) as home:
@@ -219,7 +221,7 @@ def test_another_host_detects_and_embeds_shipped_images_and_the_results_come_hom
     import subprocess
 
     from conftest import jsonl, run, tool
-    from recops.stages.embedding import EMBEDDINGS
+    from recops.logs import EMBEDDINGS
 
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -251,7 +253,7 @@ def test_a_detection_with_other_settings_replaces_the_faces_of_an_image(tmp_path
     from recops.stages.matching import Matcher
 
     root = str(tmp_path / "fake.rx")
-    Dataset.create(root, detector="fake", model="Fake", threshold=1000.0).close()
+    create_dataset(root, detector="fake", model="Fake", threshold=1000.0).close()
 
     def run_import(**options):
         with Dataset.open(root) as dataset:

@@ -17,6 +17,7 @@ from recops.stages.folder_imports import CreatedObjects, ImportOptions, import_f
 from recops.listing import list_kind
 from recops.records import timestamp
 from recops.store.dataset import Dataset
+from recops.datasets import create_dataset
 from recops.stream import Emitter
 
 
@@ -35,7 +36,7 @@ class TwoFaceDetector(FakeDetector):
 @pytest.fixture
 def ds(tmp_path, fake_models):
     models.register_detector("fake2", TwoFaceDetector)
-    Dataset.create(str(tmp_path / "case.rx"), detector="fake2", model="Fake", threshold=0.5).close()
+    create_dataset(str(tmp_path / "case.rx"), detector="fake2", model="Fake", threshold=0.5).close()
     with Dataset.open(str(tmp_path / "case.rx")) as dataset:
         yield dataset
     models._detector_factories.pop("fake2", None)

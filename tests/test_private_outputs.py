@@ -13,6 +13,7 @@ from recops.cli import porcelain
 from recops.identities import IdentityEditor
 from recops.stages.folder_imports import ImportOptions, import_faces, objects_file
 from recops.store.dataset import Dataset
+from recops.datasets import create_dataset
 from recops.stream import Emitter
 from test_cluster_cli import case  # noqa: F401 (a fixture)
 
@@ -33,7 +34,7 @@ def umask_022():
 @pytest.fixture
 def proposals(tmp_path):
     root = str(tmp_path / "case.rx")
-    Dataset.create(root, threshold=0.3).close()
+    create_dataset(root, threshold=0.3).close()
     with Dataset.open(root) as dataset:
         for n, vector in enumerate([[1, 0, 0, 0], [1, 0.1, 0, 0]]):
             add_face(dataset, n, n, vector)
@@ -66,7 +67,7 @@ def test_cluster_crops_are_private(case, tmp_path):  # noqa: F811
 
 def test_recognitions_objects_and_refused_copies_are_private(tmp_path, fake_models, umask_022):
     root = str(tmp_path / "case.rx")
-    Dataset.create(root, detector="fake", model="Fake", threshold=1.0).close()
+    create_dataset(root, detector="fake", model="Fake", threshold=1.0).close()
     photos = tmp_path / "photos"
     photos.mkdir()
     (photos / "one.jpg").write_bytes(make_jpeg(1))

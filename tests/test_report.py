@@ -24,6 +24,7 @@ from recops.report import ReportOptions, report_dataset, report_stream
 from recops.report.context import UNKNOWN_COLOR
 from recops.report.pictures import PAGE_SIDE
 from recops.store.dataset import Dataset
+from recops.datasets import create_dataset
 from recops.stream import Emitter
 
 BOX = [200, 150, 400, 390]
@@ -275,7 +276,7 @@ def case(tmp_path):
     near hers; photo 2 kept by a recognition, its face matched to Ada's; and two runs of
     rx-cluster, a full one and an incremental one that moved photo 1's face."""
     root = str(tmp_path / "case.rx")
-    Dataset.create(root, threshold=0.4).close()
+    create_dataset(root, threshold=0.4).close()
     paths = [write_photo(tmp_path / f"p{n}.jpg", seed=n) for n in range(3)]
     with Dataset.open(root) as ds:
         imported = []

@@ -18,6 +18,7 @@ from conftest import jsonl, run
 from recops.backup import backup, parse_size, restore
 from recops.errors import DatasetError, UsageError
 from recops.store.dataset import Dataset
+from recops.datasets import create_dataset
 from recops.store.objects import content_id
 
 CONFIG = json.dumps({"format": 1, "detector": "fake", "model": "Fake", "metric": "cosine", "threshold": None,
@@ -58,7 +59,7 @@ def dataset_zip(tmp_path):
     """A backup of a dataset of 40 objects (random bytes, as photos are to deflate) and its object ids."""
     root = str(tmp_path / "case.rx")
     ids = []
-    with Dataset.create(root, detector="fake", model="Fake") as ds:
+    with create_dataset(root, detector="fake", model="Fake") as ds:
         for seed in range(40):
             data = os.urandom(2000 + seed)
             ds.objects.put(content_id(data), data)

@@ -9,13 +9,14 @@ from recops.deletions import Deleter
 from recops.identities import IdentityEditor, IdentityView
 from recops.review import ReviewOptions, link_matched_faces, match_faces, proposal_rows, read_csv, write_csv
 from recops.store.dataset import Dataset
+from recops.datasets import create_dataset
 from recops.stream import Emitter
 
 
 @pytest.fixture
 def ds(tmp_path):
     """Ada (face 0, photo 0) and Bob (face 1); unidentified faces 2 to 8, some in one photo."""
-    Dataset.create(str(tmp_path / "case.rx"), threshold=0.4).close()
+    create_dataset(str(tmp_path / "case.rx"), threshold=0.4).close()
     with Dataset.open(str(tmp_path / "case.rx")) as dataset:
         faces = {0: (0, [1, 0, 0, 0]), 1: (1, [0, 1, 0, 0]), 2: (2, [1, 0.1, 0, 0]),
                  3: (3, [1, 0.8, 0, 0]), 4: (3, [1, 0.1, 0, 0]),  # photo 3: both nearest Ada; 3 near Bob too

@@ -6,14 +6,15 @@ import numpy as np
 import pytest
 
 from recops import metrics
-from recops.stages.embedding import EMBEDDINGS
-from recops.identities import IDENTITIES, LINKS
-from recops.images import LOG as IMAGES
+from recops.logs import EMBEDDINGS
+from recops.logs import IDENTITIES, LINKS
+from recops.logs import IMAGES
 from recops.index import build_index, load_index
 from recops.stages.matching import FaceMatching, Matcher, MatchOptions
 from recops.records import timestamp
 from recops.search import FaceSearch
 from recops.store.dataset import Dataset
+from recops.datasets import create_dataset
 from recops.stream import Emitter
 
 
@@ -23,7 +24,7 @@ def hexid(n: int, kind: str = "f") -> str:
 
 @pytest.fixture
 def ds(tmp_path):
-    Dataset.create(str(tmp_path / "case.rx"), threshold=0.5).close()
+    create_dataset(str(tmp_path / "case.rx"), threshold=0.5).close()
     with Dataset.open(str(tmp_path / "case.rx")) as dataset:
         yield dataset
 
@@ -141,7 +142,7 @@ def test_matching_a_stream_embeds_faces_that_come_without_an_embedding(ds, photo
     from recops.stages.detection import DetectOptions, FaceDetection
     from recops.stages.importing import Importer
 
-    Dataset.create(str(ds.root) + "2", detector="fake", model="Fake", threshold=1000).close()
+    create_dataset(str(ds.root) + "2", detector="fake", model="Fake", threshold=1000).close()
     with Dataset.open(str(ds.root) + "2") as fake_ds:
         imported = []
         with Importer(fake_ds, Emitter(imported.append)) as importer:
@@ -158,7 +159,7 @@ def test_matching_a_stream_embeds_faces_that_come_without_an_embedding(ds, photo
 
 
 def test_vectors_keep_the_latest_embedding_of_each_face_in_order_of_first_appearance():
-    from recops.index import Vectors
+    from recops.vectors import Vectors
 
     def record(face, image, value, ts, model="Dlib"):
         return {"type": "embedding", "face": face, "image": image, "model": model,

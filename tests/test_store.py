@@ -4,9 +4,11 @@ import stat
 
 import pytest
 
+from recops import metrics, model_names
 from recops.errors import DatasetError, LockedError
 from recops.store import config
 from recops.store.atomic import write_atomic
+from recops.datasets import create_dataset, effective_threshold
 from recops.store.dataset import Dataset, find_datasets, locate
 from recops.store.objects import ObjectStore, content_id
 from recops.store.segments import RecordLog, SegmentDamaged
@@ -59,13 +61,17 @@ def test_torn_segment_is_detected_and_skipped(tmp_path, caplog):
 
 def test_dataset_is_private_and_has_versioned_config(tmp_path):
     root = tmp_path / "case.rx"
-    Dataset.create(str(root), description="a case").close()
+    create_dataset(str(root), description="a case").close()
     assert stat.S_IMODE(root.stat().st_mode) == 0o700
     data = json.loads((root / "recops.json").read_text())
     assert data["format"] == config.FORMAT_VERSION and data["detector"] == "dlib" and data["model"] == "Dlib"
     with Dataset.open(str(root)) as ds:
         assert ds.config.description == "a case"
-        assert ds.config.effective_threshold() == pytest.approx(0.07)
+        assert effective_threshold(ds.config) == pytest.approx(0.07)
+
+
+def test_a_dataset_names_only_metrics_recops_computes():
+    assert config.METRICS is metrics.METRICS is model_names.METRICS
 
 
 def test_unknown_format_version_is_refused(dataset):
@@ -96,7 +102,7 @@ def test_shared_holders_coexist_and_exclusive_waits_for_them(dataset):
 
 def test_find_datasets_and_locate_by_name(tmp_path, monkeypatch):
     for name in ("a.rx", "nested/b.rx"):
-        Dataset.create(str(tmp_path / name)).close()
+        create_dataset(str(tmp_path / name)).close()
     assert [os.path.relpath(p, tmp_path) for p in find_datasets(str(tmp_path))] == ["a.rx", "nested/b.rx"]
     monkeypatch.setenv("RECOPS_HOME", str(tmp_path / "home"))
     assert locate("case1") == str(tmp_path / "home" / "case1")

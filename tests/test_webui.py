@@ -26,11 +26,13 @@ from recops.cli.porcelain import app as porcelain_app
 from recops.faces import FaceCatalog
 from recops.folding import order
 from recops.identities import IdentityEditor, IdentityView
-from recops.images import LOG as IMAGES, ImageCatalog
+from recops.images import ImageCatalog
+from recops.logs import IMAGES
 from recops.stages.folder_imports import import_identities, import_images
 from recops.records import image_record, timestamp
 from recops.report.context import UNKNOWN_COLOR
 from recops.store.dataset import Dataset
+from recops.datasets import create_dataset
 from recops.stream import Emitter
 from recops.webui import make_server, url_of
 from recops.webui.guard import Guard, Refused, local_path
@@ -63,7 +65,7 @@ def make_case(folder) -> str:
     for n, (name, colour) in enumerate(CROWD.items()):
         draw_photo(photos / "crowd" / name, colour, 10 + n)
     root = str(folder / "case.rx")
-    Dataset.create(root, detector="fake", model="Fake", threshold=0.02).close()
+    create_dataset(root, detector="fake", model="Fake", threshold=0.02).close()
     with Dataset.open(root) as dataset:
         out = []
         import_identities(dataset, str(photos / "people"), Emitter(out.append))
@@ -160,8 +162,8 @@ def records(root: str, log: str) -> list[dict]:
 
 def faces_by_photo(root: str) -> dict[str, str]:
     with Dataset.open(root) as dataset:
-        images = ImageCatalog(dataset.log(IMAGES).records())
-        return {os.path.basename(images.get(f["image"])["paths"][0]): f["id"] for f in FaceCatalog(dataset)}
+        images = ImageCatalog.of(dataset)
+        return {os.path.basename(images.get(f["image"])["paths"][0]): f["id"] for f in FaceCatalog.of(dataset)}
 
 
 def identity_named(root: str, name: str) -> dict:
@@ -202,7 +204,7 @@ def test_every_page_renders_the_dataset(served, case):
 
 def faces_image(root: str, name: str) -> str:
     with Dataset.open(root) as dataset:
-        return next(i["id"] for i in ImageCatalog(dataset.log(IMAGES).records()) if i["paths"][0].endswith(name))
+        return next(i["id"] for i in ImageCatalog.of(dataset) if i["paths"][0].endswith(name))
 
 
 def cards(page: str) -> list[str]:
@@ -241,7 +243,7 @@ def test_faces_filter_by_cluster_and_attribute(served, case):
 def test_pages_are_paginated(tmp_path):
     """Thousands of faces cost a page at a time: 130 faces are 48 + 48 + 34."""
     root = str(tmp_path / "many.rx")
-    Dataset.create(root, detector="fake", model="Fake", threshold=0.02).close()
+    create_dataset(root, detector="fake", model="Fake", threshold=0.02).close()
     with Dataset.open(root) as dataset:
         for n in range(130):
             image = f"{n:032x}"
@@ -415,7 +417,8 @@ def test_snapshots_decode_each_record_file_once_and_forget_removed_ones(case):
         dataset.flush()
         cache.forget_missing()
         again = Snapshot.read(dataset, cache=cache)
-        fresh = Snapshot.read(dataset)
+    with Dataset.open(case) as reopened:  # what a process that opens it now sees
+        fresh = Snapshot.read(reopened)
     assert faces["c3.jpg"] not in again.view.face_identity
     assert again.view.face_identity == fresh.view.face_identity and again.images == fresh.images
     assert again.faces == fresh.faces and len(again.images) == 6
@@ -436,7 +439,7 @@ def test_upload_recognises_the_photo_and_shows_the_report(served, case, tmp_path
     assert status == 303 and "/recognitions/" in headers["Location"]
     image = re.search(r"/recognitions/([0-9a-f]{32})", headers["Location"]).group(1)
     with Dataset.open(case) as dataset:
-        kept = ImageCatalog(dataset.log(IMAGES).records()).get(image)
+        kept = ImageCatalog.of(dataset).get(image)
     assert kept["query"] and os.path.basename(kept["paths"][0]) == "new.jpg"
     assert "recops-webui-upload-" in kept["paths"][0] and not os.path.exists(kept["paths"][0])
     page = served.page(f"recognitions/{image}")
@@ -468,7 +471,7 @@ def test_a_photo_the_dataset_holds_is_recognised_kept_and_stays_in_the_gallery(s
     assert listed.index("c4.jpg") < listed.index("c1.jpg") < listed.index("c3.jpg"), "newest first"
     assert "<b>3</b>recognitions" in served.page("")
     with Dataset.open(case) as dataset:
-        assert not [i for i in ImageCatalog(dataset.log(IMAGES).records()) if i["query"]], "no photo became a query"
+        assert not [i for i in ImageCatalog.of(dataset) if i["query"]], "no photo became a query"
     matched = {m["candidate"] for m in records(case, "matches") if m.get("query") == faces["c4.jpg"]}
     assert faces["c1.jpg"] in matched, "c1, recognised before, is still in the gallery"
 
@@ -583,7 +586,7 @@ def test_guard_accepts_the_names_of_this_server_only():
 
 def test_datasets_under_a_folder_are_listed(tmp_path, fake_models):
     make_case(tmp_path / "one")
-    Dataset.create(str(tmp_path / "two.rx")).close()
+    create_dataset(str(tmp_path / "two.rx")).close()
     server, _ = make_server(Sites(folder=str(tmp_path)), "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     try:

@@ -138,7 +138,7 @@ def by_face(root: str, face: str) -> str:
     from recops.store.dataset import Dataset
 
     with Dataset.open(root) as dataset:
-        return FaceCatalog(dataset).get(face)["image"]
+        return FaceCatalog.of(dataset).get(face)["image"]
 
 
 def test_a_form_on_another_site_is_refused(site, browser, tmp_path):

@@ -15,6 +15,7 @@ from test_webui import Client
 from recops.stages.detection import DetectOptions, find_faces
 from recops.stages.folder_imports import import_identities
 from recops.store.dataset import Dataset
+from recops.datasets import create_dataset
 from recops.stream import Emitter
 from recops.webui import make_server, url_of
 from recops.webui.sites import Sites, site_key
@@ -34,7 +35,7 @@ def served(tmp_path, real_photos):
         os.makedirs(tmp_path / "people" / person)
         shutil.copy(photo(real_photos, person, name), tmp_path / "people" / person / name)
     root = str(tmp_path / "case.rx")
-    Dataset.create(root).close()
+    create_dataset(root).close()
     with Dataset.open(root) as dataset:
         out = []
         import_identities(dataset, str(tmp_path / "people"), Emitter(out.append))

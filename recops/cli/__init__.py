@@ -1,7 +1,7 @@
 """The command-line layer: one thin typer app per tool, each calling into the core.
 
 TOOLS maps every installed command to the module holding its `app`; pyproject.toml's scripts,
-the man pages and the README's reference all follow it (tests/test_docs.py checks that they do).
+the man pages and docs/reference.md all follow it (tests/test_docs.py checks that they do).
 """
 
 TOOLS = {

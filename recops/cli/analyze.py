@@ -28,7 +28,7 @@ ModelsOpt = Annotated[Optional[list[str]], typer.Option(
 
 @app.command()
 def rx_analyze(
-    dataset: DatasetOpt = None,
+    root: DatasetOpt = None,
     age: AgeOpt = None,
     gender: GenderOpt = None,
     emotion: EmotionOpt = None,
@@ -61,9 +61,9 @@ def rx_analyze(
     a pure filter.
     """
     with running("rx-analyze", fmt, verbose, quiet) as out:
-        with stream_dataset(dataset, inputs(None, null)) as (store, items):
+        with stream_dataset(root, inputs(None, null)) as (dataset, items):
             wanted = {"age": age, "gender": gender, "emotion": emotion, "race": race}
-            analyze(out, items, wanted, model or (), store, jobs(workers), force)
+            analyze(out, items, wanted, model or (), dataset, jobs(workers), force)
 
 
 def main() -> None:

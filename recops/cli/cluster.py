@@ -34,7 +34,7 @@ OutputDirOpt = Annotated[Optional[str], typer.Option(
 @app.callback(invoke_without_command=True, subcommand_metavar="[COMMAND [ARGS]...]")
 def rx_cluster(
     ctx: typer.Context,
-    dataset: DatasetOpt = None,
+    root: DatasetOpt = None,
     threshold: ClusterThresholdOpt = None,
     method: Annotated[Method, typer.Option(help="average: guarded average linkage on the k-nearest-neighbour graph (measured best); chinese-whispers: on the same graph.")] = Method.average,
     seed: Annotated[int, typer.Option(metavar="N", help="Seed of chinese whispers' random order (average linkage needs none: it is deterministic).")] = 0,
@@ -68,16 +68,16 @@ def rx_cluster(
     if ctx.invoked_subcommand is not None:
         return
     with running("rx-cluster", fmt, verbose, quiet) as out:
-        with existing_dataset(dataset, inputs(None, False), "rx-cluster") as (store, items):
+        with existing_dataset(root, inputs(None, False), "rx-cluster") as (dataset, items):
             options = ClusterOptions(threshold, method.value, neighbours, seed, full, search_k, worker_count(jobs))
-            cluster_and_write(store, options, out, skip_single_faces, output, items)
+            cluster_and_write(dataset, options, out, skip_single_faces, output, items)
 
 
 @app.command("name")
 def name_command(
     cluster: Annotated[str, typer.Argument(metavar="CLUSTER", help="Cluster label in the current clustering, or its id (or a unique start of it).")],
     name: Annotated[str, typer.Argument(metavar="NAME", help="Identity name (or id, or a unique start of it): created when no identity has it.")],
-    dataset: DatasetOpt = None,
+    root: DatasetOpt = None,
     fmt: FormatOpt = "json",
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
@@ -91,8 +91,8 @@ def name_command(
     changed.
     """
     with running("rx-cluster name", fmt, verbose, quiet) as out:
-        with existing_dataset(dataset, tool="rx-cluster") as (store, _):
-            for record in name_cluster(store, cluster, name, out):
+        with existing_dataset(root, tool="rx-cluster") as (dataset, _):
+            for record in name_cluster(dataset, cluster, name, out):
                 out.emit(record)
 
 

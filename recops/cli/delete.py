@@ -16,7 +16,7 @@ app = new_app()
 @app.command()
 def rx_delete(
     ids: Annotated[Optional[list[str]], typer.Argument(metavar="ID...", help="Face or image ids (or unique starts of them, as tables show them); without any, ids or face and image records are read from stdin.")] = None,
-    dataset: DatasetOpt = None,
+    root: DatasetOpt = None,
     null: NullOpt = False,
     fmt: FormatOpt = "json",
     verbose: VerboseOpt = False,
@@ -32,8 +32,8 @@ def rx_delete(
         rx-ls faces -d case.rx | jq -c 'select(.confidence < 0.5)' | rx-delete
     """
     with running("rx-delete", fmt, verbose, quiet) as out:
-        with existing_dataset(dataset, inputs(ids, null), "rx-delete") as (store, items):
-            delete_each(Deleter(store), items, out)
+        with existing_dataset(root, inputs(ids, null), "rx-delete") as (dataset, items):
+            delete_each(Deleter(dataset), items, out)
 
 
 def main() -> None:

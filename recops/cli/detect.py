@@ -16,7 +16,7 @@ app = new_app()
 @app.command()
 def rx_detect(
     paths: Annotated[Optional[list[str]], typer.Argument(metavar="PATH...", help="Image files or folders; without any, image records (or paths) are read from stdin.")] = None,
-    dataset: DatasetOpt = None,
+    root: DatasetOpt = None,
     detector: Annotated[Optional[str], typer.Option(metavar="NAME", help="Any deepface detector (rx-models lists them) [default: the dataset's, else dlib].")] = None,
     align: Annotated[bool, typer.Option("--align/--no-align", help="Record landmarks for aligning each face before it is embedded.")] = True,
     min_size: Annotated[int, typer.Option(metavar="PX", min=0, help="Drop faces smaller than PX pixels (width or height, full image).")] = 0,
@@ -42,12 +42,12 @@ def rx_detect(
     detector looks again.
     """
     with running("rx-detect", fmt, verbose, quiet) as out:
-        with stream_dataset(dataset, inputs(paths, null)) as (store, items):
-            name = detector or (store.config.detector if store else "dlib")
-            if store and name != store.config.detector:
-                raise DatasetError(f"{store.root} uses the {store.config.detector} detector, not {name}")
+        with stream_dataset(root, inputs(paths, null)) as (dataset, items):
+            name = detector or (dataset.config.detector if dataset else "dlib")
+            if dataset and name != dataset.config.detector:
+                raise DatasetError(f"{dataset.root} uses the {dataset.config.detector} detector, not {name}")
             options = DetectOptions(name, align, min_size, max_side)
-            FaceDetection(out, options, store, jobs(workers), force).run(items)
+            FaceDetection(out, options, dataset, jobs(workers), force).run(items)
 
 
 def main() -> None:

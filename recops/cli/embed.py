@@ -14,7 +14,7 @@ app = new_app()
 
 @app.command()
 def rx_embed(
-    dataset: DatasetOpt = None,
+    root: DatasetOpt = None,
     model: Annotated[Optional[str], typer.Option(metavar="NAME", help="Any deepface recognition model (rx-models lists them) [default: the dataset's, else Dlib].")] = None,
     flip: Annotated[Optional[bool], typer.Option("--flip/--no-flip", help="Average each face's vector with its mirror image's: more accurate, twice the work [default: the dataset's setting, else no].")] = None,
     force: ForceOpt = False,
@@ -35,14 +35,14 @@ def rx_embed(
     stored, and a re-run reuses them unless --force. Without one it is a pure filter.
     """
     with running("rx-embed", fmt, verbose, quiet) as out:
-        with stream_dataset(dataset, inputs(None, null)) as (store, items):
-            name = model or (store.config.model if store else "Dlib")
-            if store and name != store.config.model:
-                raise DatasetError(f"{store.root} uses the {store.config.model} model, not {name}")
-            mirror = flip if flip is not None else bool(store and store.config.flip)
-            if store and mirror != store.config.flip:
-                raise DatasetError(f"{store.root} embeds {'with' if store.config.flip else 'without'} --flip")
-            FaceEmbedding(out, EmbedOptions(name, mirror), store, jobs(workers), force).run(items)
+        with stream_dataset(root, inputs(None, null)) as (dataset, items):
+            name = model or (dataset.config.model if dataset else "Dlib")
+            if dataset and name != dataset.config.model:
+                raise DatasetError(f"{dataset.root} uses the {dataset.config.model} model, not {name}")
+            mirror = flip if flip is not None else bool(dataset and dataset.config.flip)
+            if dataset and mirror != dataset.config.flip:
+                raise DatasetError(f"{dataset.root} embeds {'with' if dataset.config.flip else 'without'} --flip")
+            FaceEmbedding(out, EmbedOptions(name, mirror), dataset, jobs(workers), force).run(items)
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ logger = logging.getLogger("recops")
 
 @app.command()
 def rx_enrol(
-    dataset: DatasetOpt = None,
+    root: DatasetOpt = None,
     identity: Annotated[Optional[str], typer.Option(metavar="NAME|ID", help="Link every face to this identity (created, named NAME, when no identity has this name, id or start of an id).")] = None,
     identity_from_folder: Annotated[bool, typer.Option("--identity-from-folder", help="Link each face to the identity named after the folder holding its image (created when missing).")] = False,
     output_errors: Annotated[Optional[str], typer.Option(metavar="DIR", help="Copy each image without exactly one face into DIR (into DIR/IDENTITY with --identity-from-folder).")] = None,
@@ -44,8 +44,8 @@ def rx_enrol(
     with running("rx-enrol", fmt, verbose, quiet) as out:
         if identity is not None and identity_from_folder:
             raise UsageError("give --identity or --identity-from-folder, not both")
-        with existing_dataset(dataset, inputs(None, null), "rx-enrol") as (store, items):
-            enrolment = Enrolment(out, IdentityEditor(store), from_folder if identity_from_folder else named(identity),
+        with existing_dataset(root, inputs(None, null), "rx-enrol") as (dataset, items):
+            enrolment = Enrolment(out, IdentityEditor(dataset), from_folder if identity_from_folder else named(identity),
                                   errors_to=output_errors, errors_in_folders=identity_from_folder,
                                   names_only=identity_from_folder)
             enrolment.run(items)

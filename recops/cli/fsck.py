@@ -14,7 +14,7 @@ app = new_app()
 
 @app.command()
 def rx_fsck(
-    dataset: DatasetOpt = None,
+    root: DatasetOpt = None,
     sample: Annotated[Optional[str], typer.Option(metavar="N|P%", help="Re-hash only N objects, or P percent of them, chosen at random (a cheap cron check); record files are always checked.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed of the --sample choice, to repeat a check.")] = None,
     fmt: FormatOpt = "json",
@@ -35,12 +35,12 @@ def rx_fsck(
             share = parse_sample(sample)
         except ValueError as exc:
             raise UsageError(f"--sample {sample}: {exc}") from None
-        if not dataset:
+        if not root:
             raise UsageError("give the dataset to check: -d DIR or $RX_DATASET")
-        with Dataset.open(dataset, inspect=True) as ds:
-            report = fsck(ds, out, share, seed)
+        with Dataset.open(root, inspect=True) as dataset:
+            report = fsck(dataset, out, share, seed)
         if report.problems:
-            raise DamagedError(f"{report.problems} problem(s) found in {ds.root}")
+            raise DamagedError(f"{report.problems} problem(s) found in {dataset.root}")
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ app = new_app()
 
 @app.command()
 def rx_gc(
-    dataset: DatasetOpt = None,
+    root: DatasetOpt = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for other recops processes on the dataset to finish, instead of giving up (exit 6).")] = False,
     fmt: FormatOpt = "json",
     verbose: VerboseOpt = False,
@@ -30,10 +30,10 @@ def rx_gc(
     record file. Writes a gc record.
     """
     with running("rx-gc", fmt, verbose, quiet) as out:
-        if not dataset:
+        if not root:
             raise UsageError("give the dataset: -d DIR or $RX_DATASET")
-        with Dataset.open(dataset, exclusive=True, wait=wait) as ds:
-            out.emit(collect_garbage(ds).record(ds))
+        with Dataset.open(root, exclusive=True, wait=wait) as dataset:
+            out.emit(collect_garbage(dataset).record(dataset))
 
 
 def main() -> None:

@@ -38,7 +38,7 @@ def rx_identity() -> None:
 @app.command()
 def create(
     name: Annotated[str, typer.Argument(metavar="NAME", help="Name of the new identity.")],
-    dataset: DatasetOpt = None,
+    root: DatasetOpt = None,
     description: DescriptionOpt = None,
     color: ColorOpt = None,
     fmt: FormatOpt = "json",
@@ -46,14 +46,14 @@ def create(
     quiet: QuietOpt = False,
 ) -> None:
     """Create an identity with a new id (names may repeat; ids never do)."""
-    _one("create", dataset, fmt, verbose, quiet,
+    _one("create", root, fmt, verbose, quiet,
          lambda editor: editor.create(name, description or "", color))
 
 
 @app.command()
 def update(
     identity: IdentityArg,
-    dataset: DatasetOpt = None,
+    root: DatasetOpt = None,
     name: Annotated[Optional[str], typer.Option(metavar="NAME", help="New name.")] = None,
     description: DescriptionOpt = None,
     color: ColorOpt = None,
@@ -62,26 +62,26 @@ def update(
     quiet: QuietOpt = False,
 ) -> None:
     """Rename an identity, or change its description or colour; its id and links stay."""
-    _one("update", dataset, fmt, verbose, quiet, lambda editor: editor.update(identity, name, description, color))
+    _one("update", root, fmt, verbose, quiet, lambda editor: editor.update(identity, name, description, color))
 
 
 @app.command()
 def delete(
     identity: IdentityArg,
-    dataset: DatasetOpt = None,
+    root: DatasetOpt = None,
     fmt: FormatOpt = "json",
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Delete an identity: its faces stay, linked to nobody."""
-    _one("delete", dataset, fmt, verbose, quiet, lambda editor: editor.delete(identity))
+    _one("delete", root, fmt, verbose, quiet, lambda editor: editor.delete(identity))
 
 
 @app.command()
 def merge(
     source: Annotated[str, typer.Argument(metavar="SOURCE", help="The identity that goes: id (or a unique start of it), or name.")],
     target: Annotated[str, typer.Argument(metavar="TARGET", help="The identity that stays: id (or a unique start of it), or name.")],
-    dataset: DatasetOpt = None,
+    root: DatasetOpt = None,
     fmt: FormatOpt = "json",
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
@@ -92,7 +92,7 @@ def merge(
     people show each name twice after they merge (ids are made apart); `rx-ls identities` gives
     the ids to merge. A face a person rejected for TARGET is left to nobody, with a warning.
     """
-    _one("merge", dataset, fmt, verbose, quiet, lambda editor: _merged(editor, source, target))
+    _one("merge", root, fmt, verbose, quiet, lambda editor: _merged(editor, source, target))
 
 
 def _merged(editor: IdentityEditor, source: str, target: str) -> list[dict]:
@@ -104,12 +104,12 @@ def _merged(editor: IdentityEditor, source: str, target: str) -> list[dict]:
                                      "rejected") for face in refused]
 
 
-def _one(command: str, dataset: str | None, fmt, verbose: bool, quiet: bool, operation) -> None:
+def _one(command: str, root: str | None, fmt, verbose: bool, quiet: bool, operation) -> None:
     """Run one operation on a dataset's identities and write the record (or records) it wrote."""
     with running(f"rx-identity {command}", fmt, verbose, quiet) as out:
-        with existing_dataset(dataset, tool="rx-identity") as (store, _):
+        with existing_dataset(root, tool="rx-identity") as (dataset, _):
             try:
-                written = operation(IdentityEditor(store))
+                written = operation(IdentityEditor(dataset))
             except InputError as exc:
                 raise UsageError(exc.reason) from None
             for record in written if isinstance(written, list) else [written]:
@@ -120,15 +120,15 @@ def _linker(op: str, summary: str):
     def command(
         identity: IdentityArg,
         faces: FacesArg = None,
-        dataset: DatasetOpt = None,
+        root: DatasetOpt = None,
         null: NullOpt = False,
         fmt: FormatOpt = "json",
         verbose: VerboseOpt = False,
         quiet: QuietOpt = False,
     ) -> None:
         with running(f"rx-identity {op}", fmt, verbose, quiet) as out:
-            with existing_dataset(dataset, inputs(faces, null), "rx-identity") as (store, items):
-                link_each(IdentityEditor(store), identity, op, items, out)
+            with existing_dataset(root, inputs(faces, null), "rx-identity") as (dataset, items):
+                link_each(IdentityEditor(dataset), identity, op, items, out)
 
     command.__doc__ = summary
     return command

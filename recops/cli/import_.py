@@ -20,7 +20,7 @@ logger = logging.getLogger("recops")
 @app.command()
 def rx_import(
     paths: Annotated[Optional[list[str]], typer.Argument(metavar="PATH...", help="Image files, or folders to walk. Without any, or for -, paths (or image records) are read from stdin.")] = None,
-    dataset: DatasetOpt = None,
+    root: DatasetOpt = None,
     null: NullOpt = False,
     consent: Annotated[Optional[bool], typer.Option("--consent/--no-consent", help="Record that the people shown consented (or not). Without either, new images are recorded without consent and known ones keep theirs.")] = None,
     max_pixels: Annotated[Optional[int], typer.Option(metavar="N", min=1, help=f"Refuse images whose header claims more pixels than N (decompression bombs) [default: ${MAX_PIXELS_ENV} or 200000000].")] = None,
@@ -46,13 +46,13 @@ def rx_import(
     Records that are not images pass through unchanged.
     """
     with running("rx-import", fmt, verbose, quiet) as out:
-        target = None
-        if dataset:
-            target, created = open_or_create(dataset)
+        dataset = None
+        if root:
+            dataset, created = open_or_create(root)
             if created:
-                logger.warning("created dataset %s (detector %s, model %s)", target.root, target.config.detector, target.config.model)
-        with target or contextlib.nullcontext():
-            with Importer(target, out, consent, max_pixels or default_max_pixels(), inline, rehash) as importer:
+                logger.warning("created dataset %s (detector %s, model %s)", dataset.root, dataset.config.detector, dataset.config.model)
+        with dataset or contextlib.nullcontext():
+            with Importer(dataset, out, consent, max_pixels or default_max_pixels(), inline, rehash) as importer:
                 for path in paths or ["-"]:
                     if path == "-":
                         if sys.stdin.isatty():

@@ -14,7 +14,7 @@ app = new_app()
 
 @app.command()
 def rx_index(
-    dataset: DatasetOpt = None,
+    root: DatasetOpt = None,
     trees: Annotated[Optional[int], typer.Option(metavar="N", min=1, help="Annoy trees: more is slower to build, better recall [default: grows with the number of faces].")] = None,
     jobs: Annotated[int, typer.Option("-j", "--jobs", metavar="N", help="Threads building the trees [default: -1, all cores].")] = -1,
     fmt: FormatOpt = "json",
@@ -29,11 +29,11 @@ def rx_index(
     next build. Writes an index record.
     """
     with running("rx-index", fmt, verbose, quiet) as out:
-        if not dataset:
+        if not root:
             raise UsageError("give the dataset to index: -d DIR or $RX_DATASET")
-        with Dataset.open(dataset) as ds:
-            info = build_index(ds, ds.config.model, ds.config.metric, trees, jobs)
-            out.emit(info.record() | {"dataset": ds.root, "metric": ds.config.metric})
+        with Dataset.open(root) as dataset:
+            info = build_index(dataset, dataset.config.model, dataset.config.metric, trees, jobs)
+            out.emit(info.record() | {"dataset": dataset.root, "metric": dataset.config.metric})
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ app = new_app()
 
 @app.command()
 def rx_init(
-    directory: Annotated[str, typer.Argument(metavar="DIR", help="Dataset directory to create (mode 0700) or update.")],
+    root: Annotated[str, typer.Argument(metavar="DIR", help="Dataset directory to create (mode 0700) or update.")],
     detector: DetectorOpt = None,
     model: ModelOpt = None,
     metric: MetricOpt = None,
@@ -30,7 +30,7 @@ def rx_init(
     detector and model never change. Writes one dataset record.
     """
     with running("rx-init", fmt, verbose, quiet) as out:
-        dataset, created = init_dataset(directory, detector, model, metric, threshold, description, flip)
+        dataset, created = init_dataset(root, detector, model, metric, threshold, description, flip)
         with dataset:
             out.emit(dataset_record(dataset) | {"new": created})
 

@@ -21,7 +21,7 @@ app = new_app()
 def rx_ls(
     kind: Annotated[Optional[str], typer.Argument(metavar="KIND", help="datasets, images, faces or identities [default: images with a dataset, else datasets].")] = None,
     folder: Annotated[str, typer.Argument(metavar="FOLDER", help="Where to look for datasets (KIND datasets).")] = ".",
-    dataset: DatasetOpt = None,
+    root: DatasetOpt = None,
     identity: Annotated[Optional[str], typer.Option("--identity", "-i", metavar="NAME|ID", help="Only the faces of this identity (a name, an id or a unique start of it), or the images where it appears ('none': faces of nobody known, and their images).")] = None,
     paths: Annotated[bool, typer.Option("--paths", help="Print the stored file of each image, one per line (NUL-terminated with -0), instead of records.")] = False,
     null: NullOpt = False,
@@ -36,7 +36,7 @@ def rx_ls(
     Writes one record each (image, face, identity, or dataset with its counts); when stdout is
     a terminal and no --format is given, a table instead.
     """
-    kind = kind or ("images" if dataset else "datasets")
+    kind = kind or ("images" if root else "datasets")
     show_table = fmt is None and common.stdout_is_terminal() and not paths
     with running("rx-ls", fmt or "json", verbose, quiet) as out:
         if kind not in KINDS:
@@ -48,16 +48,16 @@ def rx_ls(
         if kind == "datasets":
             if identity is not None:
                 raise UsageError("--identity chooses faces and images of a dataset; give KIND faces or images")
-            list_datasets(dataset or folder, sink)
+            list_datasets(root or folder, sink)
         else:
-            if not dataset:
+            if not root:
                 raise UsageError(f"listing {kind} needs a dataset: -d DIR or $RX_DATASET")
-            with Dataset.open(dataset) as ds:
-                for record in list_kind(ds, kind, identity):
+            with Dataset.open(root) as dataset:
+                for record in list_kind(dataset, kind, identity):
                     sink.emit(record)
                     if paths:
                         end = b"\0" if null else b"\n"
-                        sys.stdout.buffer.write(os.fsencode(ds.objects.path(record["id"])) + end)
+                        sys.stdout.buffer.write(os.fsencode(dataset.objects.path(record["id"])) + end)
         if show_table:
             sys.stdout.write(table.render(collected, table.COLUMNS[kind]))
         out.failures += sink.failures if sink is not out else 0

@@ -25,7 +25,7 @@ def names(text: str | None) -> tuple[str, ...]:
 
 @app.command()
 def rx_match(
-    dataset: DatasetOpt = None,
+    root: DatasetOpt = None,
     maximum: MaximumOpt = 10,
     threshold: MatchThresholdOpt = None,
     identified_faces: IdentifiedOpt = False,
@@ -49,12 +49,12 @@ def rx_match(
     Annoy index (rx-index) and searches faces embedded since its build exactly.
     """
     with running("rx-match", fmt, verbose, quiet) as out:
-        with stream_dataset(dataset, inputs(None, null)) as (store, items):
-            if store is None:
+        with stream_dataset(root, inputs(None, null)) as (dataset, items):
+            if dataset is None:
                 raise UsageError("matching needs a dataset to search: -d DIR or $RX_DATASET")
             options = MatchOptions(maximum, threshold, identified_faces, names(exclude_identities), best_per_identity, search_k)
-            sink = with_extended_fields(out, store) if include_extended_fields else out
-            FaceMatching(sink, Matcher(store, options), save).run(items)
+            sink = with_extended_fields(out, dataset) if include_extended_fields else out
+            FaceMatching(sink, Matcher(dataset, options), save).run(items)
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import InputError, UsageError
-from ..models import weights
+from ..models import model_records, weight_install
 from . import common, table
 from .common import Format, FormatOpt, QuietOpt, VerboseOpt, new_app, running
 
@@ -57,7 +57,7 @@ def list_models(
     """
     show_table = fmt is None and common.stdout_is_terminal()
     with running("rx-models", fmt or "json", verbose, quiet) as out:
-        records = weights.model_records(task.value if task else None, usable)
+        records = model_records(task.value if task else None, usable)
         if show_table:
             sys.stdout.write(table.render(records, COLUMNS))
         else:
@@ -74,8 +74,8 @@ def provide(fmt: FormatOpt = Format.json, verbose: VerboseOpt = False, quiet: Qu
     present; a second run copies nothing.
     """
     with running("rx-models", fmt, verbose, quiet) as out:
-        for item in weights.provide():
-            out.emit(weights.installed_record(item))
+        for item in weight_install.provide():
+            out.emit(weight_install.installed_record(item))
 
 
 @app.command()
@@ -97,7 +97,7 @@ def add(
             raise UsageError("--as names one file; give a single FILE")
         for path in files:
             try:
-                out.emit(weights.installed_record(weights.add(path, as_name)))
+                out.emit(weight_install.installed_record(weight_install.add(path, as_name)))
             except InputError as exc:
                 out.fail(path, "add", exc.reason, exc.kind)
 

@@ -37,13 +37,16 @@ def inputs(paths: list[str] | None, null: bool) -> Iterator:
 
 
 @contextlib.contextmanager
-def stream_dataset(dataset: str | None, items: Iterator) -> Iterator[tuple[Dataset | None, Iterator]]:
-    """The dataset to store in: -d / $RX_DATASET, else the one the first record comes from."""
+def stream_dataset(root: str | None, items: Iterator) -> Iterator[tuple[Dataset | None, Iterator]]:
+    """The dataset to store in: -d / $RX_DATASET (`root`, created when missing), else the one the
+    first record comes from."""
     first, items = peek(items)
-    root = dataset or (first.get("dataset") if isinstance(first, dict) else None)
-    if not root:
+    if root:
+        dataset = open_or_create(root)[0]
+    elif isinstance(first, dict) and first.get("dataset"):
+        dataset = Dataset.open(first["dataset"])
+    else:
         yield None, items
         return
-    opened = open_or_create(root)[0] if dataset else Dataset.open(root)
-    with opened:
-        yield opened, items
+    with dataset:
+        yield dataset, items

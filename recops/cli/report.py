@@ -52,7 +52,7 @@ def stdin_carries_records() -> bool:
 @app.command()
 def rx_report(
     output: OutputOpt,
-    dataset: DatasetOpt = None,
+    root: DatasetOpt = None,
     kind: Annotated[Optional[Kind], typer.Option(help="What to draw [default: told by the records: a verification, clusters, proposals, else recognize].")] = None,
     blur: BlurOpt = False,
     template: TemplateOpt = None,
@@ -80,10 +80,10 @@ def rx_report(
     with running("rx-report", "json", verbose, quiet) as out:
         options = ReportOptions(kind.value if kind else None, fmt.value if fmt else None, blur, template, title)
         if stdin_carries_records():
-            report_stream(read_items(sys.stdin.buffer), dataset, output, out, options)
-        elif dataset:
-            with Dataset.open(dataset) as ds:
-                report_dataset(ds, output, out, options)
+            report_stream(read_items(sys.stdin.buffer), root, output, out, options)
+        elif root:
+            with Dataset.open(root) as dataset:
+                report_dataset(dataset, output, out, options)
         else:
             raise UsageError("rx-report reads records on stdin, or renders a dataset's with -d DIR")
 

@@ -27,7 +27,7 @@ def rx_review() -> None:
 
 @app.command()
 def propose(
-    dataset: DatasetOpt = None,
+    root: DatasetOpt = None,
     threshold: Annotated[Optional[float], typer.Option(metavar="DISTANCE", parser=distance, help="Farthest distance that matches [default: the dataset's].")] = None,
     exclude_identities: Annotated[Optional[str], typer.Option(metavar="NAMES", help="Comma-separated identity names or ids never proposed.")] = None,
     csv_file: Annotated[Optional[str], typer.Option("--csv", metavar="FILE", help="Also write the proposals to FILE as CSV: face_id, identity_id, identity_name, distance, threshold, matched_face_id.")] = None,
@@ -46,9 +46,9 @@ def propose(
     photo where a face has it already. Nothing is stored.
     """
     with running("rx-review propose", fmt, verbose, quiet) as out:
-        with existing_dataset(dataset, tool="rx-review") as (store, _):
+        with existing_dataset(root, tool="rx-review") as (dataset, _):
             excluded = names(exclude_identities)
-            proposals = match_faces(store, ReviewOptions(threshold, excluded, search_k))
+            proposals = match_faces(dataset, ReviewOptions(threshold, excluded, search_k))
             if csv_file:
                 with open_private(csv_file, "w", label="--csv", newline="") as handle:
                     write_csv(proposals, handle)
@@ -59,7 +59,7 @@ def propose(
 @app.command()
 def apply(
     csv_file: Annotated[Optional[str], typer.Argument(metavar="CSV", help="Reviewed proposals: a CSV with face_id and identity_id columns (or those two first, without a header). Without it, proposal records are read from stdin.")] = None,
-    dataset: DatasetOpt = None,
+    root: DatasetOpt = None,
     null: NullOpt = False,
     fmt: FormatOpt = "json",
     verbose: VerboseOpt = False,
@@ -76,11 +76,11 @@ def apply(
         if csv_file:
             if not os.path.isfile(csv_file):
                 raise UsageError(f"{csv_file}: no such file")
-            with existing_dataset(dataset, tool="rx-review") as (store, _), open(csv_file, newline="") as handle:
-                link_matched_faces(store, read_csv(handle, csv_file), out)
+            with existing_dataset(root, tool="rx-review") as (dataset, _), open(csv_file, newline="") as handle:
+                link_matched_faces(dataset, read_csv(handle, csv_file), out)
             return
-        with existing_dataset(dataset, inputs(None, null), "rx-review") as (store, items):
-            link_matched_faces(store, proposal_rows(items, out), out)
+        with existing_dataset(root, inputs(None, null), "rx-review") as (dataset, items):
+            link_matched_faces(dataset, proposal_rows(items, out), out)
 
 
 def main() -> None:

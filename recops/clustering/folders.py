@@ -48,7 +48,7 @@ def check_target(directory: str) -> None:
 def write_folders(dataset: Dataset, clusters: list[dict], directory: str, out: Emitter, jobs: int = 1) -> int:
     """Write the crops of `clusters` (labelled records); returns how many were written."""
     check_target(directory)
-    catalog = FaceCatalog(dataset)
+    catalog = FaceCatalog.of(dataset)
     width = len(str(max((c["label"] for c in clusters), default=0)))
     by_image: dict[str, list[tuple[str, list, str]]] = {}
     for cluster in clusters:

@@ -16,8 +16,9 @@ from typing import Callable
 
 import numpy as np
 
-from ..stages.embedding import EMBEDDINGS
-from ..index import Vectors, build_index, load_index
+from ..logs import EMBEDDINGS
+from ..index import build_index, load_index
+from ..vectors import Vectors
 from ..parallel import ordered_map
 from ..search import FaceSearch
 from ..store.dataset import Dataset

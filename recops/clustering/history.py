@@ -24,9 +24,9 @@ from ..folding import order
 from ..records import timestamp
 from ..store.dataset import Dataset
 from ..store.segments import RecordLog, Segment, SegmentDamaged
+from ..logs import CLUSTERS
 
 logger = logging.getLogger("recops")
-CLUSTERS = "clusters"
 
 
 def cluster_id(faces: list[str], identity: str | None = None) -> str:

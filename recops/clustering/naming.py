@@ -40,7 +40,7 @@ def name_cluster(dataset: Dataset, wanted: str, name: str, out: Emitter) -> list
     """Link the faces of a cluster to the identity called `name` (created when none has this
     name, id or start of an id); returns the clusters it changed, labelled."""
     deletions = Deletions.of(dataset)
-    catalog = FaceCatalog(dataset)
+    catalog = FaceCatalog.of(dataset)
 
     def hidden(face: str) -> bool:
         record = catalog.get(face)
@@ -50,7 +50,7 @@ def name_cluster(dataset: Dataset, wanted: str, name: str, out: Emitter) -> list
     if clustering is None:
         raise UsageError(f"{dataset.root} has no clustering yet: run rx-cluster first")
     cluster = find_cluster(clustering, wanted)
-    editor = IdentityEditor(dataset, deletions)
+    editor = IdentityEditor(dataset)
     try:
         identity = editor.view.find(name)
         if cluster.get("identity") and cluster["identity"] != (identity or {}).get("id"):

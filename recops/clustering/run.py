@@ -102,8 +102,8 @@ def cluster_dataset(dataset: Dataset, options: ClusterOptions = ClusterOptions()
     started = time.monotonic()
     settings = settings_of(dataset, options)
     deletions = Deletions.of(dataset)
-    view = IdentityView.of(dataset, deletions)
-    queries = {i["id"] for i in images.ImageCatalog(dataset.log(images.LOG).records()) if i.get("query")}
+    view = IdentityView.of(dataset)
+    queries = {i["id"] for i in images.ImageCatalog.of(dataset) if i.get("query")}
 
     def eligible(face: str, image: str) -> bool:
         return not deletions.hides(face, image) and (image not in queries or face in view.face_identity)

@@ -34,16 +34,16 @@ def register_analyser(name: str, attribute: str, factory: Callable[[], object]) 
 def check_detector(name: str) -> None:
     """Raise ModelError, naming what is missing, unless `name` can be built here."""
     if name not in _detector_factories:
-        from . import weights
+        from .weight_status import require
 
-        weights.require("face_detector", name)
+        require("face_detector", name)
 
 
 def check_embedder(name: str) -> None:
     if name not in _embedder_factories:
-        from . import weights
+        from .weight_status import require
 
-        weights.require("facial_recognition", name)
+        require("facial_recognition", name)
 
 
 def analyser_attribute(name: str) -> str | None:
@@ -56,16 +56,35 @@ def analyser_attribute(name: str) -> str | None:
 def analyser_usable(name: str) -> bool:
     if name in _analyser_factories:
         return True
-    from . import weights
+    from .weight_status import status
 
-    return weights.status("facial_attribute", name).usable
+    return status("facial_attribute", name).usable
+
+
+def default_analysers() -> dict[str, str | None]:
+    """Per attribute, the first of its candidates usable here (None: none is)."""
+    from .attributes import ATTRIBUTES, candidates
+
+    return {attribute: next((name for name in candidates(attribute) if analyser_usable(name)), None)
+            for attribute in ATTRIBUTES}
+
+
+def model_records(task: str | None = None, usable_only: bool = False) -> list[dict]:
+    """rx-models list: a model record for each model of deepface and recops, the defaults marked."""
+    from ..model_names import DEFAULT_DETECTOR, DEFAULT_MODEL
+    from .weight_status import model_record, statuses
+
+    defaults = {("face_detector", DEFAULT_DETECTOR), ("facial_recognition", DEFAULT_MODEL)}
+    defaults |= {("facial_attribute", name) for name in default_analysers().values() if name}
+    return [model_record(st, (st.task, st.name) in defaults) for st in statuses(task)
+            if st.usable or not usable_only]
 
 
 def check_analyser(name: str) -> None:
     if name not in _analyser_factories:
-        from . import weights
+        from .weight_status import require
 
-        weights.require("facial_attribute", name)
+        require("facial_attribute", name)
 
 
 def get_analyser(name: str):
@@ -88,20 +107,31 @@ def get_analyser(name: str):
     return _loaded[key]
 
 
-def _load(kind: str, name: str, factories: dict, builtin: str, builtin_class: str, deepface_class: str):
+def _load(kind: str, name: str, factories: dict, build: Callable[[str], object]):
     key = (kind, name)
     if key not in _loaded:
-        if name in factories:
-            _loaded[key] = factories[name]()
-        elif name == builtin:
-            from . import dlib_models
-
-            _loaded[key] = getattr(dlib_models, builtin_class)()
-        else:
-            from . import deepface_models
-
-            _loaded[key] = getattr(deepface_models, deepface_class)(name)
+        _loaded[key] = factories[name]() if name in factories else build(name)
     return _loaded[key]
+
+
+def _builtin_detector(name: str) -> Detector:
+    if name == "dlib":
+        from .dlib_models import DlibDetector
+
+        return DlibDetector(get_detector)
+    from .deepface_models import DeepfaceDetector
+
+    return DeepfaceDetector(name)
+
+
+def _builtin_embedder(name: str) -> Embedder:
+    if name == "Dlib":
+        from .dlib_models import DlibEmbedder
+
+        return DlibEmbedder()
+    from .deepface_models import DeepfaceEmbedder
+
+    return DeepfaceEmbedder(name)
 
 
 def embedding_dim(name: str) -> int | None:
@@ -113,13 +143,14 @@ def embedding_dim(name: str) -> int | None:
 
 
 def get_detector(name: str) -> Detector:
-    return _load("detector", name, _detector_factories, "dlib", "DlibDetector", "DeepfaceDetector")
+    return _load("detector", name, _detector_factories, _builtin_detector)
 
 
 def get_embedder(name: str) -> Embedder:
-    return _load("embedder", name, _embedder_factories, "Dlib", "DlibEmbedder", "DeepfaceEmbedder")
+    return _load("embedder", name, _embedder_factories, _builtin_embedder)
 
 
 __all__ = ["Detector", "Embedder", "FoundFace", "scale_face", "register_detector", "register_embedder",
            "check_detector", "check_embedder", "embedding_dim", "get_detector", "get_embedder",
-           "register_analyser", "analyser_attribute", "analyser_usable", "check_analyser", "get_analyser"]
+           "register_analyser", "analyser_attribute", "analyser_usable", "check_analyser", "get_analyser",
+           "default_analysers", "model_records"]

@@ -68,11 +68,3 @@ def candidates(attribute: str) -> list[str]:
     """The built-in models of an attribute, in order of preference: deepface's, then the one
     whose weights come from the package index."""
     return [DEEPFACE[attribute]] + ([PACKAGED[attribute]] if attribute in PACKAGED else [])
-
-
-def default_analysers() -> dict[str, str | None]:
-    """Per attribute, the first of its candidates usable here (None: none is)."""
-    from . import analyser_usable
-
-    return {attribute: next((name for name in candidates(attribute) if analyser_usable(name)), None)
-            for attribute in ATTRIBUTES}

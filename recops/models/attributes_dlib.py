@@ -26,12 +26,13 @@ class DlibAttributeAnalyser:
         import dlib
         import onnxruntime
 
-        from . import dlib_models, weights
+        from . import dlib_models
+        from .weight_files import weights_dir
+        from .weight_status import require
 
         self.name = name
         self.attribute, file_name, self.size = MODELS[name]
-        weights.require("facial_attribute", name)
-        path = weights.status("facial_attribute", name).files[0].path
+        path = require("facial_attribute", name).files[0].path
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1  # workers are processes, one per core
         options.log_severity_level = 3
@@ -40,7 +41,7 @@ class DlibAttributeAnalyser:
         self.version = f"{file_name}:{os.path.getsize(path)}"
         self._dlib = dlib
         self._shape = None
-        self._landmarks_file = os.path.join(weights.weights_dir(), dlib_models.LANDMARKS_FILE)
+        self._landmarks_file = os.path.join(weights_dir(), dlib_models.LANDMARKS_FILE)
 
     def analyse(self, image: np.ndarray, faces: list[dict]) -> list[dict]:
         if not faces:
@@ -66,8 +67,8 @@ class DlibAttributeAnalyser:
 
     def _predictor(self):
         if self._shape is None:
-            from . import weights
+            from .weight_status import require
 
-            weights.require("face_detector", "dlib")
+            require("face_detector", "dlib")
             self._shape = self._dlib.shape_predictor(self._landmarks_file)
         return self._shape

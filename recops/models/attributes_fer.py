@@ -134,10 +134,9 @@ class FerEmotionAnalyser:
     attribute = "emotion"
 
     def __init__(self, name: str = "fer-emotion"):
-        from . import weights
+        from .weight_status import require
 
-        weights.require("facial_attribute", self.name)
-        path = weights.status("facial_attribute", self.name).files[0].path
+        path = require("facial_attribute", self.name).files[0].path
         self.network = KerasNetwork(path)
         self.version = f"{FILE}:{os.path.getsize(path)}"
 

@@ -1,6 +1,6 @@
 """Every other deepface detector and recognition model, through deepface's own code paths.
 
-Weights are never downloaded: weights.no_downloads() turns deepface's download into a clear
+Weights are never downloaded: offline.no_downloads() turns deepface's download into a clear
 error naming the missing file.
 """
 
@@ -14,10 +14,11 @@ from .base import FoundFace, mean_with_mirror
 def _build(task: str, name: str):
     from deepface.modules import modeling
 
-    from . import weights
+    from .offline import no_downloads
+    from .weight_status import require
 
-    weights.require(task, name)
-    with weights.no_downloads():
+    require(task, name)
+    with no_downloads():
         return modeling.build_model(task=task, model_name=name)
 
 

@@ -8,10 +8,11 @@ wrap the same dlib models and weight files deepface uses, with dlib's own alignm
 from __future__ import annotations
 
 import os
+from typing import Callable
 
 import numpy as np
 
-from .base import FoundFace, mean_with_mirror
+from .base import Detector, FoundFace, mean_with_mirror
 
 LANDMARKS_FILE = "shape_predictor_5_face_landmarks.dat"
 RECOGNISER_FILE = "dlib_face_recognition_resnet_model_v1.dat"
@@ -20,10 +21,11 @@ CHIP_PADDING = 0.25
 
 
 def _weight(task: str, name: str, file_name: str) -> str:
-    from . import weights
+    from .weight_files import weights_dir
+    from .weight_status import require
 
-    weights.require(task, name)
-    return os.path.join(weights.weights_dir(), file_name)
+    require(task, name)
+    return os.path.join(weights_dir(), file_name)
 
 
 def _points(shape) -> list[list[int]]:
@@ -42,11 +44,12 @@ def landmarks_from_points(points: list[list[int]]) -> dict[str, list]:
 
 class DlibDetector:
     """HOG (upsampled once) with 5-point landmarks; when HOG finds nothing, the SSD detector's
-    boxes get the same landmarks, so a face turned or lit too badly for HOG is still found."""
+    boxes get the same landmarks, so a face turned or lit too badly for HOG is still found.
+    `detector_named` gives the fallback detector: the one every caller of that name shares."""
 
     name = "dlib"
 
-    def __init__(self, upsample: int = 1, fallback: str | None = "ssd"):
+    def __init__(self, detector_named: Callable[[str], Detector], upsample: int = 1, fallback: str | None = "ssd"):
         import dlib
 
         self._dlib = dlib
@@ -54,14 +57,13 @@ class DlibDetector:
         self.shape = dlib.shape_predictor(_weight("face_detector", "dlib", LANDMARKS_FILE))
         self.upsample = upsample
         self.fallback = fallback if fallback and _usable("face_detector", fallback) else None
+        self._detector_named = detector_named
 
     def detect(self, image: np.ndarray) -> list[FoundFace]:
         rects, scores, _ = self.hog.run(image, self.upsample)
         found = [(rect, float(score), "hog") for rect, score in zip(rects, scores)]
         if not found and self.fallback:
-            from . import get_detector
-
-            for face in get_detector(self.fallback).detect(image):
+            for face in self._detector_named(self.fallback).detect(image):
                 found.append((self._dlib.rectangle(*face.box), face.confidence, self.fallback))
         faces = []
         for rect, score, method in found:
@@ -72,9 +74,9 @@ class DlibDetector:
 
 
 def _usable(task: str, name: str) -> bool:
-    from . import weights
+    from .weight_status import status
 
-    return weights.status(task, name).usable
+    return status(task, name).usable
 
 
 class DlibEmbedder:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Iterable
 
-ATTRIBUTES = "attributes"
 SHOWN = ("age", "gender", "emotion", "race")
 WARNING = ("Age, gender, emotion and race come from models that are weak and that categorise people "
            "in a discriminatory way: treat them as unreliable, never as evidence.")

@@ -15,6 +15,7 @@ from ..errors import InputError
 from ..faces import FaceCatalog
 from ..identities import DEFAULT_COLOR, IdentityView
 from ..records import timestamp, warning_record
+from ..datasets import effective_threshold
 from ..store.dataset import Dataset
 from ..stream import Emitter
 from .attributes import describe, warning_of
@@ -52,7 +53,7 @@ class Lookup:
 
     def _catalog(self) -> FaceCatalog | None:
         if self._faces is None and self.dataset is not None:
-            self._faces = FaceCatalog(self.dataset)
+            self._faces = FaceCatalog.of(self.dataset)
         return self._faces
 
     def face(self, id: str) -> dict | None:
@@ -77,7 +78,7 @@ class Lookup:
         if self.dataset is None:
             return None
         if self._images is None:
-            self._images = images.ImageCatalog(self.dataset.log(images.LOG).records())
+            self._images = images.ImageCatalog.of(self.dataset)
         found = self._images.get(id)
         return {**found, "dataset": self.dataset.root} if found else None
 
@@ -178,7 +179,7 @@ class Builder:
             "blurred": self.pictures.blur,
             "dataset": {"path": "" if hidden else dataset.root, "description": "" if hidden else dataset.config.description,
                         "detector": dataset.config.detector, "model": dataset.config.model,
-                        "metric": dataset.config.metric, "threshold": dataset.config.effective_threshold()}
+                        "metric": dataset.config.metric, "threshold": effective_threshold(dataset.config)}
             if dataset else None,
             # stand-ins in the order they were given, not sorted as text ("Person 10" < "Person 2")
             "legend": list(self.legend.values()) if hidden else

@@ -10,17 +10,18 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from .. import images, shapes
+from ..attributes import Attributes
 from ..clustering import history
 from ..deletions import Deletions
 from ..errors import UsageError
 from ..faces import FaceCatalog
-from ..folding import order
-from ..stages.matching import MATCHES
-from ..stages.recognition import recognised
+from ..folding import newer
+from ..matches import Matches
 from ..review import ReviewOptions, match_faces
 from ..store.dataset import Dataset
-from ..stream import BadInput, Emitter
-from .attributes import ATTRIBUTES, fold_attributes
+from ..stages.base import records, refuse_paths
+from ..stream import Emitter
+from .attributes import fold_attributes
 
 STAGE = "report"
 KINDS = ("recognize", "match-faces", "cluster", "verify")
@@ -71,8 +72,7 @@ class Gathered:
         elif kind == "cluster":
             self.clusters.append(record)
         elif kind == "identity" and record.get("id"):
-            held = self.identities.get(record["id"])
-            if held is None or order(record) > order(held):
+            if newer(record, self.identities.get(record["id"])):
                 self.identities[record["id"]] = record
         elif kind == "error":
             self.errors.append(record)
@@ -99,17 +99,14 @@ def gather(items: Iterable, out: Emitter) -> Gathered:
     """Every record of a stream; upstream errors pass on (and count), anything else that is not
     a record is an error of its own."""
     gathered = Gathered()
-    for item in items:
-        if isinstance(item, BadInput):
-            out.bad_input(item)
-        elif isinstance(item, str):
-            out.fail(item, STAGE, "rx-report reads records (rx-import a path first)", "not-a-record")
-        elif (why := shapes.problem(item)) is not None:
-            out.fail(shapes.label(item), STAGE, why, "malformed-input")
-        else:
-            if item.get("type") == "error":
-                out.emit(item)
-            gathered.add(item)
+    for record in records(items, out, refuse_paths(out, STAGE, "rx-report", "records (rx-import a path first)")):
+        # Records may come from Python too, not only through the stream's door.
+        if (why := shapes.problem(record)) is not None:
+            out.fail(shapes.label(record), STAGE, why, "malformed-input")
+            continue
+        if record.get("type") == "error":
+            out.emit(record)
+        gathered.add(record)
     return gathered
 
 
@@ -127,36 +124,33 @@ def from_dataset(dataset: Dataset, kind: str) -> Gathered:
     if kind == "match-faces":
         gathered.proposals = match_faces(dataset, ReviewOptions())
     elif kind == "cluster":
-        faces = FaceCatalog(dataset)
+        faces = FaceCatalog.of(dataset)
         clustering = history.current(dataset, lambda f: deletions.hides(f, (faces.get(f) or {}).get("image")))
         gathered.clusters = history.labelled(list(clustering.clusters.values())) if clustering else []
     else:
         _recognitions(dataset, deletions, gathered)
-    fold_attributes(dataset.log(ATTRIBUTES).records(), gathered.attributes)
+    attributes = Attributes.of(dataset)
+    for face in attributes.faces():
+        gathered.attributes.setdefault(face, {}).update(attributes.of_face(face))
     return gathered
 
 
 def _recognitions(dataset: Dataset, deletions: Deletions, gathered: Gathered) -> None:
-    latest: dict[tuple[str, str], dict] = {}
-    for match in dataset.log(MATCHES).records():
-        if match.get("type") != "match" or deletions.hides(match.get("query"), match.get("query_image")) \
-                or deletions.hides(match.get("candidate"), match.get("candidate_image")):
-            continue
-        key = (match["query"], match["candidate"])
-        if key not in latest or order(match) > order(latest[key]):
-            latest[key] = match
-    catalog = images.ImageCatalog(dataset.log(images.LOG).records())
-    wanted = {m["query_image"] for m in latest.values()} | set(recognised(dataset.log(MATCHES).records()))
+    stored = Matches.of(dataset)
+    latest = [m for m in stored.latest.values() if not deletions.hides(m["query"], m.get("query_image"))
+              and not deletions.hides(m["candidate"], m.get("candidate_image"))]
+    catalog = images.ImageCatalog.of(dataset)
+    wanted = {m.get("query_image") for m in latest} | set(stored.recognised)
     for image in sorted(catalog, key=lambda i: (i.get("ts", ""), i["id"])):
         if (image.get("query") or image["id"] in wanted) and not deletions.hides(image=image["id"]):
             gathered.add(image | {"dataset": dataset.root})
     kept = set(gathered.images)
-    for face in sorted(FaceCatalog(dataset), key=lambda f: (f.get("index", 0), f["id"])):
+    for face in sorted(FaceCatalog.of(dataset), key=lambda f: (f.get("index", 0), f["id"])):
         if face.get("image") in kept and not deletions.hides(face["id"], face.get("image")):
             gathered.add(face | {"dataset": dataset.root})
     gathered.detected |= kept
     by_query: dict[str, list[dict]] = {}
-    for match in latest.values():
+    for match in latest:
         if match["query"] in gathered.faces:
             by_query.setdefault(match["query"], []).append(match)
     for matches in by_query.values():

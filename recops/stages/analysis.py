@@ -15,19 +15,21 @@ from typing import Iterable, Iterator
 
 from .. import models
 from ..errors import InputError, ModelError, UsageError
-from .face_runs import face_runs
-from ..models import weights
+from .base import Passing, Stage, face_runs
+from ..models.weight_files import fetch_hint
+from ..models.weight_status import status
 from ..models.attributes import ATTRIBUTES, WARNING, candidates
-from ..parallel import ordered_map
 from ..pixels import load_rgb
 from ..records import timestamp
 from ..sources import image_source, read_source
 from ..store.dataset import Dataset
 from ..stream import BadInput, Emitter
+from ..attributes import Attributes, fields_of
+from ..logs import ATTRIBUTES as ATTRIBUTE_LOG
+from ..state import state_of
 
 logger = logging.getLogger("recops")
 STAGE = "analyze"
-LOG = "attributes"  # recognition.py reads it for --include-extended-fields
 # deepface's models take 224-pixel crops: a face this wide loses nothing when a big photo decodes smaller.
 SHARP_FACE = 256
 
@@ -86,15 +88,11 @@ def analyze(out: Emitter, items: Iterable[dict | str | BadInput], wanted: dict[s
 
 
 def _why(attribute: str, name: str) -> str:
-    st = weights.status("facial_attribute", name)
-    missing = [f"{f.name} ({weights._fetch_hint(f.name, f.path, f.urls)})" for f in st.files if not f.present]
+    st = status("facial_attribute", name)
+    missing = [f"{f.name} ({fetch_hint(f.name, f.path, f.urls)})" for f in st.files if not f.present]
     missing += [f"the {p} package" for p in st.missing_packages]
     others = "" if len(candidates(attribute)) > 1 else f"; no other {attribute} model runs offline"
     return f"the {name} model is not usable here: it needs {' and '.join(missing)}{others}"
-
-
-def _fields(attribute: str) -> tuple[str, ...]:
-    return ("age",) if attribute == "age" else (attribute, f"dominant_{attribute}")
 
 
 def analyse_faces(data: bytes, faces: list[dict], names: list[str]) -> list[dict]:
@@ -122,8 +120,13 @@ def _work(task) -> list[dict] | InputError:
         return InputError("analyze-failed", f"{type(exc).__name__}: {exc}")
 
 
-class FaceAnalysis:
+class FaceAnalysis(Stage):
     """Feed it records; it emits them with an attribute record after each face, in input order."""
+
+    stage = STAGE
+    tool = "rx-analyze"
+    handles = ("face",)
+    work = staticmethod(_work)
 
     def __init__(self, emitter: Emitter, chosen: dict[str, str], dataset: Dataset | None = None,
                  workers: int = 1, force: bool = False):
@@ -131,60 +134,58 @@ class FaceAnalysis:
             raise ModelError("no attribute to analyse")
         for name in chosen.values():
             models.check_analyser(name)
-        self.emitter = emitter
+        super().__init__(emitter)
         self.chosen = chosen
         self.dataset = dataset
         self.workers = workers
         self.force = force
-        # face -> attribute -> (its fields, when): what the chosen models already said
-        self.done: dict[str, dict[str, tuple[dict, str]]] = {}
-        if dataset:
-            for record in dataset.log(LOG).records():
-                self._remember(record)
+        self._own = Attributes() if dataset is None else None
         logger.warning("%s", WARNING)
 
-    def _remember(self, record: dict) -> None:
-        if record.get("type") != "attribute" or "face" not in record:
-            return
-        for attribute, name in (record.get("models") or {}).items():
-            if self.chosen.get(attribute) == name and all(k in record for k in _fields(attribute)):
-                self.done.setdefault(record["face"], {})[attribute] = (
-                    {k: record[k] for k in _fields(attribute)}, record.get("ts", ""))
+    @property
+    def stated(self) -> Attributes:
+        """What was said before: the dataset's attributes (state.py), or this filter's own of this run."""
+        return self._own if self._own is not None else Attributes.of(self.dataset)
 
-    def run(self, items: Iterable[dict | str | BadInput]) -> None:
-        for (group, todo, names), result in ordered_map(self._groups(items), _work, self.workers, self._task):
-            found = iter(result) if isinstance(result, list) else None
-            for record in group:
-                if not any(record is face for face in todo):
-                    self.emitter.emit(record)
-                    # (a repeat of a face whose analysis failed just above has nothing to show)
-                    if record.get("type") == "face" and set(self.chosen) <= set(self.done.get(record.get("id"), {})):
-                        self._emit(record, {}, set())
-                elif isinstance(result, InputError):
-                    self.emitter.emit(record)
-                    self.emitter.fail(record["id"], STAGE, result.reason, result.kind)
-                else:
-                    self.emitter.emit(record)
-                    self._emit(record, next(found), set(names))
+    def _known(self, face: str) -> dict[str, tuple[dict, str]]:
+        """attribute -> (its fields, when): what the chosen models already said of a face."""
+        stated = self.stated
+        return {attribute: said for attribute, name in self.chosen.items()
+                if (said := stated.by(face, attribute, name)) is not None}
 
-    def _groups(self, items: Iterable[dict | str | BadInput]) -> Iterator[tuple[list[dict], list[dict], list[str]]]:
-        """Runs of consecutive faces of one image, and every other record alone, each with the
-        faces in it that need a model's work and those models."""
-        for run in face_runs(items, self.emitter, STAGE, "rx-analyze"):
-            yield self._todo(run) if run[0].get("type") == "face" else (run, [], [])
+    def units(self, records: Iterable[dict]) -> Iterator:
+        """The faces of one image together, with the faces that need a model's work and those models."""
+        for run in face_runs(records):
+            yield run if isinstance(run, Passing) else self._todo(run)
+
+    def finish(self, unit: tuple[list[dict], list[dict], list[str]], result) -> None:
+        group, todo, names = unit
+        found = iter(result) if isinstance(result, list) else None
+        for record in group:
+            if not any(record is face for face in todo):
+                self.emitter.emit(record)
+                # (a repeat of a face whose analysis failed just above has nothing to show)
+                if set(self.chosen) <= set(self._known(record.get("id"))):
+                    self._emit(record, {}, set())
+            elif isinstance(result, InputError):
+                self.emitter.emit(record)
+                self.emitter.fail(record["id"], STAGE, result.reason, result.kind)
+            else:
+                self.emitter.emit(record)
+                self._emit(record, next(found), set(names))
 
     def _todo(self, faces: list[dict]) -> tuple[list[dict], list[dict], list[str]]:
         todo, seen, attributes = [], set(), set()
         for face in faces:
-            missing = set(self.chosen) if self.force else set(self.chosen) - set(self.done.get(face.get("id"), {}))
+            missing = set(self.chosen) if self.force else set(self.chosen) - set(self._known(face.get("id")))
             if missing and face.get("id") not in seen:
                 todo.append(face)
                 seen.add(face.get("id"))
                 attributes |= missing
         return faces, todo, [self.chosen[a] for a in ATTRIBUTES if a in attributes]
 
-    def _task(self, item: tuple[list[dict], list[dict], list[str]]):
-        todo, names = item[1], item[2]
+    def task(self, unit: tuple[list[dict], list[dict], list[str]]):
+        todo, names = unit[1], unit[2]
         if not todo:
             return None
         try:
@@ -196,30 +197,31 @@ class FaceAnalysis:
     def _emit(self, face: dict, fields: dict, computed: set[str]) -> None:
         """The face's attribute record: what the models just said, the rest as stored."""
         now = timestamp()
-        known = self.done.setdefault(face["id"], {})
+        known = self._known(face["id"])
         for attribute, name in self.chosen.items():
             if name in computed:
-                known[attribute] = ({k: fields[k] for k in _fields(attribute)}, now)
+                known[attribute] = ({k: fields[k] for k in fields_of(attribute)}, now)
         record = {"type": "attribute", "face": face["id"], "image": face.get("image")}
         for attribute in self.chosen:
             record.update(known[attribute][0])
         record |= {"models": dict(self.chosen), "warning": WARNING,
                    "ts": max(known[attribute][1] for attribute in self.chosen)}
         if computed and self.dataset:
-            self.dataset.log(LOG).append(record)
+            state_of(self.dataset).append(ATTRIBUTE_LOG, record)
+        elif computed:
+            self.stated.add(record)
         self.emitter.emit(record)
 
 
 def with_extended_fields(out: Emitter, dataset: Dataset) -> Emitter:
     """An emitter that adds the stored attributes of a face to its face records, and those of
     the candidate to match records, as `attributes` (--include-extended-fields)."""
-    from .recognition import _attributes
-
-    stored = _attributes(dataset)
+    stored = Attributes.of(dataset)
 
     def write(record: dict) -> None:
         kind = record.get("type")
         face = record.get("id") if kind == "face" else record.get("candidate") if kind == "match" else None
-        out.emit({**record, "attributes": stored[face]} if face in stored else record)
+        shown = stored.of_face(face) if face else None
+        out.emit({**record, "attributes": shown} if shown else record)
 
     return Emitter(write)

@@ -19,15 +19,16 @@ import xxhash
 
 from .. import models
 from ..errors import InputError
-from ..faces import DETECTIONS, LOG as FACES, replacements
-from ..folding import order
+from ..faces import Detections, FaceCatalog, replacements
+from ..logs import DETECTIONS, FACES
+from ..state import state_of
 from .importing import Importer
-from ..parallel import ordered_map
 from ..pixels import DEFAULT_MAX_SIDE, fit, load_rgb
 from ..records import timestamp
 from ..sources import image_source, read_source
 from ..store.dataset import Dataset
-from ..stream import BadInput, Emitter
+from ..stream import Emitter
+from .base import Stage
 
 logger = logging.getLogger("recops")
 STAGE = "detect"
@@ -70,68 +71,64 @@ def _work(task: tuple | InputError) -> list[models.FoundFace] | InputError:
         return InputError("detect-failed", f"{type(exc).__name__}: {exc}")
 
 
-class FaceDetection:
+class FaceDetection(Stage):
     """Feed it records (or paths); it emits images, faces and detections in input order."""
+
+    stage = STAGE
+    tool = "rx-detect"
+    handles = ("image",)
+    work = staticmethod(_work)
 
     def __init__(self, emitter: Emitter, options: DetectOptions, dataset: Dataset | None = None,
                  workers: int = 1, force: bool = False):
         models.check_detector(options.detector)
-        self.emitter = emitter
+        super().__init__(emitter)
         self.options = options
         self.dataset = dataset
         self.workers = workers
         self.force = force
-        self.done: dict[tuple, dict] = {}
-        self.latest: dict[str, dict] = {}
-        """The latest detection of each image: the one whose faces are the image's."""
-        self.faces: dict[str, dict] = {}
-        if dataset:
-            for record in dataset.log(DETECTIONS).records():
-                key = (record["image"], record["detector"], record["aligned"])
-                if key not in self.done or record["ts"] > self.done[key]["ts"]:
-                    self.done[key] = record
-                if record["image"] not in self.latest or order(record) > order(self.latest[record["image"]]):
-                    self.latest[record["image"]] = record
-            for record in dataset.log(FACES).records():
-                self.faces[record["id"]] = record
         self._imported: list[dict] = []
         self._importer = Importer(dataset, Emitter(self._imported.append)) if dataset else None
+        self._reader = self._importer or Importer(None, Emitter(self._imported.append))
 
-    def run(self, items: Iterable[dict | str | BadInput]) -> None:
-        for record, result in ordered_map(self._records(items), _work, self.workers, self._task):
-            if result is None:
-                self._pass_or_reuse(record)
-            elif isinstance(result, InputError):
-                self.emitter.emit(record)
-                self.emitter.fail(record["id"], STAGE, result.reason, result.kind)
-            else:
-                self._record(record, result)
+    def path(self, path: str) -> Iterable[dict]:
+        """A photo's path: imported (into the dataset, if any) and detected."""
+        self._reader.add_path(path)
+        return self._drain()
 
-    def _records(self, items: Iterable[dict | str | BadInput]) -> Iterator[dict]:
-        """Image records ready to detect: paths and foreign image records are imported first."""
-        paths = Importer(None, Emitter(self._imported.append)) if self._importer is None else self._importer
-        for item in items:
-            if isinstance(item, BadInput):
-                self.emitter.bad_input(item)
-                continue
-            if isinstance(item, str):
-                paths.add_path(item)
-            elif item.get("type") == "image" and self._importer and item.get("dataset") != self.dataset.root:
-                self._importer.add_record(item)
+    def admitted(self, records: Iterable[dict]) -> Iterator[dict]:
+        """An image record of another dataset (or none) is imported into this one first."""
+        for record in records:
+            if record.get("type") == "image" and self._importer and record.get("dataset") != self.dataset.root:
+                self._importer.add_record(record)
+                yield from self._drain()
             else:
-                yield item
-                continue
-            yield from self._imported
-            self._imported.clear()
+                yield record
+
+    def _drain(self) -> list[dict]:
+        imported, self._imported[:] = list(self._imported), []
+        return imported
+
+    def finish(self, record: dict, result: list[models.FoundFace] | InputError | None) -> None:
+        if result is None:
+            self._pass_or_reuse(record)
+        elif isinstance(result, InputError):
+            self.emitter.emit(record)
+            self.emitter.fail(record["id"], STAGE, result.reason, result.kind)
+        else:
+            self._record(record, result)
+
+    @property
+    def detections(self) -> Detections:
+        """What was detected before: the dataset's (state.py), or nothing for a pure filter."""
+        return Detections.of(self.dataset) if self.dataset else Detections()
 
     def _key(self, record: dict) -> tuple:
         return (record["id"], self.options.detector, self.options.align)
 
-    def _task(self, record: dict) -> tuple | InputError | None:
+    def task(self, record: dict) -> tuple | InputError | None:
         """What a worker needs to detect this record's faces; None when there is nothing to do."""
-        if record.get("type") != "image" or "id" not in record:
-            return None
-        if not self.force and self._key(record) in self.done:
+        if "id" not in record or (not self.force and self._key(record) in self.detections.done):
             return None
         try:
             return image_source(record, self.dataset), self.options
@@ -140,10 +137,11 @@ class FaceDetection:
 
     def _pass_or_reuse(self, record: dict) -> None:
         self.emitter.emit(record)
-        detection = self.done.get(self._key(record)) if record.get("type") == "image" else None
+        detection = self.detections.done.get(self._key(record))
         if detection:
-            faces = [self.faces[id] for id in detection["faces"]]
-            if self.latest.get(record["id"], detection) is not detection:
+            stored = FaceCatalog.of(self.dataset)
+            faces = [stored.get(id) for id in detection["faces"]]
+            if self.detections.latest.get(record["id"], detection) is not detection:
                 detection = self._store({**detection, "ts": timestamp()}, faces, stored=True)
             for face in faces:
                 self.emitter.emit(self._with_source(face, record))
@@ -172,17 +170,16 @@ class FaceDetection:
         """Store a detection (and its faces, unless `stored`) as the image's latest; it names the
         faces of the detection before that it replaces with a face of the same box."""
         detection.pop("replaces", None)  # a reused detection's were those of its first storing
-        previous = self.latest.get(detection["image"])
-        replaced = replacements([self.faces[id] for id in previous["faces"] if id in self.faces], faces) if previous else {}
+        previous = self.detections.latest.get(detection["image"])
+        known = FaceCatalog.of(self.dataset)
+        replaced = replacements([known.get(id) for id in previous["faces"] if id in known], faces) if previous else {}
         if replaced:
             detection["replaces"] = replaced
+        state = state_of(self.dataset)
         if not stored:
             for face in faces:
-                self.dataset.log(FACES).append(face)
-                self.faces[face["id"]] = face
-        self.dataset.log(DETECTIONS).append(detection)
-        self.done[(detection["image"], detection["detector"], detection["aligned"])] = detection
-        self.latest[detection["image"]] = detection
+                state.append(FACES, face)
+        state.append(DETECTIONS, detection)
         return detection
 
     def _with_source(self, face: dict, image: dict) -> dict:

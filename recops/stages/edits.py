@@ -1,7 +1,8 @@
 """rx-identity's and rx-delete's streams: one operation on each face or image a stream names.
 
-Ids come as arguments or lines (whole, or a unique start of one: ids.py); records of the handled types pass on, each followed by the
-record the operation wrote; every other record passes on untouched.
+Ids come as arguments or lines (whole, or a unique start of one: ids.py); records of the handled
+types pass on, each followed by the record the operation wrote; every other record passes on
+untouched.
 """
 
 from __future__ import annotations
@@ -11,24 +12,33 @@ from typing import Callable, Iterable
 from ..deletions import Deleter
 from ..errors import InputError, UsageError
 from ..identities import IdentityEditor
-from ..stream import BadInput, Emitter
+from ..stream import Emitter
+from .base import Stage
 
 
-def each(items: Iterable[dict | str | BadInput], out: Emitter, types: tuple[str, ...], stage: str,
-         apply: Callable[[str | dict], dict]) -> None:
-    for item in items:
-        if isinstance(item, BadInput):
-            out.bad_input(item)
-            continue
-        if isinstance(item, dict):
-            out.emit(item)
-            if item.get("type") not in types:
-                continue
-        item = item.strip() if isinstance(item, str) else item
+class Edit(Stage):
+    """One operation on each id (a line of the stream) and on each record of the handled types,
+    which passes on followed by the record the operation wrote."""
+
+    def __init__(self, emitter: Emitter, handles: tuple[str, ...], stage: str, apply: Callable[[str | dict], dict]):
+        super().__init__(emitter)
+        self.handles = handles
+        self.stage = stage
+        self.apply = apply
+
+    def path(self, line: str) -> Iterable[dict]:
+        self._apply(line.strip())
+        return ()
+
+    def finish(self, record: dict, result: None) -> None:
+        self.emitter.emit(record)
+        self._apply(record)
+
+    def _apply(self, item: str | dict) -> None:
         try:
-            out.emit(apply(item))
+            self.emitter.emit(self.apply(item))
         except InputError as exc:
-            out.fail(_id(item), stage, exc.reason, exc.kind)
+            self.emitter.fail(_id(item), self.stage, exc.reason, exc.kind)
 
 
 def link_each(editor: IdentityEditor, identity: str, op: str, items: Iterable, out: Emitter) -> None:
@@ -37,13 +47,13 @@ def link_each(editor: IdentityEditor, identity: str, op: str, items: Iterable, o
         found = editor.require(identity)
     except InputError as exc:
         raise UsageError(exc.reason) from None
-    each(items, out, ("face",), op, lambda face: editor.link(_id(face), found["id"], op))
+    Edit(out, ("face",), op, lambda face: editor.link(_id(face), found["id"], op)).run(items)
 
 
 def delete_each(deleter: Deleter, items: Iterable, out: Emitter) -> None:
     """Delete each face or image (an id's kind is looked up)."""
-    each(items, out, ("face", "image"), "delete",
-         lambda item: deleter.delete(_id(item), item["type"] if isinstance(item, dict) else None))
+    Edit(out, ("face", "image"), "delete",
+         lambda item: deleter.delete(_id(item), item["type"] if isinstance(item, dict) else None)).run(items)
 
 
 def _id(item: str | dict) -> str:

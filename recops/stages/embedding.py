@@ -15,17 +15,18 @@ import numpy as np
 
 from .. import models
 from ..errors import InputError
-from .face_runs import face_runs
-from ..parallel import ordered_map
 from ..pixels import load_rgb
 from ..records import timestamp
 from ..sources import image_source, read_source
 from ..store.dataset import Dataset
-from ..stream import BadInput, Emitter
+from ..stream import Emitter
+from .base import Passing, Stage, face_runs, followed
+from ..logs import EMBEDDINGS
+from ..state import state_of
+from ..vectors import Embeddings, as_vector
 
 logger = logging.getLogger("recops")
 STAGE = "embed"
-EMBEDDINGS = "embeddings"
 
 
 @dataclass(frozen=True)
@@ -33,13 +34,6 @@ class EmbedOptions:
     model: str
     flip: bool = False
     """Average each face's vector with its mirror image's: steadier, twice the work."""
-
-
-def as_vector(value) -> np.ndarray:
-    """A vector from a record: raw little-endian float32 bytes (msgpack) or a list (JSON)."""
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return np.frombuffer(value, dtype="<f4")
-    return np.asarray(value, dtype=np.float32)
 
 
 # A face this many pixels wide still makes a sharp 150-pixel chip (dlib pads it by a quarter).
@@ -70,61 +64,65 @@ def _work(task) -> tuple[np.ndarray, str, str, int] | InputError:
         return InputError("embed-failed", f"{type(exc).__name__}: {exc}")
 
 
-class FaceEmbedding:
+class FaceEmbedding(Stage):
     """Feed it records; it emits them with an embedding after each face, in input order."""
+
+    stage = STAGE
+    tool = "rx-embed"
+    handles = ("face",)
+    work = staticmethod(_work)
 
     def __init__(self, emitter: Emitter, options: EmbedOptions, dataset: Dataset | None = None,
                  workers: int = 1, force: bool = False):
         models.check_embedder(options.model)
-        self.emitter = emitter
+        super().__init__(emitter)
         self.options = options
         self.dataset = dataset
         self.workers = workers
         self.force = force
-        self.done: dict[str, dict] = {}
-        if dataset:
-            for record in dataset.log(EMBEDDINGS).records():
-                if record.get("model") == options.model:
-                    self.done[record["face"]] = record
+        self._own = Embeddings(options.model) if dataset is None else None
 
-    def run(self, items: Iterable[dict | str | BadInput]) -> None:
-        for (group, todo), result in ordered_map(self._groups(self._adopting(items)), _work, self.workers, self._task):
-            vectors = iter(result[0]) if isinstance(result, tuple) else None
-            for record in group:
-                if not any(record is face for face in todo):
-                    self._pass_or_reuse(record)
-                elif isinstance(result, InputError):
-                    self.emitter.emit(record)
-                    self.emitter.fail(record["id"], STAGE, result.reason, result.kind)
-                else:
-                    self._record(record, next(vectors), *result[1:])
+    @property
+    def done(self) -> Embeddings:
+        """The embeddings made before: the dataset's (state.py), or this filter's own of this run."""
+        return self._own if self._own is not None else Embeddings.of(self.dataset, self.options.model)
 
-    def _adopting(self, items: Iterable[dict | str | BadInput]) -> Iterator[dict | str | BadInput]:
+    def units(self, records: Iterable[dict]) -> Iterator:
+        """The faces of one image together, each run with the faces in it that need an embedding."""
+        for run in face_runs(self._adopting(records)):
+            yield run if isinstance(run, Passing) else (run, self._todo(run))
+
+    def _adopting(self, records: Iterable[dict]) -> Iterator[dict]:
         """A face followed by its embedding of this model (another host's rx-embed, say) is kept
         as it came, stored with the dataset, not computed again; the face then passes on with it."""
-        held = None
-        for item in items:
-            if held is not None:
-                face, held = held, None
+        if self.force:
+            yield from records
+            return
+        for record, embedding in followed(records, "face", self._belongs):
+            if embedding is not None:
                 try:
-                    adopted = self._adopt(face, item)  # before the face goes on, so it is not embedded again
-                except InputError as exc:
-                    self.emitter.fail(face["id"], STAGE, exc.reason, exc.kind)
-                    adopted = True  # refused and not passed on: the face is embedded here instead
-                yield face
-                if adopted:
-                    continue
-            if isinstance(item, dict) and item.get("type") == "face" and not self.force:
-                held = item
-                continue
-            yield item
-        if held is not None:
-            yield held
+                    self._adopt(record, embedding)  # before the face goes on, so it is not embedded again
+                except InputError as exc:  # refused and not passed on: the face is embedded here instead
+                    self.emitter.fail(record["id"], STAGE, exc.reason, exc.kind)
+            yield record
 
-    def _adopt(self, face: dict, item: object) -> bool:
-        if not (isinstance(item, dict) and item.get("type") == "embedding" and item.get("face") == face.get("id")
-                and item.get("model") == self.options.model and bool(item.get("flip")) == self.options.flip):
-            return False
+    def _belongs(self, face: dict, item: dict) -> bool:
+        return (item.get("type") == "embedding" and item.get("face") == face.get("id")
+                and item.get("model") == self.options.model and bool(item.get("flip")) == self.options.flip)
+
+    def finish(self, unit: tuple[list[dict], list[dict]], result) -> None:
+        group, todo = unit
+        vectors = iter(result[0]) if isinstance(result, tuple) else None
+        for record in group:
+            if not any(record is face for face in todo):
+                self._pass_or_reuse(record)
+            elif isinstance(result, InputError):
+                self.emitter.emit(record)
+                self.emitter.fail(record["id"], STAGE, result.reason, result.kind)
+            else:
+                self._record(record, next(vectors), *result[1:])
+
+    def _adopt(self, face: dict, item: dict) -> None:
         vector = as_vector(item["vector"])
         dim = models.embedding_dim(self.options.model)
         if dim is not None and len(vector) != dim:
@@ -133,16 +131,13 @@ class FaceEmbedding:
         if face["id"] not in self.done:
             embedding = {**item, "vector": vector.astype(np.float32)}
             embedding.pop("dataset", None)
-            if self.dataset:
-                self.dataset.log(EMBEDDINGS).append(embedding)
-            self.done[face["id"]] = embedding
-        return True
+            self._store(embedding)
 
-    def _groups(self, items: Iterable[dict | str | BadInput]) -> Iterator[tuple[list[dict], list[dict]]]:
-        """Runs of consecutive faces of one image, and every other record alone, each with the
-        faces in it that need an embedding."""
-        for run in face_runs(items, self.emitter, STAGE, "rx-embed"):
-            yield run, (self._todo(run) if run[0].get("type") == "face" else [])
+    def _store(self, embedding: dict) -> None:
+        if self.dataset:
+            state_of(self.dataset).append(EMBEDDINGS, embedding)
+        else:
+            self.done.add(embedding)
 
     def _todo(self, faces: list[dict]) -> list[dict]:
         todo, seen = [], set()
@@ -152,8 +147,8 @@ class FaceEmbedding:
                 seen.add(face.get("id"))
         return todo
 
-    def _task(self, item: tuple[list[dict], list[dict]]):
-        todo = item[1]
+    def task(self, unit: tuple[list[dict], list[dict]]):
+        todo = unit[1]
         if not todo:
             return None
         try:
@@ -164,7 +159,7 @@ class FaceEmbedding:
 
     def _pass_or_reuse(self, record: dict) -> None:
         self.emitter.emit(record)
-        stored = self.done.get(record.get("id")) if record.get("type") == "face" else None
+        stored = self.done.get(record.get("id"))
         if stored:
             self.emitter.emit({**stored, "vector": as_vector(stored["vector"])})
 
@@ -172,8 +167,6 @@ class FaceEmbedding:
         embedding = {"type": "embedding", "face": face["id"], "image": face["image"], "model": self.options.model,
                      "model_version": version, "dim": dim, "normalization": normalization,
                      "vector": vector.astype(np.float32), "ts": timestamp(), **({"flip": True} if self.options.flip else {})}
-        if self.dataset:
-            self.dataset.log(EMBEDDINGS).append(embedding)
-        self.done[face["id"]] = embedding
+        self._store(embedding)
         self.emitter.emit(face)
         self.emitter.emit(embedding)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from ..deletions import Deletions
 from ..errors import InputError
@@ -24,7 +24,8 @@ from ..outputs import private_folders
 from ..records import warning_record
 from ..sources import image_source, read_source
 from ..store.atomic import write_atomic
-from ..stream import BadInput, Emitter
+from ..stream import Emitter
+from .base import Passing, Stage, refuse_paths
 
 logger = logging.getLogger("recops")
 STAGE = "enrol"
@@ -53,7 +54,13 @@ def from_folder(image: dict) -> str:
     return folders[0]
 
 
-class Enrolment:
+class Enrolment(Stage):
+    """Feed it rx-detect's records: each image with exactly one face gets that face linked to its
+    identity; an image with none or several is refused (and copied to `errors_to`)."""
+
+    stage = STAGE
+    tool = "rx-enrol"
+
     def __init__(self, emitter: Emitter, editor: IdentityEditor, identity_of: IdentityOf,
                  errors_to: str | None = None, errors_in_folders: bool = False,
                  path_of: Callable[[dict], str | None] | None = None, names_only: bool = False):
@@ -61,7 +68,7 @@ class Enrolment:
         after its identity with `errors_in_folders` (as the old identity import did).
         `names_only`: what `identity_of` gives is a name or a whole id (a folder's name), never a
         start of an id."""
-        self.emitter = emitter
+        super().__init__(emitter)
         self.editor = editor
         self.identity_of = identity_of
         self.names_only = names_only
@@ -69,48 +76,38 @@ class Enrolment:
         self.errors_in_folders = errors_in_folders
         self.path_of = path_of or (lambda image: (image.get("paths") or [None])[0])
         self.linked = 0
-        self._image: dict | None = None
-        self._faces: list[dict] = []
 
     @property
     def deletions(self) -> Deletions:
         return self.editor.deletions
 
-    def run(self, items: Iterable[dict | str | BadInput]) -> None:
-        for item in self.deletions.screen(self._records(items), self.emitter, STAGE):
-            kind = item.get("type")
+    def path(self, path: str) -> Iterable[dict]:
+        return refuse_paths(self.emitter, STAGE, self.tool, "the records of rx-detect")(path)
+
+    def units(self, records: Iterable[dict]) -> Iterator:
+        """An image with its faces and its detection; the rest (an image whose detection did not
+        come, as it failed upstream) passes."""
+        image, faces = None, []
+        for record in self.deletions.screen(records, self.emitter, STAGE):
+            kind = record.get("type")
             if kind == "image":
-                self._release()
-                self._image = item
-            elif kind == "face" and self._image is not None and item.get("image") == self._image.get("id"):
-                self._faces.append(item)
-            elif kind == "detection" and self._image is not None and item.get("image") == self._image.get("id"):
-                self._enrol(item)
+                yield from _passing(image, faces)
+                image, faces = record, []
+            elif kind == "face" and image is not None and record.get("image") == image.get("id"):
+                faces.append(record)
+            elif kind == "detection" and image is not None and record.get("image") == image.get("id"):
+                yield image, faces, record
+                image, faces = None, []
             else:
-                self._release()
-                self.emitter.emit(item)
-        self._release()
+                yield from _passing(image, faces)
+                image, faces = None, []
+                yield Passing(record)
+        yield from _passing(image, faces)
 
-    def _records(self, items: Iterable[dict | str | BadInput]) -> Iterable[dict]:
-        for item in items:
-            if isinstance(item, BadInput):
-                self.emitter.bad_input(item)
-            elif isinstance(item, str):
-                self.emitter.fail(item, STAGE, "rx-enrol reads the records of rx-detect; pipe paths through it first",
-                                  "not-a-record")
-            else:
-                yield item
+    def finish(self, unit: tuple[dict, list[dict], dict], result: None) -> None:
+        self._enrol(*unit)
 
-    def _release(self) -> None:
-        """Pass on a held image whose detection did not come (it failed upstream)."""
-        if self._image is not None:
-            for record in [self._image, *self._faces]:
-                self.emitter.emit(record)
-        self._image, self._faces = None, []
-
-    def _enrol(self, detection: dict) -> None:
-        image, faces = self._image, self._faces
-        self._image, self._faces = None, []
+    def _enrol(self, image: dict, faces: list[dict], detection: dict) -> None:
         self.emitter.emit(image)
         if len(faces) != 1:
             if not faces and any(f in self.deletions.faces for f in detection.get("faces", ())):
@@ -178,3 +175,9 @@ class Enrolment:
         except (InputError, OSError) as exc:
             logger.error("%s: cannot copy to %s: %s", path or image["id"], self.errors_to, exc)
             return None
+
+
+def _passing(image: dict | None, faces: list[dict]) -> Iterator[Passing]:
+    if image is not None:
+        for record in [image, *faces]:
+            yield Passing(record)

@@ -8,6 +8,8 @@ import stat
 from typing import Iterable
 
 from .. import images
+from ..logs import IMAGES
+from ..state import state_of
 from ..errors import InputError
 from ..imageinfo import DEFAULT_MAX_PIXELS, inspect, sniff
 from ..inputs import walk_files
@@ -17,6 +19,7 @@ from ..store.objects import content_id
 from ..store.pathcache import PathCache
 from ..store.tree import ForeignEntry
 from ..stream import BadInput, Emitter, as_bytes
+from .base import records
 
 logger = logging.getLogger("recops")
 STAGE = "import"
@@ -83,10 +86,15 @@ class Importer:
         self.max_pixels = max_pixels
         self.inline = inline
         self.query = query
-        self.catalog = images.ImageCatalog(dataset.log(images.LOG).records() if dataset else ())
+        self._own = images.ImageCatalog() if dataset is None else None
         self.paths = PathCache(dataset.tree) if dataset and not rehash else None
         self.new = 0
         self.known = 0
+
+    @property
+    def catalog(self) -> images.ImageCatalog:
+        """The dataset's images (shared with every view of this process), or this filter's own."""
+        return self._own if self._own is not None else images.ImageCatalog.of(self.dataset)
 
     def __enter__(self) -> "Importer":
         return self
@@ -106,15 +114,15 @@ class Importer:
 
     def add_items(self, items: Iterable[dict | str | BadInput]) -> None:
         """Items read from stdin: paths (a folder here is an error), records, malformed input."""
-        for item in items:
-            if isinstance(item, str):
-                self.add_path(item)
-            elif isinstance(item, BadInput):
-                self.emitter.bad_input(item)
-            elif item.get("type") == "image" and ("data" in item or item.get("paths")):
-                self.add_record(item)
+        for record in records(items, self.emitter, self._path):
+            if record.get("type") == "image" and ("data" in record or record.get("paths")):
+                self.add_record(record)
             else:
-                self.emitter.emit(item)
+                self.emitter.emit(record)
+
+    def _path(self, path: str) -> tuple:
+        self.add_path(path)
+        return ()
 
     def add_path(self, path: str) -> None:
         full = absolute(path)
@@ -187,8 +195,9 @@ class Importer:
 
     def _store(self, record: dict) -> None:
         if self.dataset:
-            self.dataset.log(images.LOG).append(record)
-        self.catalog.add(dict(record))
+            state_of(self.dataset).append(IMAGES, record)
+        else:
+            self.catalog.add(dict(record))
 
     def _emit(self, id: str, data: bytes | None, source: str | None = None) -> None:
         """The image record; `path` names the file this run read it from (paths holds every one seen)."""

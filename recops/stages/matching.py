@@ -9,22 +9,30 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 
 from .. import images
 from ..deletions import Deletions
-from .embedding import EmbedOptions, FaceEmbedding, as_vector
+from .embedding import EmbedOptions, FaceEmbedding
+from ..vectors import as_vector
 from ..errors import InputError, UsageError
 from ..identities import IdentityView
 from ..records import timestamp
 from ..search import FaceSearch
+from ..datasets import effective_threshold
 from ..store.dataset import Dataset
-from ..stream import BadInput, Emitter
+from ..logs import MATCHES
+from ..state import state_of
+from ..stream import Emitter
+from .base import Passing, Stage, followed, refuse_paths
 
 STAGE = "match"
-MATCHES = "matches"
+
+
+def _its_embedding(face: dict, record: dict) -> bool:
+    return record.get("type") == "embedding" and record.get("face") == face["id"]
 
 
 @dataclass(frozen=True)
@@ -44,14 +52,14 @@ class Matcher:
         self.options = options
         self.model = dataset.config.model
         self.metric = dataset.config.metric
-        self.threshold = options.threshold if options.threshold is not None else dataset.config.effective_threshold()
+        self.threshold = options.threshold if options.threshold is not None else effective_threshold(dataset.config)
         if not (math.isfinite(self.threshold) and self.threshold >= 0):
             raise UsageError(f"a threshold is a distance, a finite number of 0 or more, not {self.threshold}")
         self.deletions = Deletions.of(dataset)
-        self.identities = IdentityView.of(dataset, self.deletions)
+        self.identities = IdentityView.of(dataset)
         only = set(self.identities.face_identity) if options.identified_only else None
         self.search = FaceSearch(dataset, self.model, self.metric, options.search_k, only)
-        self.query_images = {i["id"] for i in images.ImageCatalog(dataset.log(images.LOG).records()) if i.get("query")}
+        self.query_images = {i["id"] for i in images.ImageCatalog.of(dataset) if i.get("query")}
         self.excluded = set()
         for name in options.exclude_identities:
             try:
@@ -108,49 +116,61 @@ class Matcher:
                 "ts": timestamp()}
 
 
-class FaceMatching:
+class FaceMatching(Stage):
     """Feed it records: each embedding (and each face without one, embedded here) is followed by
     its matches; everything passes on. Each face joins the gallery once matched, so the faces of
     one stream are matched with each other too (each pair once). With `save`, matches are kept
     in the dataset."""
 
+    stage = STAGE
+    tool = "rx-match"
+
     def __init__(self, emitter: Emitter, matcher: Matcher, save: bool = False, workers: int = 1):
-        self.emitter = emitter
+        super().__init__(emitter)
         self.matcher = matcher
         self.save = save
-        self.workers = workers
+        self._embedded: list[dict] = []
+        self._embedding: FaceEmbedding | None = None
 
-    def run(self, items: Iterable[dict | str | BadInput]) -> None:
-        held: dict | None = None
-        for item in items:
-            if isinstance(item, BadInput):
-                self.emitter.bad_input(item)
-                continue
-            if isinstance(item, str):
-                self.emitter.fail(item, STAGE, "rx-match reads embedding or face records", "not-a-record")
-                continue
-            if held is not None:
-                if item.get("type") == "embedding" and item.get("face") == held["id"]:
-                    self.emitter.emit(held)
-                else:
-                    self._embed_and_match(held)
-                held = None
-            if item.get("type") == "face":
-                held = item
-                continue
-            self.emitter.emit(item)
-            if item.get("type") == "image" and item.get("query"):
-                self.matcher.query_images.add(item["id"])
-            if item.get("type") == "embedding" and item.get("model") == self.matcher.model:
-                self._match(item["face"], item["image"], as_vector(item["vector"]))
-        if held is not None:
-            self._embed_and_match(held)
+    def path(self, path: str) -> Iterable[dict]:
+        return refuse_paths(self.emitter, STAGE, self.tool, "embedding or face records")(path)
+
+    def units(self, records: Iterable[dict]) -> Iterator:
+        """A face with the embedding that follows it (or None: it is embedded here), an embedding
+        alone; the rest passes."""
+        for record, embedding in followed(records, "face", _its_embedding):
+            if record.get("type") == "face":
+                yield record, embedding
+            elif record.get("type") == "embedding":
+                yield None, record
+            else:
+                yield Passing(record)
+
+    def passing(self, record: dict) -> None:
+        self.emitter.emit(record)
+        if record.get("type") == "image" and record.get("query"):
+            self.matcher.query_images.add(record["id"])
+
+    def finish(self, unit: tuple[dict | None, dict | None], result: None) -> None:
+        face, embedding = unit
+        if embedding is None:
+            self._embed_and_match(face)
+            return
+        if face is not None:
+            self.emitter.emit(face)
+        self.emitter.emit(embedding)
+        if embedding.get("model") == self.matcher.model:
+            self._match(embedding["face"], embedding["image"], as_vector(embedding["vector"]))
 
     def _embed_and_match(self, face: dict) -> None:
-        """A face record that arrived without its embedding: embed it (stored, memoised) first."""
-        produced: list[dict] = []
-        inner = Emitter(produced.append)
-        FaceEmbedding(inner, EmbedOptions(self.matcher.model, self.matcher.dataset.config.flip), self.matcher.dataset).run([face])
+        """A face record that arrived without its embedding: embed it (stored, memoised) first,
+        by one embedding stage for the whole stream (one read of what the dataset holds)."""
+        if self._embedding is None:
+            dataset = self.matcher.dataset
+            self._embedding = FaceEmbedding(Emitter(self._embedded.append),
+                                            EmbedOptions(self.matcher.model, dataset.config.flip), dataset)
+        self._embedding.run([face])
+        produced, self._embedded[:] = list(self._embedded), []
         for record in produced:
             self.emitter.emit(record)
             if record.get("type") == "embedding":
@@ -165,6 +185,6 @@ class FaceMatching:
             return
         for record in self.matcher.matches(face, image, vector):
             if self.save:
-                self.matcher.dataset.log(MATCHES).append(record)
+                state_of(self.matcher.dataset).append(MATCHES, record)
             self.emitter.emit(record)
         self.matcher.search.add(face, image, vector)

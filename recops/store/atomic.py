@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-from typing import Iterator
-
-from ..errors import UsageError
 
 TEMP_PREFIX = ".tmp-"
 
@@ -62,30 +58,3 @@ def write_at(folder: int, name: str, data: bytes, mode: int = 0o400, sync_dir: b
         raise IsADirectoryError(errno.EISDIR, "a folder holds the name of the file to write", shown or name) from None
     if sync_dir:
         os.fsync(folder)
-
-
-@contextlib.contextmanager
-def atomic_output(path: str, mode: int = 0o600) -> Iterator[str]:
-    """A temp file's path to fill (a zip a library writes, say); on success it is synced and
-    renamed to `path`, on failure removed. A folder that cannot take the file is the caller's
-    mistake, told before any work."""
-    directory = os.path.dirname(path) or "."
-    temp = os.path.join(directory, TEMP_PREFIX + os.urandom(8).hex())
-    try:
-        os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot write there: {exc.strerror or exc}") from None
-    try:
-        yield temp
-        fd = os.open(temp, os.O_RDONLY)
-        try:
-            os.fchmod(fd, mode)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
-    fsync_dir(directory)

@@ -9,12 +9,14 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 
 from ..errors import DatasetError
-from ..model_names import METRICS
 from ..records import timestamp
 from .tree import MiB, ForeignEntry, Tree
 
 CONFIG_NAME = "recops.json"
 FORMAT_VERSION = 1
+METRICS = ("cosine", "euclidean", "euclidean_l2", "angular")
+"""deepface's four distances; recops.json's `metric` is one of them (metrics.py computes them)."""
+"""The metrics a config may name: recops.metrics computes each."""
 
 
 @dataclass
@@ -31,11 +33,6 @@ class Config:
     id: str = field(default_factory=lambda: os.urandom(16).hex())
     """Tells copies of one dataset from different datasets, so a merge of two unrelated ones is caught."""
     created: str = field(default_factory=timestamp)
-
-    def effective_threshold(self) -> float:
-        from ..model_names import default_threshold
-
-        return self.threshold if self.threshold is not None else default_threshold(self.model, self.metric)
 
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")

@@ -7,7 +7,6 @@ import os
 import stat
 from typing import Iterator
 
-from ..model_names import DEFAULT_DETECTOR, DEFAULT_METRIC, DEFAULT_MODEL
 from ..errors import DatasetError
 from . import config as _config
 from . import layout
@@ -71,9 +70,9 @@ class Dataset:
     def create(
         cls,
         root: str,
-        detector: str = DEFAULT_DETECTOR,
-        model: str = DEFAULT_MODEL,
-        metric: str = DEFAULT_METRIC,
+        detector: str,
+        model: str,
+        metric: str,
         threshold: float | None = None,
         description: str = "",
         flip: bool = False,

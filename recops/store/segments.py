@@ -147,6 +147,8 @@ class RecordLog:
         self._pending: list[dict] = []
         self._since = time.monotonic()
         self._known: set[str] | None = None
+        self.appended = 0
+        """Records this process appended: a view folded at one count knows when it is behind."""
 
     @property
     def directory(self) -> str:
@@ -216,6 +218,7 @@ class RecordLog:
 
     def append(self, record: dict) -> None:
         self._pending.append(record)
+        self.appended += 1
         if len(self._pending) >= self.flush_every or time.monotonic() - self._since >= self.flush_seconds:
             self.flush()
 

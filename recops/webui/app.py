@@ -23,6 +23,7 @@ import jinja2
 from .. import __version__
 from ..errors import InputError, LockedError, RecopsError
 from ..report.context import UNKNOWN_COLOR
+from ..datasets import effective_threshold
 from ..store.objects import ObjectStore
 from ..store.tree import ForeignEntry
 from . import actions, pages
@@ -148,7 +149,7 @@ class WebApp:
         query = {k: v[0] for k, v in request.query.items() if k != "note"}
         here = request.path + (f"?{urlencode(query)}" if query else "")
         return self.render(template, site={"key": site.key, "root": site.root, "name": os.path.basename(site.root),
-                                           "config": snap.config, "threshold": snap.config.effective_threshold(),
+                                           "config": snap.config, "threshold": effective_threshold(snap.config),
                                            "single": self.sites.single is not None},
                            here=here, note=self.notes.get(request.arg("note")), nav=SECTIONS.get(template, template),
                            query=query, **variables)

@@ -16,9 +16,9 @@ from typing import Iterator
 import xxhash
 
 from ..datasets import dataset_record
-from ..stages.embedding import EMBEDDINGS
+from ..logs import EMBEDDINGS
 from ..errors import RecopsError
-from ..index import Vectors
+from ..vectors import Vectors
 from ..stages.matching import Matcher, MatchOptions
 from ..review import ReviewOptions, match_faces
 from ..store.dataset import Dataset, find_datasets

@@ -15,11 +15,10 @@ from .. import images
 from ..clustering import history
 from ..deletions import Deletions
 from ..faces import FaceCatalog
-from ..folding import order
+from ..attributes import Attributes
 from ..identities import IdentityView
-from ..stages.matching import MATCHES
-from ..stages.recognition import recognised
-from ..report.attributes import ATTRIBUTES, fold_attributes
+from ..logs import IMAGES
+from ..matches import Matches
 from ..report.context import UNKNOWN_COLOR, safe_color
 from ..store.dataset import Dataset
 from ..store.segments import FOLDER as RECORDS, RecordLog, SegmentDamaged
@@ -65,7 +64,7 @@ class _CachedDataset:
         return getattr(self._dataset, name)
 
     def log(self, name: str) -> "_CachedLog":
-        return _CachedLog(self._dataset.log(name), self._cache, copies=name == images.LOG)
+        return _CachedLog(self._dataset.log(name), self._cache, copies=name == IMAGES)
 
 
 class _CachedLog:
@@ -150,17 +149,17 @@ class Snapshot:
             dataset = _CachedDataset(dataset, cache)
         snap.deletions = Deletions.of(dataset)
         hides = snap.deletions.hides
-        catalog = images.ImageCatalog(dataset.log(images.LOG).records())
+        catalog = images.ImageCatalog.of(dataset)
         for image in sorted(catalog, key=lambda i: (i.get("ts", ""), i["id"])):
             if not hides(image=image["id"]):
                 snap.images[image["id"]] = image
-        for face in FaceCatalog(dataset):
+        for face in FaceCatalog.of(dataset):
             if face.get("image") in snap.images and not hides(face["id"], face.get("image")):
                 snap.faces[face["id"]] = face
                 snap.faces_of.setdefault(face["image"], []).append(face)
         for faces in snap.faces_of.values():
             faces.sort(key=lambda f: ((f.get("box") or [0])[0], f["id"]))
-        snap.view = IdentityView.of(dataset, snap.deletions)
+        snap.view = IdentityView.of(dataset)
         for face, identity in sorted(snap.view.rejected):
             snap.rejected_of.setdefault(face, []).append(identity)
         clustering = history.current(dataset, lambda f: f not in snap.faces)
@@ -168,29 +167,23 @@ class Snapshot:
             snap.clusters = history.labelled(list(clustering.clusters.values()))
             snap.cluster_by_id = {c["id"]: c for c in snap.clusters}
             snap.cluster_of = {face: c["id"] for c in snap.clusters for face in c["faces"]}
-        fold_attributes(dataset.log(ATTRIBUTES).records(), snap.attributes)
+        stated = Attributes.of(dataset)
+        snap.attributes = {face: stated.of_face(face) for face in stated.faces()}
         snap.labels = {face: attribute_labels(a) for face, a in snap.attributes.items() if face in snap.faces}
         snap._matches(dataset)
         snap._recognitions(dataset)
         return snap
 
     def _matches(self, dataset: Dataset) -> None:
-        latest: dict[tuple[str, str], dict] = {}
-        for match in dataset.log(MATCHES).records():
-            if match.get("type") != "match" or match.get("query") not in self.faces \
-                    or match.get("candidate") not in self.faces:
-                continue
-            key = (match["query"], match["candidate"])
-            if key not in latest or order(match) > order(latest[key]):
-                latest[key] = match
-        for match in latest.values():
-            self.matches_of.setdefault(match["query"], []).append(match)
+        for match in Matches.of(dataset).latest.values():
+            if match["query"] in self.faces and match["candidate"] in self.faces:
+                self.matches_of.setdefault(match["query"], []).append(match)
         for matches in self.matches_of.values():
             matches.sort(key=lambda m: (m.get("distance", 0.0), m["candidate"]))
 
     def _recognitions(self, dataset: Dataset) -> None:
         when = {id: image.get("ts", "") for id, image in self.images.items() if image.get("query")}
-        for image, ts in recognised(dataset.log(MATCHES).records()).items():
+        for image, ts in Matches.of(dataset).recognised.items():
             if image in self.images:
                 when[image] = max(when.get(image, ""), ts)
         self.recognitions = dict(sorted(when.items(), key=lambda item: (item[1], item[0]), reverse=True))

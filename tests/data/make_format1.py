@@ -28,6 +28,7 @@ from recops.stages.matching import FaceMatching, Matcher  # noqa: E402
 from recops.stages.analysis import FaceAnalysis  # noqa: E402
 from recops.stages.recognition import recognize  # noqa: E402
 from recops.store.dataset import Dataset  # noqa: E402
+from recops.datasets import create_dataset  # noqa: E402
 from recops.stream import Emitter  # noqa: E402
 
 
@@ -51,7 +52,7 @@ def main() -> None:
     for n in range(4):
         with open(os.path.join(photos, f"p{n}.jpg"), "wb") as handle:
             handle.write(make_jpeg(n, size=(96, 72)))
-    Dataset.create(target, detector="fake", model="Fake", threshold=50.0, description="format 1 as written").close()
+    create_dataset(target, detector="fake", model="Fake", threshold=50.0, description="format 1 as written").close()
     records: list[dict] = []
     with Dataset.open(target) as dataset:
         imported: list[dict] = []

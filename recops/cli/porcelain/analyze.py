@@ -1,17 +1,17 @@
 """recops dataset-compute-extended-fields: the original's attribute analysis, over rx-analyze's core."""
 
-from ..stages.analysis import analyze
-from ..listing import list_kind
-from ..store.dataset import Dataset, locate
-from ..stream import Emitter
-from .analyze import AgeOpt, EmotionOpt, GenderOpt, ModelsOpt, RaceOpt
-from .pipeline import ForceOpt, JobsOpt, jobs
-from .porcelain import DatasetArg, app, run
+from ...stages.analysis import analyze
+from ...listing import list_kind
+from ...store.dataset import Dataset, locate
+from ...stream import Emitter
+from ..analyze import AgeOpt, EmotionOpt, GenderOpt, ModelsOpt, RaceOpt
+from ..pipeline import ForceOpt, JobsOpt, jobs
+from .shared import DatasetArg, app, run
 
 
 @app.command("dataset-compute-extended-fields")
 def dataset_compute_extended_fields(
-    dataset: DatasetArg,
+    root: DatasetArg,
     age: AgeOpt = None,
     gender: GenderOpt = None,
     emotion: EmotionOpt = None,
@@ -32,7 +32,7 @@ def dataset_compute_extended_fields(
     without it, race is skipped with a warning.
     """
     with run("dataset-compute-extended-fields") as out:
-        with Dataset.open(locate(dataset)) as ds:
+        with Dataset.open(locate(root)) as dataset:
             attributes = Emitter(lambda record: out.emit(record) if record.get("type") != "face" else None)
             wanted = {"age": age, "gender": gender, "emotion": emotion, "race": race}
-            analyze(attributes, list_kind(ds, "faces"), wanted, model or (), ds, jobs(workers), force)
+            analyze(attributes, list_kind(dataset, "faces"), wanted, model or (), dataset, jobs(workers), force)

@@ -4,17 +4,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..clustering.naming import name_cluster
-from ..clustering.run import ClusterOptions, cluster_and_write
-from ..parallel import cpu_count
-from ..store.dataset import Dataset, locate
-from .common import distance
-from .porcelain import DatasetArg, app, run
+from ...clustering.naming import name_cluster
+from ...clustering.run import ClusterOptions, cluster_and_write
+from ...parallel import cpu_count
+from ...store.dataset import Dataset, locate
+from ..common import distance
+from .shared import DatasetArg, app, run
 
 
 @app.command("dataset-cluster-faces")
 def dataset_cluster_faces(
-    dataset: DatasetArg,
+    root: DatasetArg,
     output: Annotated[str, typer.Option("-o", "--output", metavar="DIR", help="Folder to write one folder of face crops per cluster into (new or empty): DIR/cluster-LABEL/FACE_ID.jpg.")] = "clustered",
     threshold: Annotated[Optional[float], typer.Option(metavar="DISTANCE", parser=distance, help="Farthest distance of two faces that may share a cluster [default: 0.055 for Dlib and cosine; rx-cluster --help].")] = None,
     skip_single_faces: Annotated[bool, typer.Option("--skip-single-faces", help="Export only faces that share their cluster with another face.")] = False,
@@ -26,18 +26,18 @@ def dataset_cluster_faces(
     faces linked to an identity start in one.
     """
     with run("dataset-cluster-faces") as out:
-        with Dataset.open(locate(dataset)) as ds:
-            cluster_and_write(ds, ClusterOptions(threshold, jobs=cpu_count()), out, skip_single_faces, output)
+        with Dataset.open(locate(root)) as dataset:
+            cluster_and_write(dataset, ClusterOptions(threshold, jobs=cpu_count()), out, skip_single_faces, output)
 
 
 @app.command("cluster-to-identity")
 def cluster_to_identity(
     cluster: Annotated[str, typer.Argument(metavar="CLUSTER", help="Cluster label in the current clustering, or its id (or a unique start of it).")],
     name: Annotated[str, typer.Argument(metavar="NAME", help="Identity name (or id, or a unique start of it): created when no identity has it.")],
-    dataset: DatasetArg,
+    root: DatasetArg,
 ) -> None:
     """Make a cluster an identity: link its faces to NAME, created when missing (rx-cluster name)."""
     with run("cluster-to-identity") as out:
-        with Dataset.open(locate(dataset)) as ds:
-            for record in name_cluster(ds, cluster, name, out):
+        with Dataset.open(locate(root)) as dataset:
+            for record in name_cluster(dataset, cluster, name, out):
                 out.emit(record)

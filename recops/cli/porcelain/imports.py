@@ -7,12 +7,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..stages.folder_imports import CreatedObjects, ImportOptions, import_faces, import_identities, import_images, objects_file
-from ..records import timestamp
-from ..store.dataset import Dataset, locate
-from . import common, table
-from .pipeline import JobsOpt, jobs
-from .porcelain import DatasetArg, app, run
+from ...stages.folder_imports import CreatedObjects, ImportOptions, import_faces, import_identities, import_images, objects_file
+from ...records import timestamp
+from ...store.dataset import Dataset, locate
+from .. import common, table
+from ..pipeline import JobsOpt, jobs
+from .shared import DatasetArg, app, run
 
 TargetArg = Annotated[str, typer.Argument(metavar="TARGET_PATH", help="Image file or folder (walked).")]
 ConsentOpt = Annotated[Optional[bool], typer.Option("--consent/--no-consent", help="Record that the people shown consented (or not).")]
@@ -23,7 +23,7 @@ OutputObjectsOpt = Annotated[Optional[str], typer.Option(metavar="FILE", help="A
 OutputFormatOpt = Annotated[str, typer.Option(metavar="csv|jsonl", help="Format of --output-objects: csv (kind,id,path, no header) or jsonl.")]
 
 
-def _import(name: str, dataset: str, output_objects: str | None, output_format: str, call) -> None:
+def _import(name: str, root: str, output_objects: str | None, output_format: str, call) -> None:
     """Run one import: records on stdout, or on a terminal a table of the objects it stored."""
     show_table = common.stdout_is_terminal()
     with run(name) as out:
@@ -33,9 +33,9 @@ def _import(name: str, dataset: str, output_objects: str | None, output_format: 
             if output_objects:
                 writers.append(stack.enter_context(objects_file(output_objects, output_format)))
             objects = CreatedObjects(timestamp(), lambda row: [write(row) for write in writers])
-            ds = stack.enter_context(Dataset.open(locate(dataset)))
+            dataset = stack.enter_context(Dataset.open(locate(root)))
             sink = stack.enter_context(common.counted(name)) if show_table else out
-            call(ds, sink, objects)
+            call(dataset, sink, objects)
             if sink is not out:
                 out.failures += sink.failures
         if show_table:
@@ -45,7 +45,7 @@ def _import(name: str, dataset: str, output_objects: str | None, output_format: 
 @app.command("dataset-import-images")
 def dataset_import_images(
     target_path: TargetArg,
-    dataset: DatasetArg,
+    root: DatasetArg,
     consent: ConsentOpt = None,
     align: AlignOpt = True,
     force: ForceOpt = False,
@@ -60,14 +60,14 @@ def dataset_import_images(
     and faces that were deleted stay deleted. Writes the records of every stage on stdout; on a
     terminal, a table of the objects stored.
     """
-    _import("dataset-import-images", dataset, output_objects, output_format,
-            lambda ds, out, objects: import_images(ds, target_path, out, ImportOptions(consent, align, force, jobs(workers)), objects))
+    _import("dataset-import-images", root, output_objects, output_format,
+            lambda dataset, out, objects: import_images(dataset, target_path, out, ImportOptions(consent, align, force, jobs(workers)), objects))
 
 
 @app.command("dataset-import-faces")
 def dataset_import_faces(
     target_path: TargetArg,
-    dataset: DatasetArg,
+    root: DatasetArg,
     consent: ConsentOpt = None,
     identity_id: Annotated[Optional[str], typer.Option(metavar="IDENTITY_ID", help="Link every face to this identity (an id or a unique start of it, or a name; create it with identity-create).")] = None,
     align: AlignOpt = True,
@@ -83,15 +83,15 @@ def dataset_import_faces(
     in the dataset, its faces unlinked and not embedded. Stop at any time with Ctrl-C: what is
     done is stored, and a re-run picks up from there without linking anything twice.
     """
-    _import("dataset-import-faces", dataset, output_objects, output_format,
-            lambda ds, out, objects: import_faces(ds, target_path, out, ImportOptions(consent, align, force, jobs(workers), output_errors),
+    _import("dataset-import-faces", root, output_objects, output_format,
+            lambda dataset, out, objects: import_faces(dataset, target_path, out, ImportOptions(consent, align, force, jobs(workers), output_errors),
                                                   identity_id, objects))
 
 
 @app.command("dataset-import-identities")
 def dataset_import_identities(
     target_path: Annotated[str, typer.Argument(metavar="TARGET_PATH", help="Folder holding one folder per identity, each named after it.")],
-    dataset: DatasetArg,
+    root: DatasetArg,
     consent: ConsentOpt = None,
     align: AlignOpt = True,
     force: ForceOpt = False,
@@ -107,6 +107,6 @@ def dataset_import_identities(
     --output-errors/IDENTITY). Stop at any time with Ctrl-C: what is done is stored, and a re-run
     picks up from there without linking anything twice; links a person undid since stay undone.
     """
-    _import("dataset-import-identities", dataset, output_objects, output_format,
-            lambda ds, out, objects: import_identities(ds, target_path, out, ImportOptions(consent, align, force, jobs(workers), output_errors),
+    _import("dataset-import-identities", root, output_objects, output_format,
+            lambda dataset, out, objects: import_identities(dataset, target_path, out, ImportOptions(consent, align, force, jobs(workers), output_errors),
                                                        objects))

@@ -4,18 +4,18 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..backup import MAX_MEMBERS, backup, parse_size, restore
-from ..errors import DamagedError
-from ..export import export
-from ..fsck import fsck
-from ..store.dataset import Dataset, locate
-from ..stream import Emitter
-from .porcelain import DatasetArg, app, run
+from ...backup import MAX_MEMBERS, backup, parse_size, restore
+from ...errors import DamagedError
+from ...export import export
+from ...fsck import fsck
+from ...store.dataset import Dataset, locate
+from ...stream import Emitter
+from .shared import DatasetArg, app, run
 
 
 @app.command("backup")
 def backup_command(
-    dataset: DatasetArg,
+    root: DatasetArg,
     output: Annotated[str, typer.Option("-o", "--output", metavar="FILE", help="The zip to write.")] = "backup.zip",
 ) -> None:
     """Back a dataset up into one zip: config, objects, records and search index.
@@ -23,8 +23,8 @@ def backup_command(
     Restore with `recops restore FILE DIR`, or unzip it and point -d at the folder.
     """
     with run("backup") as out:
-        with Dataset.open(locate(dataset)) as ds:
-            out.emit(backup(ds, output))
+        with Dataset.open(locate(root)) as dataset:
+            out.emit(backup(dataset, output))
 
 
 @app.command("restore")
@@ -51,20 +51,20 @@ def restore_command(
         out.emit(restore(archive, target, max_size=limit, max_members=max_members))
         if check:
             problems = Emitter(lambda record: None)
-            with Dataset.open(target) as ds:
-                report = fsck(ds, problems)
-            out.emit(report.record(ds))
+            with Dataset.open(target) as dataset:
+                report = fsck(dataset, problems)
+            out.emit(report.record(dataset))
             if report.problems:
                 raise DamagedError(f"{target}: restored, but rx-fsck finds {report.problems} problem(s)")
 
 
 @app.command("dataset-export")
 def dataset_export_command(
-    dataset: DatasetArg,
+    root: DatasetArg,
     output: Annotated[str, typer.Option("-o", "--output", metavar="FILE", help="The zip to write.")] = "output.zip",
 ) -> None:
     """Export a dataset as plain files in a zip: images/<id>.<ext>, identities/<name>/<face>.jpg
     (the faces of each identity, cropped) and faces/<face>.jpg (faces of nobody yet)."""
     with run("dataset-export") as out:
-        with Dataset.open(locate(dataset)) as ds:
-            out.emit(export(ds, output))
+        with Dataset.open(locate(root)) as dataset:
+            out.emit(export(dataset, output))
