@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test install docs bench demo clean
+.PHONY: test install docs bench demo clean format
 
 # fer ships the emotion model rx-analyze runs; recops needs only that file, and fer's own
 # requirements (TensorFlow, torch, OpenCV 5) would break the OpenCV 4 that recops needs: no deps.
@@ -29,7 +29,14 @@ test: $(STAMP)
 		|| ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 		$(SUDO) apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null) \
 		|| echo "make test: could not install $(SYSTEM_PACKAGES); the tests that need them will fail or skip" >&2
+	$(BIN)/ruff check recops tests bench
+	$(BIN)/ruff format --check recops tests bench
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# ruff's fixes and formatting, as make test checks them.
+format: $(STAMP)
+	$(BIN)/ruff check --fix recops tests bench
+	$(BIN)/ruff format recops tests bench
 
 docs: $(STAMP)
 	$(BIN)/python -m recops.cli.docs --write

@@ -23,7 +23,6 @@ import tempfile
 import time
 
 import numpy as np
-
 from pipeline_speed import tool
 
 MIN_PHOTOS = 10
@@ -35,7 +34,11 @@ def people(folder: str, limit: int | None) -> dict[str, list[str]]:
     found = {}
     for name in sorted(os.listdir(folder)):
         path = os.path.join(folder, name)
-        photos = sorted(os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(".jpg")) if os.path.isdir(path) else []
+        photos = (
+            sorted(os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(".jpg"))
+            if os.path.isdir(path)
+            else []
+        )
         if len(photos) >= MIN_PHOTOS:
             found[name] = photos
     if limit:
@@ -62,8 +65,15 @@ def detected(paths: list[str], tmp: str) -> str:
     with open(listing, "wb") as out:
         out.write(b"\0".join(os.fsencode(p) for p in paths))
     q = shlex.quote
-    subprocess.run(["bash", "-c", f"set -o pipefail; {q(tool('rx-import'))} -0 -q -d {q(dataset)} < {q(listing)} "
-                    f"| {q(tool('rx-detect'))} -q > /dev/null"], check=True)
+    subprocess.run(
+        [
+            "bash",
+            "-c",
+            f"set -o pipefail; {q(tool('rx-import'))} -0 -q -d {q(dataset)} < {q(listing)} "
+            f"| {q(tool('rx-detect'))} -q > /dev/null",
+        ],
+        check=True,
+    )
     return dataset
 
 
@@ -85,7 +95,10 @@ def central_faces(dataset: str, paths: list[str]) -> dict[str, dict]:
             if path is None:
                 continue
             w, h = size[face["image"]]
-            off = lambda f: (f["box"][0] + f["box"][2] - w) ** 2 + (f["box"][1] + f["box"][3] - h) ** 2
+
+            def off(f, w=w, h=h):
+                return (f["box"][0] + f["box"][2] - w) ** 2 + (f["box"][1] + f["box"][3] - h) ** 2
+
             if path not in chosen or off(face) < off(chosen[path]):
                 chosen[path] = face
     return chosen
@@ -148,7 +161,7 @@ def run(opts) -> dict:
     try:
         faces = central_faces(detected(paths, tmp), paths)
         found, seconds, error = analysed(faces, tmp)
-        sample = [faces[p] for p in list(faces)[::max(1, len(faces) // TIMED_FACES)]][:TIMED_FACES]
+        sample = [faces[p] for p in list(faces)[:: max(1, len(faces) // TIMED_FACES)]][:TIMED_FACES]
         models_used = next(iter(found.values()))["models"] if found else {}
         per_model = time_models(sample, list(models_used.values())) if sample and models_used else {}
     finally:
@@ -173,11 +186,18 @@ def run(opts) -> dict:
             ages_std.append(statistics.pstdev(ages))
             ages_iqr.append(quartile_range(ages))
             ages_range.append(max(ages) - min(ages))
-        rows.append({"person": name, "photos": len(group[name]), "analysed": len(records), "majority gender": label,
-                     "agreeing": round(share, 3) if share is not None else None,
-                     "median age": round(statistics.median(ages), 1) if ages else None,
-                     "age std": round(statistics.pstdev(ages), 1) if len(ages) >= 2 else None,
-                     "age IQR": round(quartile_range(ages), 1) if len(ages) >= 2 else None})
+        rows.append(
+            {
+                "person": name,
+                "photos": len(group[name]),
+                "analysed": len(records),
+                "majority gender": label,
+                "agreeing": round(share, 3) if share is not None else None,
+                "median age": round(statistics.median(ages), 1) if ages else None,
+                "age std": round(statistics.pstdev(ages), 1) if len(ages) >= 2 else None,
+                "age IQR": round(quartile_range(ages), 1) if len(ages) >= 2 else None,
+            }
+        )
     emotions = collections.Counter(r["dominant_emotion"] for r in found.values() if "dominant_emotion" in r)
     analysed_n = len(found)
     summary = [
@@ -185,30 +205,65 @@ def run(opts) -> dict:
         {"measure": "photos", "value": len(paths)},
         {"measure": "photos with a face", "value": len(faces)},
         {"measure": "faces analysed", "value": analysed_n},
-        {"measure": "gender: share of a person's photos agreeing with their majority, mean over people",
-         "value": round(statistics.mean(a for a, _, _ in agreement), 4) if agreement else None},
-        {"measure": "gender: same share over all photos", "value": round(sum(c for _, c, _ in agreement) / sum(n for _, _, n in agreement), 4) if agreement else None},
+        {
+            "measure": "gender: share of a person's photos agreeing with their majority, mean over people",
+            "value": round(statistics.mean(a for a, _, _ in agreement), 4) if agreement else None,
+        },
+        {
+            "measure": "gender: same share over all photos",
+            "value": round(sum(c for _, c, _ in agreement) / sum(n for _, _, n in agreement), 4) if agreement else None,
+        },
         {"measure": "gender: people whose photos all agree", "value": sum(a == 1 for a, _, _ in agreement)},
         {"measure": "gender: people below 90% agreement", "value": sum(a < 0.9 for a, _, _ in agreement)},
-        {"measure": "age: median over people of the per-person std (years)", "value": round(statistics.median(ages_std), 2) if ages_std else None},
-        {"measure": "age: median over people of the per-person IQR (years)", "value": round(statistics.median(ages_iqr), 2) if ages_iqr else None},
-        {"measure": "age: median over people of the per-person range (years)", "value": round(statistics.median(ages_range), 1) if ages_range else None},
-        {"measure": "rx-analyze, whole run (process, default workers), ms per face", "value": round(seconds / max(1, analysed_n) * 1000, 1)},
+        {
+            "measure": "age: median over people of the per-person std (years)",
+            "value": round(statistics.median(ages_std), 2) if ages_std else None,
+        },
+        {
+            "measure": "age: median over people of the per-person IQR (years)",
+            "value": round(statistics.median(ages_iqr), 2) if ages_iqr else None,
+        },
+        {
+            "measure": "age: median over people of the per-person range (years)",
+            "value": round(statistics.median(ages_range), 1) if ages_range else None,
+        },
+        {
+            "measure": "rx-analyze, whole run (process, default workers), ms per face",
+            "value": round(seconds / max(1, analysed_n) * 1000, 1),
+        },
     ]
-    timing = [{"model": name, "attribute": attribute, "ms per face (one process, one face a call)": round(per_model.get(name, 0), 2),
-               "faces timed": len(sample)} for attribute, name in models_used.items()]
-    emotion_rows = [{"emotion": label, "faces": count, "share": round(count / max(1, analysed_n), 3)}
-                    for label, count in emotions.most_common()]
+    timing = [
+        {
+            "model": name,
+            "attribute": attribute,
+            "ms per face (one process, one face a call)": round(per_model.get(name, 0), 2),
+            "faces timed": len(sample),
+        }
+        for attribute, name in models_used.items()
+    ]
+    emotion_rows = [
+        {"emotion": label, "faces": count, "share": round(count / max(1, analysed_n), 3)}
+        for label, count in emotions.most_common()
+    ]
     rows.sort(key=lambda r: (r["agreeing"] if r["agreeing"] is not None else 2, r["person"]))
     notes = [
         "No ground truth: LFW has no attribute labels. Consistency is a floor on reliability, not accuracy.",
         "These models are weak and categorise people in a discriminatory way; treat their output as unreliable.",
-        f"models: {', '.join(f'{a}={n}' for a, n in models_used.items())}; race needs deepface's own file and is skipped here",
-        f"{os.cpu_count()} CPUs; faces from {'bench/out/lfw.rx' if os.path.isdir(LFW_DATASET) else 'a fresh rx-detect run'}",
+        f"models: {', '.join(f'{a}={n}' for a, n in models_used.items())}; "
+        "race needs deepface's own file and is skipped here",
+        f"{os.cpu_count()} CPUs; faces from "
+        f"{'bench/out/lfw.rx' if os.path.isdir(LFW_DATASET) else 'a fresh rx-detect run'}",
     ]
     if error:
         notes.append(f"rx-analyze: {error}")
-    return {"title": title, "notes": notes,
-            "tables": {"summary": summary, "time per face, per model": timing, "dominant emotion over all faces": emotion_rows,
-                       "the 10 people whose gender agrees least": rows[:10]},
-            "ok": not error and analysed_n == len(faces)}
+    return {
+        "title": title,
+        "notes": notes,
+        "tables": {
+            "summary": summary,
+            "time per face, per model": timing,
+            "dominant emotion over all faces": emotion_rows,
+            "the 10 people whose gender agrees least": rows[:10],
+        },
+        "ok": not error and analysed_n == len(faces),
+    }

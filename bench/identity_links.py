@@ -58,8 +58,11 @@ def recops(*args: str, check_codes=(0,)) -> tuple[list[dict], float]:
 
 
 def people(lfw: str) -> dict[str, list[str]]:
-    return {name: sorted(os.listdir(os.path.join(lfw, name))) for name in sorted(os.listdir(lfw))
-            if os.path.isdir(os.path.join(lfw, name))}
+    return {
+        name: sorted(os.listdir(os.path.join(lfw, name)))
+        for name in sorted(os.listdir(lfw))
+        if os.path.isdir(os.path.join(lfw, name))
+    }
 
 
 def link_tree(root: str, photos: dict[str, list[str]]) -> str:
@@ -84,14 +87,22 @@ def score(dataset: str, truth: dict[str, str], wanted: set[str], threshold: floa
     right = [p for p in proposals if truth.get(p["image"]) == LFW_NAMES.get(p["identity_name"], p["identity_name"])]
     found = {p["image"] for p in right}
     pairs = [(p["image"], p["identity"]) for p in proposals]
-    return {"threshold": proposals[0]["threshold"] if proposals else threshold, "proposals": len(proposals),
-            "same photo twice": len(pairs) - len(set(pairs)),
-            "right": len(right), "precision": len(right) / len(proposals) if proposals else None,
-            "query photos of enrolled": len(wanted), "recalled": len(found & wanted),
-            "recall": len(found & wanted) / len(wanted) if wanted else None, "match s": seconds}
+    return {
+        "threshold": proposals[0]["threshold"] if proposals else threshold,
+        "proposals": len(proposals),
+        "same photo twice": len(pairs) - len(set(pairs)),
+        "right": len(right),
+        "precision": len(right) / len(proposals) if proposals else None,
+        "query photos of enrolled": len(wanted),
+        "recalled": len(found & wanted),
+        "recall": len(found & wanted) / len(wanted) if wanted else None,
+        "match s": seconds,
+    }
 
 
-def case(tmp: str, label: str, enrol: list[str], queries: dict[str, list[str]], enrolled_lfw: set[str]) -> tuple[list[dict], dict]:
+def case(
+    tmp: str, label: str, enrol: list[str], queries: dict[str, list[str]], enrolled_lfw: set[str]
+) -> tuple[list[dict], dict]:
     """Enrol the identity folders, import the query photos, score proposals at every threshold."""
     dataset = os.path.join(tmp, label + ".rx")
     recops("dataset-create", dataset)
@@ -106,9 +117,14 @@ def case(tmp: str, label: str, enrol: list[str], queries: dict[str, list[str]], 
     truth = {r["id"]: os.path.basename(os.path.dirname(r["paths"][-1])) for r in records if r["type"] == "image"}
     wanted = {id for id, person in truth.items() if person in enrolled_lfw}
     identities, _ = recops("dataset-list-identities", "-d", dataset)
-    facts = {"identities": len(identities), "enrolled faces": sum(i["faces"] for i in identities),
-             "enrolment refusals": errors, "query photos": len(truth),
-             "query faces": sum(1 for r in records if r["type"] == "face"), **timing}
+    facts = {
+        "identities": len(identities),
+        "enrolled faces": sum(i["faces"] for i in identities),
+        "enrolment refusals": errors,
+        "query photos": len(truth),
+        "query faces": sum(1 for r in records if r["type"] == "face"),
+        **timing,
+    }
     rows = [{"case": label, **score(dataset, truth, wanted, t)} for t in THRESHOLDS]
     return rows, facts
 
@@ -137,10 +153,14 @@ def run(opts) -> dict:
 
         regulars = spread([n for n in everyone if len(everyone[n]) >= ENROL_PHOTOS + 5], ENROLLED)
         loners = spread([n for n in everyone if len(everyone[n]) == 1], OTHERS)
-        enrol_b = link_tree(os.path.join(tmp, "b-enrol"), {
-            n: [os.path.join(lfw, n, f) for f in everyone[n][:ENROL_PHOTOS]] for n in regulars})
-        queries_b = {n: [os.path.join(lfw, n, f) for f in everyone[n][ENROL_PHOTOS:ENROL_PHOTOS + QUERY_PHOTOS]]
-                     for n in regulars}
+        enrol_b = link_tree(
+            os.path.join(tmp, "b-enrol"),
+            {n: [os.path.join(lfw, n, f) for f in everyone[n][:ENROL_PHOTOS]] for n in regulars},
+        )
+        queries_b = {
+            n: [os.path.join(lfw, n, f) for f in everyone[n][ENROL_PHOTOS : ENROL_PHOTOS + QUERY_PHOTOS]]
+            for n in regulars
+        }
         queries_b.update({n: [os.path.join(lfw, n, everyone[n][0])] for n in loners})
         rows_b, facts_b = case(tmp, "b", [enrol_b], queries_b, set(regulars))
     finally:
@@ -150,8 +170,11 @@ def run(opts) -> dict:
             shutil.rmtree(tmp, ignore_errors=True)
 
     default_a, default_b = rows_a[THRESHOLDS.index(None)], rows_b[THRESHOLDS.index(None)]
-    ok = ((default_b["precision"] or 0) >= PRECISION and (default_b["recall"] or 0) >= RECALL
-          and not any(r["same photo twice"] for r in rows_a + rows_b))
+    ok = (
+        (default_b["precision"] or 0) >= PRECISION
+        and (default_b["recall"] or 0) >= RECALL
+        and not any(r["same photo twice"] for r in rows_a + rows_b)
+    )
     notes = [
         f"(a) enrolled: {', '.join(os.path.basename(s) for s in sets)} ({facts_a['identities']} identities, "
         f"{facts_a['enrolled faces']} faces, {facts_a['enrolment refusals']} photos refused); in LFW: "
@@ -172,5 +195,10 @@ def run(opts) -> dict:
         f"claim: (b) precision ≥ {PRECISION} and recall ≥ {RECALL} at the dataset's threshold, no photo proposed "
         f"twice for one identity → {'PASS' if ok else 'FAIL'}",
     ]
-    return {"title": title, "notes": notes, "tables": {"proposals by threshold": rows_a + rows_b}, "ok": ok,
-            "facts": {"a": facts_a, "b": facts_b}}
+    return {
+        "title": title,
+        "notes": notes,
+        "tables": {"proposals by threshold": rows_a + rows_b},
+        "ok": ok,
+        "facts": {"a": facts_a, "b": facts_b},
+    }

@@ -45,8 +45,12 @@ def timed(command: list[str], stdin_path: str, stdout=subprocess.DEVNULL) -> tup
 
 
 def snapshot(root: str) -> set[tuple[str, int]]:
-    return {(os.path.relpath(os.path.join(d, f), root), os.path.getsize(os.path.join(d, f)))
-            for sub in ("objects", "records") for d, _, files in os.walk(os.path.join(root, sub)) for f in files}
+    return {
+        (os.path.relpath(os.path.join(d, f), root), os.path.getsize(os.path.join(d, f)))
+        for sub in ("objects", "records")
+        for d, _, files in os.walk(os.path.join(root, sub))
+        for f in files
+    }
 
 
 def run(opts) -> dict:
@@ -83,8 +87,10 @@ def run(opts) -> dict:
             out.write(b"\0".join(os.fsencode(p) for p in paths))
         dataset = os.path.join(tmp, "dataset")
         do_import = [rx_import, "-d", dataset, "-0"]
-        contenders = {"xxhsum -H2 (xargs -0)": ["xargs", "-0", xxhsum, "-H2"] if xxhsum else None,
-                      "python xxh3_128 loop": [sys.executable, "-c", LOOP]}
+        contenders = {
+            "xxhsum -H2 (xargs -0)": ["xargs", "-0", xxhsum, "-H2"] if xxhsum else None,
+            "python xxh3_128 loop": [sys.executable, "-c", LOOP],
+        }
         runs: dict[str, list[float]] = {}
         failures: dict[str, str] = {}
 
@@ -104,7 +110,7 @@ def run(opts) -> dict:
         # Without the path cache every file is read and hashed again: the cost of --rehash.
         best_of("rx-import --rehash (re-import)", do_import + ["--rehash"], opts.repeat)
         with tempfile.TemporaryFile() as out:
-            if (code := timed(do_import, listing, stdout=out)[1]):
+            if code := timed(do_import, listing, stdout=out)[1]:
                 failures["rx-import (counted)"] = f"exit {code}"
             out.seek(0)
             lines = out.read().splitlines()
@@ -123,39 +129,72 @@ def run(opts) -> dict:
             rows.append({"contender": label, "verdict": "xxhsum not installed"})
             continue
         best = min(runs[label])
-        row = {"contender": label, "runs": len(runs[label]), "best s": best,
-               "median s": statistics.median(runs[label]), "files/s": n / best, "MB/s": mb / best}
+        row = {
+            "contender": label,
+            "runs": len(runs[label]),
+            "best s": best,
+            "median s": statistics.median(runs[label]),
+            "files/s": n / best,
+            "MB/s": mb / best,
+        }
         if label == "rx-import --rehash (re-import)":
             row["re-import ÷ this"] = reimport / best
         if label in contenders:
             ratios[label] = reimport / best
-            row.update({"re-import ÷ this": ratios[label], "target": f"≤ {TARGET:g}",
-                        "verdict": "PASS" if ratios[label] <= TARGET else "FAIL"})
+            row.update(
+                {
+                    "re-import ÷ this": ratios[label],
+                    "target": f"≤ {TARGET:g}",
+                    "verdict": "PASS" if ratios[label] <= TARGET else "FAIL",
+                }
+            )
         rows.append(row)
 
     image_lines = sum(1 for line in lines if json.loads(line).get("type") == "image")
     objects = sum(1 for p, _ in before if p.startswith("objects" + os.sep))
     checks = [
-        {"check": "re-import stored nothing (objects/ and records/ unchanged)",
-         "result": before == after, "detail": f"{len(before):,} files before, {len(after):,} after, {len(before ^ after)} differ"},
-        {"check": "one image line per image",
-         "result": image_lines == len(lines) == n, "detail": f"{image_lines:,} image lines of {len(lines):,}, {n:,} images"},
-        {"check": "first import stored each distinct content once",
-         "result": objects == len(ids), "detail": f"{objects:,} objects, {len(ids):,} distinct contents"},
-        {"check": "every process exited 0",
-         "result": not failures, "detail": "; ".join(f"{k}: {v}" for k, v in failures.items())},
+        {
+            "check": "re-import stored nothing (objects/ and records/ unchanged)",
+            "result": before == after,
+            "detail": f"{len(before):,} files before, {len(after):,} after, {len(before ^ after)} differ",
+        },
+        {
+            "check": "one image line per image",
+            "result": image_lines == len(lines) == n,
+            "detail": f"{image_lines:,} image lines of {len(lines):,}, {n:,} images",
+        },
+        {
+            "check": "first import stored each distinct content once",
+            "result": objects == len(ids),
+            "detail": f"{objects:,} objects, {len(ids):,} distinct contents",
+        },
+        {
+            "check": "every process exited 0",
+            "result": not failures,
+            "detail": "; ".join(f"{k}: {v}" for k, v in failures.items()),
+        },
     ]
     for check in checks:
         check["result"] = "PASS" if check["result"] else "FAIL"
     # The claim is against xxhsum when there is one; the Python loop stands in otherwise.
     judged = next(iter(ratios))
     notes = [
-        f"{n:,} JPEGs, {mb:,.1f} MB (MB = 10^6 bytes) under {folder}" + (f" (first {opts.limit})" if opts.limit else ""),
+        f"{n:,} JPEGs, {mb:,.1f} MB (MB = 10^6 bytes) under {folder}"
+        + (f" (first {opts.limit})" if opts.limit else ""),
         f"page cache warmed first: every file read once ({warm_s:.2f} s) before any timing",
         f"wall time of whole processes (perf_counter), best of {opts.repeat}; the first import runs once",
         f"rx-import: {rx_import}; python: {sys.executable}; xxhsum: {xxhsum or 'xxhsum not installed'}",
-        f"claim: re-import ≤ {TARGET:g} × {judged}: {ratios[judged]:.2f} → {'PASS' if ratios[judged] <= TARGET else 'FAIL'}",
+        f"claim: re-import ≤ {TARGET:g} × {judged}: {ratios[judged]:.2f} → "
+        f"{'PASS' if ratios[judged] <= TARGET else 'FAIL'}",
     ]
     ok = ratios[judged] <= TARGET and all(c["result"] == "PASS" for c in checks)
-    return {"title": title, "notes": notes, "tables": {"timings": rows, "checks": checks}, "ok": ok,
-            "images": n, "bytes": size, "ratios": ratios, "runs_s": runs}
+    return {
+        "title": title,
+        "notes": notes,
+        "tables": {"timings": rows, "checks": checks},
+        "ok": ok,
+        "images": n,
+        "bytes": size,
+        "ratios": ratios,
+        "runs_s": runs,
+    }

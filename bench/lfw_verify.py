@@ -17,7 +17,6 @@ import sys
 import tempfile
 
 import numpy as np
-
 from import_speed import timed
 from pipeline_speed import LOOP, pipeline, provide, records, tool, warm
 
@@ -29,8 +28,10 @@ METRICS = ("cosine", "euclidean")
 def read_pairs(path: str, folder: str) -> tuple[np.ndarray, list[tuple[str, str]]]:
     with open(path) as handle:
         rows = [line.rstrip("\n").split("\t") for line in handle][1:]
-    return (np.array([int(r[1]) for r in rows], bool),
-            [(os.path.join(folder, r[2]), os.path.join(folder, r[3])) for r in rows])
+    return (
+        np.array([int(r[1]) for r in rows], bool),
+        [(os.path.join(folder, r[2]), os.path.join(folder, r[3])) for r in rows],
+    )
 
 
 def distances(vectors: dict[str, np.ndarray | None], pairs: list[tuple[str, str]], metric: str) -> np.ndarray:
@@ -39,8 +40,9 @@ def distances(vectors: dict[str, np.ndarray | None], pairs: list[tuple[str, str]
     for i, (a, b) in enumerate(pairs):
         u, v = vectors.get(a), vectors.get(b)
         if u is not None and v is not None:
-            out[i] = (1 - u @ v / (np.linalg.norm(u) * np.linalg.norm(v)) if metric == "cosine"
-                      else np.linalg.norm(u - v))
+            out[i] = (
+                1 - u @ v / (np.linalg.norm(u) * np.linalg.norm(v)) if metric == "cosine" else np.linalg.norm(u - v)
+            )
     return out
 
 
@@ -61,7 +63,9 @@ def best_threshold(d: np.ndarray, same: np.ndarray) -> float:
     return float(candidates[np.argmax(right)])
 
 
-def ours(listing: str, dataset: str, out_path: str, images: list[str], flip: bool = False) -> tuple[dict, dict, float, str]:
+def ours(
+    listing: str, dataset: str, out_path: str, images: list[str], flip: bool = False
+) -> tuple[dict, dict, float, str]:
     """Each image's face nearest its centre (LFW centres the labelled person), from one real run.
     With `flip`, the dataset is created with rx-init --flip first (embeddings average each face
     with its mirror image)."""
@@ -89,9 +93,13 @@ def ours(listing: str, dataset: str, out_path: str, images: list[str], flip: boo
             vectors[path] = None
             continue
         w, h = size[image_of[path]]
-        vectors[path] = min(found, key=lambda f: ((f[0][0] + f[0][2] - w) ** 2 + (f[0][1] + f[0][3] - h) ** 2))[1]
-    counts = {"faces": kinds["embedding"], "several": sum(len(f) > 1 for f in faces.values()), "kinds": kinds,
-              "covered": set(image_of) == wanted}
+        vectors[path] = min(found, key=lambda f: (f[0][0] + f[0][2] - w) ** 2 + (f[0][1] + f[0][3] - h) ** 2)[1]
+    counts = {
+        "faces": kinds["embedding"],
+        "several": sum(len(f) > 1 for f in faces.values()),
+        "kinds": kinds,
+        "covered": set(image_of) == wanted,
+    }
     return vectors, counts, seconds, f"exit {code}: {err.strip()[-300:]}" if code else ""
 
 
@@ -109,6 +117,7 @@ def bare_loop(listing: str, weights: str, cpus: int) -> tuple[dict, dict, float,
 def deepface_thresholds() -> tuple[dict, str]:
     try:
         from deepface.config.threshold import thresholds
+
         return thresholds["Dlib"], ""
     except Exception as exc:  # deepface is only a reference here; its absence must not stop the run
         return {}, f"{type(exc).__name__}: {exc}"
@@ -119,7 +128,10 @@ def run(opts) -> dict:
     folder = os.path.abspath(opts.faces)
     files = {split: os.path.join(folder, name) for split, name in PAIR_FILES.items()}
     if not all(os.path.exists(f) for f in files.values()):
-        return {"title": title, "skipped": f"no {' or '.join(PAIR_FILES.values())} under {folder} (give LFW with --faces DIR)"}
+        return {
+            "title": title,
+            "skipped": f"no {' or '.join(PAIR_FILES.values())} under {folder} (give LFW with --faces DIR)",
+        }
     if not all(tool(n) for n in ("rx-import", "rx-detect", "rx-embed")):
         return {"title": title, "skipped": "rx-import, rx-detect or rx-embed not installed (make install)"}
     weights, why = provide()
@@ -137,9 +149,11 @@ def run(opts) -> dict:
             out.write(b"\0".join(os.fsencode(p) for p in images))
         OURS, BARE = "rx-import | rx-detect | rx-embed", "bare dlib loop (first face)"
         FLIP = "same, dataset made with rx-init --flip"
-        results = {OURS: ours(listing, os.path.join(tmp, "dataset"), os.path.join(tmp, "out.msgpack"), images),
-                   FLIP: ours(listing, os.path.join(tmp, "flipped"), os.path.join(tmp, "flip.msgpack"), images, True),
-                   BARE: bare_loop(listing, weights, cpus)}
+        results = {
+            OURS: ours(listing, os.path.join(tmp, "dataset"), os.path.join(tmp, "out.msgpack"), images),
+            FLIP: ours(listing, os.path.join(tmp, "flipped"), os.path.join(tmp, "flip.msgpack"), images, True),
+            BARE: bare_loop(listing, weights, cpus),
+        }
     finally:
         if opts.keep:
             print(f"kept {tmp}", file=sys.stderr)
@@ -150,23 +164,37 @@ def run(opts) -> dict:
     rows, timings, missing, test_cosine = [], [], {}, None
     for label, (vectors, counts, seconds, error) in results.items():
         no_face = sum(vectors.get(p) is None for p in images)
-        timings.append({"contender": label, "processes": cpus if label == BARE else f"3 stages, -j {cpus} each",
-                        "s": seconds, "images": len(images), "images/s": len(images) / seconds,
-                        "faces found": counts["faces"], "images with several faces": counts["several"],
-                        "images without a face": no_face, "error": error or None})
+        timings.append(
+            {
+                "contender": label,
+                "processes": cpus if label == BARE else f"3 stages, -j {cpus} each",
+                "s": seconds,
+                "images": len(images),
+                "images/s": len(images) / seconds,
+                "faces found": counts["faces"],
+                "images with several faces": counts["several"],
+                "images without a face": no_face,
+                "error": error or None,
+            }
+        )
         for metric in METRICS:
             d = {split: distances(vectors, listed, metric) for split, (_, listed) in pairs.items()}
             missing[label] = {split: int(np.isnan(d[split]).sum()) for split in d}
             threshold = best_threshold(d["train"], pairs["train"][0])
             test = accuracy(d["test"], pairs["test"][0], threshold)
-            row = {"contender": label, "metric": metric, "threshold": round(threshold, 4),
-                   "train accuracy": round(accuracy(d["train"], pairs["train"][0], threshold), 4),
-                   "test accuracy": round(test, 4),
-                   "missing-face pairs train/test": f"{missing[label]['train']} / {missing[label]['test']}",
-                   "images without a face": no_face}
+            row = {
+                "contender": label,
+                "metric": metric,
+                "threshold": round(threshold, 4),
+                "train accuracy": round(accuracy(d["train"], pairs["train"][0], threshold), 4),
+                "test accuracy": round(test, 4),
+                "missing-face pairs train/test": f"{missing[label]['train']} / {missing[label]['test']}",
+                "images without a face": no_face,
+            }
             if metric in reference:
                 row["test accuracy at deepface's threshold"] = (
-                    f"{accuracy(d['test'], pairs['test'][0], reference[metric]):.4f} (≤ {reference[metric]:g})")
+                    f"{accuracy(d['test'], pairs['test'][0], reference[metric]):.4f} (≤ {reference[metric]:g})"
+                )
             rows.append(row)
             if label == OURS and metric == "cosine":
                 test_cosine = test
@@ -174,15 +202,26 @@ def run(opts) -> dict:
     ours_missing, bare_missing = (sum(missing[k].values()) for k in (OURS, BARE))
     counts = results[OURS][1]
     checks = [
-        {"check": f"our cosine test accuracy > {PEER_ACCURACY}", "result": test_cosine > PEER_ACCURACY,
-         "detail": f"{test_cosine:.4f}"},
-        {"check": "fewer pairs with a missing face than the bare loop", "result": ours_missing < bare_missing,
-         "detail": f"{ours_missing} vs. {bare_missing} of {sum(len(p[1]) for p in pairs.values()):,}"},
-        {"check": "every image came through ours, one embedding per face", "result": counts["covered"]
-         and counts["kinds"]["face"] == counts["kinds"]["embedding"],
-         "detail": ", ".join(f"{n:,} {kind}" for kind, n in sorted(counts["kinds"].items()))},
-        {"check": "every process exited 0", "result": not any(r[3] for r in results.values()),
-         "detail": "; ".join(f"{k}: {r[3]}" for k, r in results.items() if r[3])},
+        {
+            "check": f"our cosine test accuracy > {PEER_ACCURACY}",
+            "result": test_cosine > PEER_ACCURACY,
+            "detail": f"{test_cosine:.4f}",
+        },
+        {
+            "check": "fewer pairs with a missing face than the bare loop",
+            "result": ours_missing < bare_missing,
+            "detail": f"{ours_missing} vs. {bare_missing} of {sum(len(p[1]) for p in pairs.values()):,}",
+        },
+        {
+            "check": "every image came through ours, one embedding per face",
+            "result": counts["covered"] and counts["kinds"]["face"] == counts["kinds"]["embedding"],
+            "detail": ", ".join(f"{n:,} {kind}" for kind, n in sorted(counts["kinds"].items())),
+        },
+        {
+            "check": "every process exited 0",
+            "result": not any(r[3] for r in results.values()),
+            "detail": "; ".join(f"{k}: {r[3]}" for k, r in results.items() if r[3]),
+        },
     ]
     for check in checks:
         check["result"] = "PASS" if check["result"] else "FAIL"
@@ -205,5 +244,12 @@ def run(opts) -> dict:
         f"claim: cosine test accuracy {test_cosine:.4f} > {PEER_ACCURACY} and missing-face pairs "
         f"{ours_missing} < {bare_missing} → {'PASS' if ok else 'FAIL'}",
     ]
-    return {"title": title, "notes": notes, "tables": {"accuracy": rows, "time": timings, "checks": checks},
-            "ok": ok, "images": len(images), "test_accuracy": test_cosine, "missing_pairs": missing}
+    return {
+        "title": title,
+        "notes": notes,
+        "tables": {"accuracy": rows, "time": timings, "checks": checks},
+        "ok": ok,
+        "images": len(images),
+        "test_accuracy": test_cosine,
+        "missing_pairs": missing,
+    }

@@ -22,7 +22,6 @@ import tempfile
 import time
 
 import msgpack
-
 from import_speed import collect, timed
 
 TARGET = 0.9
@@ -65,7 +64,8 @@ paths = [p.decode() for p in sys.stdin.buffer.read().split(b"\\0") if p]
 def work(share):
     faces = 0
     for path in share:
-        for face in DeepFace.represent(img_path=path, model_name="Dlib", detector_backend="dlib", enforce_detection=False):
+        found = DeepFace.represent(img_path=path, model_name="Dlib", detector_backend="dlib", enforce_detection=False)
+        for face in found:
             faces += face["face_confidence"] > 0
     return faces
 
@@ -95,7 +95,11 @@ def pipeline(listing: str, dataset: str, fmt: str = "json") -> list[str]:
     """Our pipeline as a user types it; pipefail so a failing stage is not hidden by the last."""
     rx_import, rx_detect, rx_embed = (shlex.quote(tool(n)) for n in ("rx-import", "rx-detect", "rx-embed"))
     q = shlex.quote
-    return ["bash", "-c", f"set -o pipefail; {rx_import} -0 -d {q(dataset)} < {q(listing)} | {rx_detect} | {rx_embed} -f {fmt}"]
+    return [
+        "bash",
+        "-c",
+        f"set -o pipefail; {rx_import} -0 -d {q(dataset)} < {q(listing)} | {rx_detect} | {rx_embed} -f {fmt}",
+    ]
 
 
 def records(path: str):
@@ -113,7 +117,7 @@ def warm(paths: list[str], weights: str) -> float:
 
 def face_recognition_cli() -> tuple[str | None, str]:
     """The face_recognition command, installed without its dlib (dlib-bin provides the module)."""
-    if (found := tool("face_recognition")):
+    if found := tool("face_recognition"):
         return found, "already installed"
     pip = [sys.executable, "-m", "pip", "install", "-q"]
     for command in (pip + ["--no-deps", FACE_RECOGNITION], pip + ["Click"]):
@@ -183,8 +187,12 @@ def run(opts) -> dict:
         best_of(BARE, [sys.executable, "-c", LOOP, weights, str(cpus)], opts.repeat, lambda t: int(t.split()[-1]))
         best_of(DEEPFACE, [sys.executable, "-c", DEEPFACE_LOOP, str(cpus)], opts.repeat, lambda t: int(t.split()[-1]))
         if face_recognition:
-            best_of(FR, [face_recognition, "--cpus", "-1", known, unknown], opts.repeat,
-                    lambda t: sum(1 for line in t.splitlines() if not line.endswith(",no_persons_found")))
+            best_of(
+                FR,
+                [face_recognition, "--cpus", "-1", known, unknown],
+                opts.repeat,
+                lambda t: sum(1 for line in t.splitlines() if not line.endswith(",no_persons_found")),
+            )
         else:
             failures[FR] = fr_note
         for i in range(opts.repeat):
@@ -207,8 +215,13 @@ def run(opts) -> dict:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    processes = {BARE: cpus, DEEPFACE: cpus, FR: f"{cpus} (--cpus -1)", OURS: f"3 stages, -j {cpus} each",
-                 RERUN: f"3 stages, -j {cpus} each"}
+    processes = {
+        BARE: cpus,
+        DEEPFACE: cpus,
+        FR: f"{cpus} (--cpus -1)",
+        OURS: f"3 stages, -j {cpus} each",
+        RERUN: f"3 stages, -j {cpus} each",
+    }
     limit = n / min(runs[BARE]) if BARE in runs else None
     rows = []
     for label in processes:
@@ -217,28 +230,50 @@ def run(opts) -> dict:
             rows.append({**row, "verdict": f"error: {failures.get(label, 'did not run')}"})
             continue
         best = min(runs[label])
-        row.update({"runs": len(runs[label]), "best s": best, "median s": statistics.median(runs[label]),
-                    "images/s": n / best, "faces": faces.get(label), "faces/s": faces[label] / best if label in faces else None,
-                    "÷ bare loop": n / best / limit if limit else None})
+        row.update(
+            {
+                "runs": len(runs[label]),
+                "best s": best,
+                "median s": statistics.median(runs[label]),
+                "images/s": n / best,
+                "faces": faces.get(label),
+                "faces/s": faces[label] / best if label in faces else None,
+                "÷ bare loop": n / best / limit if limit else None,
+            }
+        )
         if label == OURS and limit:
             row.update({"target": f"≥ {TARGET:g}", "verdict": "PASS" if n / best / limit >= TARGET else "FAIL"})
         rows.append(row)
     ratio = n / min(runs[OURS]) / limit if limit and OURS in runs else None
 
     bare_faces = faces.get(BARE)
-    checks = [{"check": f"{label} found about as many faces as the bare loop (within 5%)",
-               "result": bare_faces is not None and abs(faces[label] - bare_faces) <= 0.05 * bare_faces,
-               "detail": f"{faces[label]:,} vs. {bare_faces:,}" if bare_faces is not None else "bare loop failed"}
-              for label in (DEEPFACE, FR, OURS) if label in faces]
+    checks = [
+        {
+            "check": f"{label} found about as many faces as the bare loop (within 5%)",
+            "result": bare_faces is not None and abs(faces[label] - bare_faces) <= 0.05 * bare_faces,
+            "detail": f"{faces[label]:,} vs. {bare_faces:,}" if bare_faces is not None else "bare loop failed",
+        }
+        for label in (DEEPFACE, FR, OURS)
+        if label in faces
+    ]
     checks += [
-        {"check": "every image and face of ours passed through, one embedding per face",
-         "result": first["image"] == n and first["face"] == first["embedding"] and first["detection"] == n,
-         "detail": ", ".join(f"{count:,} {kind}" for kind, count in sorted(first.items()))
-         + "; faces by method: " + ", ".join(f"{count:,} {m}" for m, count in methods.most_common())},
-        {"check": "the re-run emitted the same embeddings",
-         "result": again == first, "detail": f"{again['embedding']:,} vs. {first['embedding']:,}"},
-        {"check": "every process exited 0",
-         "result": not failures, "detail": "; ".join(f"{k}: {v}" for k, v in failures.items())},
+        {
+            "check": "every image and face of ours passed through, one embedding per face",
+            "result": first["image"] == n and first["face"] == first["embedding"] and first["detection"] == n,
+            "detail": ", ".join(f"{count:,} {kind}" for kind, count in sorted(first.items()))
+            + "; faces by method: "
+            + ", ".join(f"{count:,} {m}" for m, count in methods.most_common()),
+        },
+        {
+            "check": "the re-run emitted the same embeddings",
+            "result": again == first,
+            "detail": f"{again['embedding']:,} vs. {first['embedding']:,}",
+        },
+        {
+            "check": "every process exited 0",
+            "result": not failures,
+            "detail": "; ".join(f"{k}: {v}" for k, v in failures.items()),
+        },
     ]
     for check in checks:
         check["result"] = "PASS" if check["result"] else "FAIL"
@@ -263,6 +298,17 @@ def run(opts) -> dict:
         "ours does more than (a): where HOG finds no face the SSD detector looks again",
     ]
     if ratio is not None:
-        notes.append(f"claim: ours ≥ {TARGET:g} × bare loop images/s: {ratio:.3f} → {'PASS' if ratio >= TARGET else 'FAIL'}")
-    return {"title": title, "notes": notes, "tables": {"timings": rows, "checks": checks}, "ok": ok,
-            "images": n, "faces": faces, "ratio": ratio, "runs_s": runs, "failures": failures}
+        notes.append(
+            f"claim: ours ≥ {TARGET:g} × bare loop images/s: {ratio:.3f} → {'PASS' if ratio >= TARGET else 'FAIL'}"
+        )
+    return {
+        "title": title,
+        "notes": notes,
+        "tables": {"timings": rows, "checks": checks},
+        "ok": ok,
+        "images": n,
+        "faces": faces,
+        "ratio": ratio,
+        "runs_s": runs,
+        "failures": failures,
+    }

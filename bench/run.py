@@ -37,20 +37,41 @@ BENCHMARKS = {
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", metavar="NAME", action="append", choices=sorted(BENCHMARKS),
-                        help="run only this benchmark (repeatable); default: all")
-    parser.add_argument("--faces", metavar="DIR", default=os.path.join(REPO, "..", "shared", "faces", "lfw"),
-                        help="LFW folder (default: <repo>/../shared/faces/lfw)")
-    parser.add_argument("--out", metavar="FILE", default=os.path.join(HERE, "out", "results.jsonl"),
-                        help="append one JSON line per benchmark run here (default: bench/out/results.jsonl)")
+    parser.add_argument(
+        "--only",
+        metavar="NAME",
+        action="append",
+        choices=sorted(BENCHMARKS),
+        help="run only this benchmark (repeatable); default: all",
+    )
+    parser.add_argument(
+        "--faces",
+        metavar="DIR",
+        default=os.path.join(REPO, "..", "shared", "faces", "lfw"),
+        help="LFW folder (default: <repo>/../shared/faces/lfw)",
+    )
+    parser.add_argument(
+        "--out",
+        metavar="FILE",
+        default=os.path.join(HERE, "out", "results.jsonl"),
+        help="append one JSON line per benchmark run here (default: bench/out/results.jsonl)",
+    )
     parser.add_argument("--repeat", metavar="N", type=int, default=3, help="best of N timed runs (default 3)")
     parser.add_argument("--limit", metavar="N", type=int, help="use only the first N images")
     parser.add_argument("--keep", action="store_true", help="keep temporary datasets under /tmp")
-    parser.add_argument("--sizes", metavar="N,N,...", default="10000,100000,1000000",
-                        help="search: generated faces (default 10000,100000,1000000)")
+    parser.add_argument(
+        "--sizes",
+        metavar="N,N,...",
+        default="10000,100000,1000000",
+        help="search: generated faces (default 10000,100000,1000000)",
+    )
     parser.add_argument("--queries", metavar="N", type=int, default=1000, help="search: query faces (default 1000)")
-    parser.add_argument("--lfw", metavar="DS", default=os.path.join(HERE, "out", "lfw.rx"),
-                        help="search: a dataset of every LFW photo embedded")
+    parser.add_argument(
+        "--lfw",
+        metavar="DS",
+        default=os.path.join(HERE, "out", "lfw.rx"),
+        help="search: a dataset of every LFW photo embedded",
+    )
     return parser.parse_args(argv)
 
 
@@ -75,8 +96,9 @@ def markdown(rows: list[dict]) -> str:
 
 def git_version() -> str | None:
     try:
-        out = subprocess.run(["git", "-C", REPO, "describe", "--always", "--dirty"],
-                             capture_output=True, text=True, check=True).stdout.strip()
+        out = subprocess.run(
+            ["git", "-C", REPO, "describe", "--always", "--dirty"], capture_output=True, text=True, check=True
+        ).stdout.strip()
         return out or None
     except (OSError, subprocess.CalledProcessError):
         return None
@@ -101,11 +123,21 @@ def main(argv: list[str] | None = None) -> int:
         failed |= result.get("ok") is False
         os.makedirs(os.path.dirname(os.path.abspath(opts.out)), exist_ok=True)
         with open(opts.out, "a") as out:
-            out.write(json.dumps({
-                "bench": name, "started": started.isoformat(timespec="seconds"), "git": git_version(),
-                "host": platform.node(), "cpus": os.cpu_count(), "python": platform.python_version(),
-                "argv": sys.argv[1:] if argv is None else argv, **result,
-            }) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "bench": name,
+                        "started": started.isoformat(timespec="seconds"),
+                        "git": git_version(),
+                        "host": platform.node(),
+                        "cpus": os.cpu_count(),
+                        "python": platform.python_version(),
+                        "argv": sys.argv[1:] if argv is None else argv,
+                        **result,
+                    }
+                )
+                + "\n"
+            )
     return 1 if failed else 0
 
 

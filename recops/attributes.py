@@ -30,8 +30,9 @@ class Attributes:
 
     @classmethod
     def of(cls, dataset: "Dataset") -> "Attributes":
-        return state_of(dataset).view(ATTRIBUTES, lambda: cls(dataset.log(ATTRIBUTES).records()),
-                                      folds=(ATTRIBUTES,), add=cls.add)
+        return state_of(dataset).view(
+            ATTRIBUTES, lambda: cls(dataset.log(ATTRIBUTES).records()), folds=(ATTRIBUTES,), add=cls.add
+        )
 
     def add(self, record: dict) -> None:
         if record.get("type") != "attribute":

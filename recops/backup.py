@@ -30,17 +30,20 @@ from pathlib import PurePosixPath
 from typing import Iterator
 
 from .errors import DatasetError, UsageError
-from .records import timestamp
 from .index import INDEX_DIR, INDEX_REL, MAX_ANN
 from .outputs import atomic_output
+from .records import timestamp
 from .store.config import CONFIG_NAME, MAX_CONFIG, NAME_RE, parse
 from .store.dataset import Dataset
 from .store.layout import CACHE, LOG_RE
-from .store.objects import FAN_RE, FOLDER as OBJECTS, MAX_OBJECT, ObjectStore
-from .store.segments import FOLDER as RECORDS, MAX_SEGMENT, SEGMENT_RE
+from .store.objects import FAN_RE, MAX_OBJECT, ObjectStore
+from .store.objects import FOLDER as OBJECTS
+from .store.segments import FOLDER as RECORDS
+from .store.segments import MAX_SEGMENT, SEGMENT_RE
 from .store.tree import MiB, Tree
 
 logger = logging.getLogger("recops")
+
 
 def _members(dataset: Dataset) -> Iterator[tuple[str, int]]:
     """(name, size limit) of every file a backup holds, as the dataset's own views list them: only
@@ -71,8 +74,14 @@ def backup(dataset: Dataset, output: str) -> dict:
                     shutil.copyfileobj(source, sink, 1 << 20)
             count += 1
             size += facts.st_size
-    return {"type": "backup", "dataset": dataset.root, "file": os.path.abspath(output), "files": count,
-            "bytes": size, "ts": timestamp()}
+    return {
+        "type": "backup",
+        "dataset": dataset.root,
+        "file": os.path.abspath(output),
+        "files": count,
+        "bytes": size,
+        "ts": timestamp(),
+    }
 
 
 MAX_SIZE = 1 << 40
@@ -89,8 +98,15 @@ _STAGING = ".restore-{name}-{pid}"
 _FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _ENCRYPTED, _STRONG_ENCRYPTION = 0x1, 0x40
 _LOCAL_HEADER = 30
-_DAMAGED = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError,
-            ValueError)
+_DAMAGED = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,
+    ValueError,
+)
 """What zipfile raises on a damaged or unsupported archive."""
 _INDEX_FILE = re.compile(r"^(.+)\.(?:angular|euclidean)\.(?:meta|[0-9a-f]{12}\.ann)$")
 
@@ -117,8 +133,11 @@ def _in_layout(name: str) -> bool:
         return file == CONFIG_NAME
     levels = _LEVELS.get(folders[0], ())
     names = folders[1:] + [file] if file else folders[1:]
-    return (bool(levels) and (len(names) == len(levels) if file else len(names) < len(levels))
-            and all(level(part) for level, part in zip(levels, names)))
+    return (
+        bool(levels)
+        and (len(names) == len(levels) if file else len(names) < len(levels))
+        and all(level(part) for level, part in zip(levels, names))
+    )
 
 
 def parse_size(text: str) -> int:
@@ -153,37 +172,50 @@ def _check_member(info: zipfile.ZipInfo, max_ratio: float) -> str | None:
     if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
         return f"it is stored uncompressed, yet declares {info.file_size:,} bytes in {info.compress_size:,}"
     if info.file_size > RATIO_FROM and info.file_size > max_ratio * max(info.compress_size, 1):
-        return (f"it inflates {info.compress_size:,} bytes to {info.file_size:,} "
-                f"(more than {max_ratio:g} to 1: a zip bomb)")
+        return (
+            f"it inflates {info.compress_size:,} bytes to {info.file_size:,} (more than {max_ratio:g} to 1: a zip bomb)"
+        )
     return None
 
 
-def _check_archive(archive: zipfile.ZipFile, label: str, max_size: int, size_limit: str, max_members: int,
-                   max_ratio: float) -> list[zipfile.ZipInfo]:
+def _check_archive(
+    archive: zipfile.ZipFile, label: str, max_size: int, size_limit: str, max_members: int, max_ratio: float
+) -> list[zipfile.ZipInfo]:
     """The members to restore, once the whole central directory passes; DatasetError otherwise."""
     infos = archive.infolist()
     if len(infos) > max_members:
-        raise DatasetError(f"{label}: {len(infos):,} members, more than the {max_members:,} a restore "
-                           "takes (raise it with --max-members); nothing restored")
+        raise DatasetError(
+            f"{label}: {len(infos):,} members, more than the {max_members:,} a restore "
+            "takes (raise it with --max-members); nothing restored"
+        )
     refused = [(i.filename, why) for i in infos if (why := _check_member(i, max_ratio))]
-    refused += [(name, "the archive holds two members of that name")
-                for name, count in Counter(i.filename for i in infos).items() if count > 1]
+    refused += [
+        (name, "the archive holds two members of that name")
+        for name, count in Counter(i.filename for i in infos).items()
+        if count > 1
+    ]
     if refused:
         name, why = refused[0]
-        raise DatasetError(f"{label}: refusing member {name!r}: {why} "
-                           f"({len(refused)} such member{'s' if len(refused) > 1 else ''}); nothing restored")
+        raise DatasetError(
+            f"{label}: refusing member {name!r}: {why} "
+            f"({len(refused)} such member{'s' if len(refused) > 1 else ''}); nothing restored"
+        )
     ordered = sorted(infos, key=lambda i: i.header_offset)
     for first, second in zip(ordered, ordered[1:]):
         if first.header_offset + _LOCAL_HEADER + first.compress_size > second.header_offset:
-            raise DatasetError(f"{label}: members {first.filename!r} and {second.filename!r} share their bytes "
-                               "(an overlapping zip bomb); nothing restored")
+            raise DatasetError(
+                f"{label}: members {first.filename!r} and {second.filename!r} share their bytes "
+                "(an overlapping zip bomb); nothing restored"
+            )
     total = sum(i.file_size for i in infos)
     packed = sum(i.compress_size for i in infos)
     if total > max_size:
         raise DatasetError(f"{label}: unpacks to {total:,} bytes, more than {size_limit}; nothing restored")
     if total > RATIO_FROM and total > max_ratio * max(packed, 1):
-        raise DatasetError(f"{label}: inflates {packed:,} bytes to {total:,} (more than {max_ratio:g} to 1: "
-                           "a zip bomb); nothing restored")
+        raise DatasetError(
+            f"{label}: inflates {packed:,} bytes to {total:,} (more than {max_ratio:g} to 1: "
+            "a zip bomb); nothing restored"
+        )
     config = next((i for i in infos if i.filename == CONFIG_NAME), None)
     if config is None:
         raise DatasetError(f"{label}: no {CONFIG_NAME} at the top: not a recops backup")
@@ -193,8 +225,13 @@ def _check_archive(archive: zipfile.ZipFile, label: str, max_size: int, size_lim
     return infos
 
 
-def restore(archive_path: str, target: str, max_size: int | None = None, max_members: int = MAX_MEMBERS,
-            max_ratio: float = MAX_RATIO) -> dict:
+def restore(
+    archive_path: str,
+    target: str,
+    max_size: int | None = None,
+    max_members: int = MAX_MEMBERS,
+    max_ratio: float = MAX_RATIO,
+) -> dict:
     """Unpack a backup into `target` (new, or an empty folder), all or nothing.
 
     `max_size` bounds the bytes unpacked [default: the free space where the target goes, at most
@@ -226,8 +263,14 @@ def restore(archive_path: str, target: str, max_size: int | None = None, max_mem
                 raise DatasetError(f"{target}: cannot restore there: {exc.strerror or exc}; nothing restored") from None
     finally:
         os.close(parent_fd)
-    return {"type": "restore", "file": os.path.abspath(archive_path), "dataset": os.path.join(parent, name),
-            "files": sum(not i.is_dir() for i in infos), "bytes": size, "ts": timestamp()}
+    return {
+        "type": "restore",
+        "file": os.path.abspath(archive_path),
+        "dataset": os.path.join(parent, name),
+        "files": sum(not i.is_dir() for i in infos),
+        "bytes": size,
+        "ts": timestamp(),
+    }
 
 
 def _place(target: str) -> tuple[str, str, int]:
@@ -319,8 +362,9 @@ def _clear_leftovers(parent_fd: int, parent: str, name: str, target: str) -> Non
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise UsageError(f"{target}: another restore into it is running (process {pid}); "
-                                 "nothing restored") from None
+                raise UsageError(
+                    f"{target}: another restore into it is running (process {pid}); nothing restored"
+                ) from None
             # A free lock and a live process: a restore that has made its folder and not yet
             # locked it, or a new process that reuses the id.
             if pid != os.getpid() and _alive(pid):
@@ -329,7 +373,9 @@ def _clear_leftovers(parent_fd: int, parent: str, name: str, target: str) -> Non
             try:
                 shutil.rmtree(entry, dir_fd=parent_fd)
             except OSError as exc:
-                raise DatasetError(f"{shown}: cannot remove what a killed restore left: {exc.strerror or exc}") from None
+                raise DatasetError(
+                    f"{shown}: cannot remove what a killed restore left: {exc.strerror or exc}"
+                ) from None
             logger.warning("removed %s, left by a restore into %s that was killed (process %d)", shown, target, pid)
         finally:
             os.close(fd)
@@ -370,8 +416,12 @@ def _extract(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], tree: Tree,
             tree.folder(info.filename.rstrip("/"), create=True)
             continue
         folders.add(folder)
-        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
-                     dir_fd=tree.folder(folder, create=True))
+        fd = os.open(
+            name,
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+            0o600,
+            dir_fd=tree.folder(folder, create=True),
+        )
         with os.fdopen(fd, "wb") as sink:
             for chunk in _chunks(archive, info, label):
                 sink.write(chunk)
@@ -392,12 +442,16 @@ def _chunks(archive: zipfile.ZipFile, info: zipfile.ZipInfo, label: str) -> Iter
         with archive.open(info) as source:
             while chunk := source.read(min(MiB, left + 1)):
                 if len(chunk) > left:
-                    raise DatasetError(f"{label}: member {info.filename!r} inflates to more than the "
-                                       f"{info.file_size:,} bytes it declares (a zip bomb); nothing restored")
+                    raise DatasetError(
+                        f"{label}: member {info.filename!r} inflates to more than the "
+                        f"{info.file_size:,} bytes it declares (a zip bomb); nothing restored"
+                    )
                 left -= len(chunk)
                 yield chunk
     except (*_DAMAGED, OSError) as exc:
         raise DatasetError(f"{label}: damaged or unsupported archive: {exc}; nothing restored") from None
     if left:
-        raise DatasetError(f"{label}: member {info.filename!r} holds less than the {info.file_size:,} bytes "
-                           "it declares; nothing restored")
+        raise DatasetError(
+            f"{label}: member {info.filename!r} holds less than the {info.file_size:,} bytes "
+            "it declares; nothing restored"
+        )

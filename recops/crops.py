@@ -15,13 +15,16 @@ def crop(pixels: np.ndarray, box, margin: float = 0.25, max_side: int | None = 3
     height, width = pixels.shape[:2]
     x0, y0 = max(0, int(left - pad_x)), max(0, int(top - pad_y))
     x1, y1 = min(width, int(right + pad_x)), min(height, int(bottom + pad_y))
-    face = pixels[y0:max(y0 + 1, y1), x0:max(x0 + 1, x1)]
+    face = pixels[y0 : max(y0 + 1, y1), x0 : max(x0 + 1, x1)]
     if max_side and max(face.shape[:2]) > max_side:
         import cv2
 
         scale = max_side / max(face.shape[:2])
-        face = cv2.resize(face, (max(1, round(face.shape[1] * scale)), max(1, round(face.shape[0] * scale))),
-                          interpolation=cv2.INTER_AREA)
+        face = cv2.resize(
+            face,
+            (max(1, round(face.shape[1] * scale)), max(1, round(face.shape[0] * scale))),
+            interpolation=cv2.INTER_AREA,
+        )
     return face
 
 

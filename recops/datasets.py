@@ -100,8 +100,11 @@ def init_dataset(
                 raise UsageError(f"{exc.args[0]}; give --threshold") from None
         return create_dataset(root, detector, model, metric, threshold, description or "", bool(flip)), True
     dataset = Dataset.open(root)
-    for what, wanted, current in (("detector", detector, dataset.config.detector), ("model", model, dataset.config.model),
-                                  ("flip setting", flip, dataset.config.flip)):
+    for what, wanted, current in (
+        ("detector", detector, dataset.config.detector),
+        ("model", model, dataset.config.model),
+        ("flip setting", flip, dataset.config.flip),
+    ):
         if wanted is not None and wanted != current:
             dataset.close()
             raise DatasetError(

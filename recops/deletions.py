@@ -24,11 +24,11 @@ from typing import Callable, Iterable, Iterator
 
 from .errors import DatasetError, InputError
 from .faces import Detections, FaceCatalog, Replaced
+from .ids import resolve
 from .images import ImageCatalog
 from .logs import DELETIONS
-from .state import state_of
-from .ids import resolve
 from .records import timestamp, warning_record
+from .state import state_of
 from .store import config
 from .store.atomic import is_temp
 from .store.dataset import Dataset, is_dataset
@@ -100,8 +100,9 @@ class Deletions:
                     logger.warning("%s: image %s was deleted; it stays deleted", _label(record), record["id"])
                     emitter.emit(warning_record(record["id"], stage, "deleted image: it stays deleted", "deleted"))
                 continue
-            if kind in ("face", "embedding") and self.deleted(record.get("id") if kind == "face" else record.get("face"),
-                                                               record.get("image")):
+            if kind in ("face", "embedding") and self.deleted(
+                record.get("id") if kind == "face" else record.get("face"), record.get("image")
+            ):
                 continue
             yield record
 

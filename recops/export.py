@@ -1,8 +1,8 @@
 """dataset-export: a dataset as plain files anyone can open, in one zip.
 
-    images/<image id>.<jpg|png>         every image, as imported
-    identities/<name>/<face id>.jpg     the faces of each identity, cropped
-    faces/<face id>.jpg                 the faces of nobody yet (as the original recops did)
+images/<image id>.<jpg|png>         every image, as imported
+identities/<name>/<face id>.jpg     the faces of each identity, cropped
+faces/<face id>.jpg                 the faces of nobody yet (as the original recops did)
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from .crops import crop, jpeg
 from .deletions import Deletions
 from .faces import FaceCatalog
 from .identities import IdentityView
+from .outputs import atomic_output
 from .pixels import load_rgb
 from .records import timestamp
-from .outputs import atomic_output
 from .store.dataset import Dataset
 
 _EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png"}

@@ -71,8 +71,9 @@ class Detections:
 
     @classmethod
     def of(cls, dataset: "Dataset") -> "Detections":
-        return state_of(dataset).view(DETECTIONS, lambda: cls(dataset.log(DETECTIONS).records()),
-                                      folds=(DETECTIONS,), add=cls.add)
+        return state_of(dataset).view(
+            DETECTIONS, lambda: cls(dataset.log(DETECTIONS).records()), folds=(DETECTIONS,), add=cls.add
+        )
 
     def add(self, record: dict) -> None:
         if record.get("type") != "detection":
@@ -112,8 +113,11 @@ class Replaced:
         self.successor: dict[str, str] = {}
         for record in sorted(successors, key=order):
             # a face takes the place of another only in the detection that lists it
-            self.successor.update((old, new) for old, new in record["replaces"].items()
-                                  if isinstance(old, str) and isinstance(new, str) and new in record["faces"])
+            self.successor.update(
+                (old, new)
+                for old, new in record["replaces"].items()
+                if isinstance(old, str) and isinstance(new, str) and new in record["faces"]
+            )
 
     def current(self, face: str) -> str | None:
         """The face that stands for `face` now: itself, the face of its box in the image's latest
@@ -130,5 +134,8 @@ def replacements(previous: list[dict], found: list[dict]) -> dict[str, str]:
     previous detection that a new detection does not list."""
     by_box = {tuple(int(v) for v in face["box"]): face["id"] for face in found}
     kept = {face["id"] for face in found}
-    return {face["id"]: by_box[box] for face in previous
-            if face["id"] not in kept and (box := tuple(int(v) for v in face["box"])) in by_box}
+    return {
+        face["id"]: by_box[box]
+        for face in previous
+        if face["id"] not in kept and (box := tuple(int(v) for v in face["box"])) in by_box
+    }

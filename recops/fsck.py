@@ -63,8 +63,13 @@ def parse_sample(text: str | None) -> float | int | None:
     return count
 
 
-def fsck(dataset: Dataset, emitter: Emitter, sample: float | int | None = None, seed: int | None = None,
-         seconds_per_file: float = FILE_SECONDS) -> FsckReport:
+def fsck(
+    dataset: Dataset,
+    emitter: Emitter,
+    sample: float | int | None = None,
+    seed: int | None = None,
+    seconds_per_file: float = FILE_SECONDS,
+) -> FsckReport:
     """Check the dataset's structure, every record file and record, and (a sample of) the objects.
     Open the dataset with inspect=True so one holding a link can be looked at."""
     report = FsckReport()
@@ -113,11 +118,18 @@ def fsck(dataset: Dataset, emitter: Emitter, sample: float | int | None = None, 
     stored_set = set(stored)
     for image in catalog:
         if image["id"] not in stored_set:
-            problem(image["id"], "missing-object", f"image recorded but its object {dataset.objects.path(image['id'])} is missing")
+            problem(
+                image["id"],
+                "missing-object",
+                f"image recorded but its object {dataset.objects.path(image['id'])} is missing",
+            )
     for id in stored:
         if id not in catalog:
-            warning(dataset.objects.path(id), "unrecorded-object",
-                    "object without an image record (an interrupted import; re-importing records it)")
+            warning(
+                dataset.objects.path(id),
+                "unrecorded-object",
+                "object without an image record (an interrupted import; re-importing records it)",
+            )
 
     for id in _choose(stored, sample, seed):
         path = dataset.objects.path(id)
@@ -143,7 +155,9 @@ def fsck(dataset: Dataset, emitter: Emitter, sample: float | int | None = None, 
         finally:
             os.close(fd)
         if actual != id:
-            problem(path, "object-mismatch", f"content hashes to {actual}, not to its name (damaged on disk or in transfer)")
+            problem(
+                path, "object-mismatch", f"content hashes to {actual}, not to its name (damaged on disk or in transfer)"
+            )
     emitter.emit(report.record(dataset))
     return report
 

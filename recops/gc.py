@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass
 
 from . import images
 from .deletions import Deletions
-from .logs import EMBEDDINGS
 from .errors import DamagedError
 from .index import INDEX_REL, build_index
+from .logs import EMBEDDINGS
 from .records import timestamp
 from .store import layout
 from .store.dataset import Dataset
@@ -107,8 +107,9 @@ def _refuse_damage(dataset: Dataset) -> None:
     dataset's photos)."""
     for finding in layout.scan(dataset.tree):
         if finding.problem:
-            raise DamagedError(f"{finding.path}: {finding.reason}; rx-gc removes nothing from a damaged "
-                               "dataset (run rx-fsck)")
+            raise DamagedError(
+                f"{finding.path}: {finding.reason}; rx-gc removes nothing from a damaged dataset (run rx-fsck)"
+            )
     for record_log in dataset.logs():
         for segment in record_log.segments():
             try:

@@ -46,8 +46,8 @@ from .folding import latest_by_id, newer, order
 from .ids import ambiguous, is_prefix, starting
 from .logs import DELETIONS, DETECTIONS, IDENTITIES, LINKS
 from .records import timestamp
-from .store.dataset import Dataset
 from .state import state_of
+from .store.dataset import Dataset
 from .store.lock import DatasetLock
 
 logger = logging.getLogger("recops")
@@ -94,8 +94,9 @@ class IdentityView:
     """What hides links as they fold in: deleted images, and faces a later detection replaced."""
 
     @classmethod
-    def fold(cls, identity_records: Iterable[dict], link_records: Iterable[dict],
-             deletions: Deletions | None = None) -> "IdentityView":
+    def fold(
+        cls, identity_records: Iterable[dict], link_records: Iterable[dict], deletions: Deletions | None = None
+    ) -> "IdentityView":
         view = cls(deletions=deletions or Deletions())
         view.identities = live_identities(identity_records)
         for record in sorted((r for r in link_records if r.get("type") == "link"), key=order):
@@ -106,9 +107,12 @@ class IdentityView:
     def of(cls, dataset: Dataset) -> "IdentityView":
         """The dataset's identities and links now (state.py)."""
         return state_of(dataset).view(
-            "identity-view", lambda: cls.fold(dataset.log(IDENTITIES).records(), dataset.log(LINKS).records(),
-                                              Deletions.of(dataset)),
-            folds=(IDENTITIES, LINKS), reads=(DELETIONS, DETECTIONS), add=cls.add)
+            "identity-view",
+            lambda: cls.fold(dataset.log(IDENTITIES).records(), dataset.log(LINKS).records(), Deletions.of(dataset)),
+            folds=(IDENTITIES, LINKS),
+            reads=(DELETIONS, DETECTIONS),
+            add=cls.add,
+        )
 
     def add(self, record: dict) -> None:
         """Fold in one identity or link record, later than every record folded before."""
@@ -249,11 +253,21 @@ class IdentityEditor:
     def _new(self, name: str, description: str = "", color: str | None = None) -> dict:
         now = timestamp()
         color = color or color_for(name, (r.get("color") for r in self.view.identities.values()))
-        return self._store_identity({"type": "identity", "id": os.urandom(16).hex(), "name": name,
-                                     "description": description, "color": color, "created": now, "ts": now})
+        return self._store_identity(
+            {
+                "type": "identity",
+                "id": os.urandom(16).hex(),
+                "name": name,
+                "description": description,
+                "color": color,
+                "created": now,
+                "ts": now,
+            }
+        )
 
-    def update(self, name_or_id: str, name: str | None = None, description: str | None = None,
-               color: str | None = None) -> dict:
+    def update(
+        self, name_or_id: str, name: str | None = None, description: str | None = None, color: str | None = None
+    ) -> dict:
         """Rename, redescribe or recolour: a new whole record under the same id."""
         current = self.require(name_or_id)
         if name is not None and not name.strip():
@@ -290,16 +304,21 @@ class IdentityEditor:
         a unique start of one)."""
         if isinstance(face, dict):
             if face.get("dataset") != self.dataset.root:
-                raise InputError("not-stored", f"face {face.get('id')} is not stored in {self.dataset.root} "
-                                               "(give rx-detect the dataset)")
+                raise InputError(
+                    "not-stored",
+                    f"face {face.get('id')} is not stored in {self.dataset.root} (give rx-detect the dataset)",
+                )
             record = face
         else:
             record = FaceCatalog.of(self.dataset).find(face, self.dataset.root)
         if self.deletions.deleted(record["id"], record.get("image")):
             raise InputError("deleted", f"face {record['id']} was deleted")
         if not isinstance(face, dict) and self.deletions.current(record["id"]) != record["id"]:
-            raise InputError("replaced", f"face {record['id']} was replaced by a later detection of its image "
-                                         "(rx-ls faces lists the current ones)")
+            raise InputError(
+                "replaced",
+                f"face {record['id']} was replaced by a later detection of its image "
+                "(rx-ls faces lists the current ones)",
+            )
         return record
 
     def link(self, face: str | dict, identity: str, op: str = "link", source: str = "manual") -> dict:
@@ -322,18 +341,34 @@ class IdentityEditor:
             if source in AUTOMATIC:
                 if (face_id, target) in self.view.decided:
                     was = "rejected" if (face_id, target) in self.view.rejected else "unlinked"
-                    raise InputError(was, f"face {face_id} was {was} from identity {target} by a person; "
-                                          "link it by hand to override")
+                    raise InputError(
+                        was, f"face {face_id} was {was} from identity {target} by a person; link it by hand to override"
+                    )
                 if current is not None:
                     raise InputError("linked-elsewhere", f"face {face_id} is linked to identity {current} already")
                 if others:
-                    raise InputError("same-photo", f"face {min(others)} of the same photo is linked to identity "
-                                                   f"{target}: two faces of one photo are two people")
+                    raise InputError(
+                        "same-photo",
+                        f"face {min(others)} of the same photo is linked to identity "
+                        f"{target}: two faces of one photo are two people",
+                    )
             elif others:
-                logger.warning("face %s shares its photo with face %s, linked to identity %s %s", face_id, min(others),
-                            target, "by hand too" if self._manual(others) else "automatically: that link gives way")
-        link = {"type": "link", "face": face_id, "image": image, "identity": target, "op": op, "source": source,
-                "ts": timestamp()}
+                logger.warning(
+                    "face %s shares its photo with face %s, linked to identity %s %s",
+                    face_id,
+                    min(others),
+                    target,
+                    "by hand too" if self._manual(others) else "automatically: that link gives way",
+                )
+        link = {
+            "type": "link",
+            "face": face_id,
+            "image": image,
+            "identity": target,
+            "op": op,
+            "source": source,
+            "ts": timestamp(),
+        }
         state_of(self.dataset).append(LINKS, link)
         return link
 

@@ -45,7 +45,9 @@ def ambiguous(wanted: str, found: list[str], what: str) -> InputError:
     return InputError("ambiguous-id", f"{what} id {wanted} is ambiguous: it starts {shown}; give more of it")
 
 
-def resolve(wanted: str, ids: Collection[str], what: str = "object", where: str = "", unknown: str = "unknown-id") -> str:
+def resolve(
+    wanted: str, ids: Collection[str], what: str = "object", where: str = "", unknown: str = "unknown-id"
+) -> str:
     """`wanted` when it is one of `ids`, else the one id that starts with it; InputError
     (of kind `unknown`, or "ambiguous-id") otherwise."""
     if wanted in ids:

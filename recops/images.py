@@ -31,8 +31,12 @@ class ImageCatalog:
     def of(cls, dataset: "Dataset") -> "ImageCatalog":
         """The dataset's images now (state.py); records it appends through the state fold in."""
         # The catalog merges records in place: a record on its way to disk is given as a copy.
-        return state_of(dataset).view(IMAGES, lambda: cls(dataset.log(IMAGES).records()), folds=(IMAGES,),
-                                      add=lambda catalog, record: catalog.add(dict(record)))
+        return state_of(dataset).view(
+            IMAGES,
+            lambda: cls(dataset.log(IMAGES).records()),
+            folds=(IMAGES,),
+            add=lambda catalog, record: catalog.add(dict(record)),
+        )
 
     def add(self, record: dict) -> None:
         """Fold in one image record; other records are ignored."""

@@ -23,12 +23,12 @@ import numpy as np
 
 from .logs import EMBEDDINGS
 from .metrics import space
-from .vectors import Vectors
 from .records import timestamp
 from .store.dataset import Dataset
 from .store.layout import CACHE
 from .store.segments import SEGMENT_RE
 from .store.tree import GiB, temp_name
+from .vectors import Vectors
 
 logger = logging.getLogger("recops")
 INDEX_DIR = "index"
@@ -62,9 +62,18 @@ class IndexInfo:
         return self.images[item].tobytes().hex()
 
     def record(self) -> dict:
-        return {"type": "index", "model": self.model, "space": self.space, "dim": self.dim, "count": len(self.faces),
-                "trees": self.trees, "segments": len(self.segments), "file": self.ann, "built": self.built,
-                "seconds": round(self.seconds, 3)}
+        return {
+            "type": "index",
+            "model": self.model,
+            "space": self.space,
+            "dim": self.dim,
+            "count": len(self.faces),
+            "trees": self.trees,
+            "segments": len(self.segments),
+            "file": self.ann,
+            "built": self.built,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 def _meta_rel(model: str, metric: str) -> str:
@@ -104,9 +113,19 @@ def build_index(dataset: Dataset, model: str, metric: str, trees: int | None = N
     index.save(os.path.join(dataset.tree.fd_path(folder), temp))
     index.unload()
     os.rename(temp, ann, src_dir_fd=folder, dst_dir_fd=folder)
-    meta = {"format": FORMAT, "model": model, "space": space(metric), "dim": dim, "trees": trees,
-            "segments": segments, "faces": _ids(vectors.faces), "images": _ids(vectors.images),
-            "ann": ann, "built": timestamp(), "seconds": time.monotonic() - started}
+    meta = {
+        "format": FORMAT,
+        "model": model,
+        "space": space(metric),
+        "dim": dim,
+        "trees": trees,
+        "segments": segments,
+        "faces": _ids(vectors.faces),
+        "images": _ids(vectors.images),
+        "ann": ann,
+        "built": timestamp(),
+        "seconds": time.monotonic() - started,
+    }
     dataset.tree.write(_meta_rel(model, metric), msgpack.packb(meta), mode=0o600)
     _forget_old_builds(dataset, f"{model}.{space(metric)}.", ann)
     return _info(meta, dataset.tree.path(INDEX_REL))
@@ -114,17 +133,28 @@ def build_index(dataset: Dataset, model: str, metric: str, trees: int | None = N
 
 def _forget_old_builds(dataset: Dataset, prefix: str, current: str) -> None:
     folder = INDEX_REL
-    builds = sorted((e.mtime, e.name) for e in dataset.tree.entries(folder)
-                    if e.is_file and e.name.startswith(prefix) and e.name.endswith(".ann") and e.name != current)
+    builds = sorted(
+        (e.mtime, e.name)
+        for e in dataset.tree.entries(folder)
+        if e.is_file and e.name.startswith(prefix) and e.name.endswith(".ann") and e.name != current
+    )
     for _, name in builds[: max(0, len(builds) - (KEEP_BUILDS - 1))]:
         dataset.tree.remove(f"{folder}/{name}")
 
 
 def _info(meta: dict, folder: str) -> IndexInfo:
-    return IndexInfo(meta["model"], meta["space"], meta["dim"], meta["trees"], list(meta["segments"]),
-                     np.frombuffer(meta["faces"], dtype=np.uint8).reshape(-1, 16),
-                     np.frombuffer(meta["images"], dtype=np.uint8).reshape(-1, 16),
-                     os.path.join(folder, meta["ann"]), meta["built"], meta["seconds"])
+    return IndexInfo(
+        meta["model"],
+        meta["space"],
+        meta["dim"],
+        meta["trees"],
+        list(meta["segments"]),
+        np.frombuffer(meta["faces"], dtype=np.uint8).reshape(-1, 16),
+        np.frombuffer(meta["images"], dtype=np.uint8).reshape(-1, 16),
+        os.path.join(folder, meta["ann"]),
+        meta["built"],
+        meta["seconds"],
+    )
 
 
 def _meta_problem(meta: object, model: str, metric: str) -> str | None:
@@ -135,7 +165,9 @@ def _meta_problem(meta: object, model: str, metric: str) -> str | None:
     if not (isinstance(ann, str) and re.fullmatch(re.escape(f"{model}.{space(metric)}.") + r"[0-9a-f]{12}\.ann", ann)):
         return "naming no index file of its own"
     faces, images, segments = meta.get("faces"), meta.get("images"), meta.get("segments")
-    if not (isinstance(faces, bytes) and isinstance(images, bytes) and len(faces) % 16 == 0 and len(faces) == len(images)):
+    if not (
+        isinstance(faces, bytes) and isinstance(images, bytes) and len(faces) % 16 == 0 and len(faces) == len(images)
+    ):
         return "with damaged face ids"
     if not (isinstance(segments, list) and all(isinstance(n, str) and SEGMENT_RE.match(n) for n in segments)):
         return "with damaged segment names"

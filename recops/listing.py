@@ -62,5 +62,8 @@ def _faces(dataset: Dataset, deletions: Deletions, view: IdentityView) -> Iterat
     for face in FaceCatalog.of(dataset):
         if not deletions.hides(face["id"], face.get("image")):
             identity = view.identity_of(face["id"])
-            yield face | {"dataset": dataset.root, "identity": identity["id"] if identity else None,
-                          "identity_name": identity.get("name") if identity else None}
+            yield face | {
+                "dataset": dataset.root,
+                "identity": identity["id"] if identity else None,
+                "identity_name": identity.get("name") if identity else None,
+            }

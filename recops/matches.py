@@ -27,7 +27,9 @@ class Matches:
 
     @classmethod
     def of(cls, dataset: "Dataset") -> "Matches":
-        return state_of(dataset).view(MATCHES, lambda: cls(dataset.log(MATCHES).records()), folds=(MATCHES,), add=cls.add)
+        return state_of(dataset).view(
+            MATCHES, lambda: cls(dataset.log(MATCHES).records()), folds=(MATCHES,), add=cls.add
+        )
 
     def add(self, record: dict) -> None:
         kind = record.get("type")

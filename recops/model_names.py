@@ -15,8 +15,19 @@ DEFAULT_METRIC = "cosine"
 
 # The length of each recognition model's vectors (deepface's output_shape): what an embedding
 # record from elsewhere must hold, known without loading the model.
-DIMENSIONS = {"VGG-Face": 4096, "Facenet": 128, "Facenet512": 512, "OpenFace": 128, "DeepFace": 4096,
-              "DeepID": 160, "Dlib": 128, "ArcFace": 512, "SFace": 128, "GhostFaceNet": 512, "Buffalo_L": 512}
+DIMENSIONS = {
+    "VGG-Face": 4096,
+    "Facenet": 128,
+    "Facenet512": 512,
+    "OpenFace": 128,
+    "DeepFace": 4096,
+    "DeepID": 160,
+    "Dlib": 128,
+    "ArcFace": 512,
+    "SFace": 128,
+    "GhostFaceNet": 512,
+    "Buffalo_L": 512,
+}
 
 
 def _available() -> dict:

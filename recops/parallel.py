@@ -17,6 +17,7 @@ from typing import Callable, Iterable, Iterator, TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
+
 def _worker_signals() -> None:
     # The parent turns Ctrl-C and SIGTERM into a clean stop and ends the pool; workers just go.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -48,8 +49,9 @@ def ordered_map(
     window = window or workers * 4
     # An executor, not multiprocessing.Pool: when a worker dies (a crash in native model code, the
     # OOM killer), a Pool silently loses its task and waits for ever; the executor raises.
-    pool = concurrent.futures.ProcessPoolExecutor(workers, multiprocessing.get_context("fork"),
-                                                  initializer=_worker_signals)
+    pool = concurrent.futures.ProcessPoolExecutor(
+        workers, multiprocessing.get_context("fork"), initializer=_worker_signals
+    )
     try:
         pending: deque = deque()
         for item in items:
@@ -73,5 +75,7 @@ def _outcome(future: concurrent.futures.Future | None):
     try:
         return future.result()
     except concurrent.futures.process.BrokenProcessPool:
-        raise RuntimeError("a worker process died (killed, out of memory, or a crash in model code); "
-                           "what finished before is stored, and a re-run goes on from there") from None
+        raise RuntimeError(
+            "a worker process died (killed, out of memory, or a crash in model code); "
+            "what finished before is stored, and a re-run goes on from there"
+        ) from None

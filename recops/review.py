@@ -18,15 +18,15 @@ import csv
 from dataclasses import dataclass
 from typing import IO, Iterable, Iterator
 
-from .logs import EMBEDDINGS
 from .errors import InputError
 from .identities import IdentityEditor
 from .ids import resolve
-from .vectors import Vectors
-from .stages.matching import Matcher, MatchOptions
+from .logs import EMBEDDINGS
 from .records import timestamp
+from .stages.matching import Matcher, MatchOptions
 from .store.dataset import Dataset
 from .stream import BadInput, Emitter
+from .vectors import Vectors
 
 STAGE = "review"
 CSV_COLUMNS = ("face_id", "identity_id", "identity_name", "distance", "threshold", "matched_face_id")
@@ -44,9 +44,17 @@ class ReviewOptions:
 def match_faces(dataset: Dataset, options: ReviewOptions = ReviewOptions()) -> list[dict]:
     """A proposal record for each face without an identity that comes near an identified one,
     ordered by identity name, then distance (the order a person reviews them in)."""
-    matcher = Matcher(dataset, MatchOptions(CHOICES, options.threshold, identified_only=True,
-                                            exclude_identities=options.exclude_identities,
-                                            best_per_identity=True, search_k=options.search_k))
+    matcher = Matcher(
+        dataset,
+        MatchOptions(
+            CHOICES,
+            options.threshold,
+            identified_only=True,
+            exclude_identities=options.exclude_identities,
+            best_per_identity=True,
+            search_k=options.search_k,
+        ),
+    )
     view, deletions = matcher.identities, matcher.deletions
     vectors = Vectors.collect(dataset.log(EMBEDDINGS).records(), matcher.model)
     by_photo: dict[str, list[dict]] = {}
@@ -79,11 +87,20 @@ def _assign(matches: list[dict], taken: set[str]) -> list[dict]:
 
 
 def _proposal(match: dict) -> dict:
-    return {"type": "proposal", "face": match["query"], "image": match["query_image"],
-            "identity": match["identity"], "identity_name": match["identity_name"],
-            "distance": match["distance"], "threshold": match["threshold"], "metric": match["metric"],
-            "candidate": match["candidate"], "candidate_image": match["candidate_image"],
-            "model": match["model"], "ts": timestamp()}
+    return {
+        "type": "proposal",
+        "face": match["query"],
+        "image": match["query_image"],
+        "identity": match["identity"],
+        "identity_name": match["identity_name"],
+        "distance": match["distance"],
+        "threshold": match["threshold"],
+        "metric": match["metric"],
+        "candidate": match["candidate"],
+        "candidate_image": match["candidate_image"],
+        "model": match["model"],
+        "ts": timestamp(),
+    }
 
 
 def write_csv(proposals: Iterable[dict], handle: IO[str]) -> int:

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import metrics
-from .logs import EMBEDDINGS
 from .index import load_index
-from .vectors import Vectors
+from .logs import EMBEDDINGS
 from .store.dataset import Dataset
+from .vectors import Vectors
 
 logger = logging.getLogger("recops")
 DEFAULT_SEARCH_K = 20_000
@@ -30,8 +30,9 @@ class Neighbour:
 class FaceSearch:
     """k-nearest faces of one model, under one metric, over everything the dataset has embedded."""
 
-    def __init__(self, dataset: Dataset, model: str, metric: str, search_k: int | None = None,
-                 only: set[str] | None = None):
+    def __init__(
+        self, dataset: Dataset, model: str, metric: str, search_k: int | None = None, only: set[str] | None = None
+    ):
         """`only`: search just these faces, exactly (a small part of a large gallery, such as the
         faces with an identity, is found faster so than by filtering the index's neighbours)."""
         self.metric = metric
@@ -42,12 +43,17 @@ class FaceSearch:
         names = {s.name for s in segments}
         self.index, self.info = loaded if loaded else (None, None)
         if self.info and not set(self.info.segments) <= names:
-            logger.warning("the index of %s is stale (record files it covers are gone); searching exactly "
-                        "until rx-index rebuilds it", dataset.root)
+            logger.warning(
+                "the index of %s is stale (record files it covers are gone); searching exactly "
+                "until rx-index rebuilds it",
+                dataset.root,
+            )
             self.index, self.info = None, None
         covered = set(self.info.segments) if self.info else set()
-        fresh = itertools.chain((record for s in segments if s.name not in covered for record in s.records()),
-                                dataset.log(EMBEDDINGS).unflushed())
+        fresh = itertools.chain(
+            (record for s in segments if s.name not in covered for record in s.records()),
+            dataset.log(EMBEDDINGS).unflushed(),
+        )
         if only is not None:
             fresh = (record for record in fresh if record.get("face") in only)
         self.fresh = Vectors.collect(fresh, model, self.info.dim if self.info and len(self.info.faces) else None)
@@ -90,8 +96,11 @@ class FaceSearch:
         found: list[Neighbour] = []
         if self.index is not None and len(self.info.faces):
             items, distances = self.index.get_nns_by_vector(
-                np.asarray(vector, dtype=np.float32), k, search_k=self.search_k or max(DEFAULT_SEARCH_K, k * self.info.trees),
-                include_distances=True)
+                np.asarray(vector, dtype=np.float32),
+                k,
+                search_k=self.search_k or max(DEFAULT_SEARCH_K, k * self.info.trees),
+                include_distances=True,
+            )
             for item, distance in zip(items, metrics.from_space(self.metric, distances)):
                 face = self.info.face(item)
                 if face not in self._fresh_faces:  # embedded again since the build: the fresh vector wins

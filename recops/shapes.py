@@ -57,8 +57,13 @@ def _flag(value: object) -> bool:
 
 
 def _box(value: object) -> bool:
-    return (isinstance(value, (list, tuple)) and len(value) == 4 and all(_number(v) for v in value)
-            and value[2] > value[0] and value[3] > value[1])
+    return (
+        isinstance(value, (list, tuple))
+        and len(value) == 4
+        and all(_number(v) for v in value)
+        and value[2] > value[0]
+        and value[3] > value[1]
+    )
 
 
 def _boxes(value: object) -> bool:
@@ -72,7 +77,8 @@ def _point(value: object) -> bool:
 def _landmarks(value: object) -> bool:
     """{name: [x, y]}, dlib's five as {"dlib5": [[x, y], ...]}."""
     return isinstance(value, dict) and all(
-        _point(v) or (isinstance(v, list) and all(_point(p) for p in v)) for v in value.values())
+        _point(v) or (isinstance(v, list) and all(_point(p) for p in v)) for v in value.values()
+    )
 
 
 def _finite_float32(data: bytes) -> bool:
@@ -98,8 +104,12 @@ def _vector(value: object) -> bool:
     if hasattr(value, "ndim") and hasattr(value, "dtype"):  # a numpy vector, from the core in-process
         import numpy as np
 
-        return (value.ndim == 1 and 0 < value.size <= MAX_DIM and value.dtype.kind in "fiu"
-                and bool(np.isfinite(value).all()))
+        return (
+            value.ndim == 1
+            and 0 < value.size <= MAX_DIM
+            and value.dtype.kind in "fiu"
+            and bool(np.isfinite(value).all())
+        )
     if not (isinstance(value, (list, tuple)) and 0 < len(value) <= MAX_DIM):
         return False
     # Every record of a JSON stream passes here: plain floats, the common case, are checked by
@@ -144,8 +154,12 @@ NAME_OR_NONE = (lambda v: v is None or isinstance(v, str), "text or null")
 REQUIRED: dict[str, dict[str, tuple[Check, str]]] = {
     "image": {"id": ID},
     "face": {"id": ID, "image": ID, "box": (_box, "four finite numbers, left, top, right, bottom")},
-    "embedding": {"face": ID, "image": ID, "model": TEXT,
-                  "vector": (_vector, "a list of finite numbers (or float32 bytes)")},
+    "embedding": {
+        "face": ID,
+        "image": ID,
+        "model": TEXT,
+        "vector": (_vector, "a list of finite numbers (or float32 bytes)"),
+    },
     "detection": {"image": ID},
     "match": {"query": ID, "candidate": ID},
     "proposal": {"face": ID, "identity": ID},
@@ -158,28 +172,90 @@ REQUIRED: dict[str, dict[str, tuple[Check, str]]] = {
 }
 # Fields that may be absent, but when present must be right.
 OPTIONAL: dict[str, dict[str, tuple[Check, str]]] = {
-    "image": {"paths": (_texts, "a list of paths"), "path": TEXT, "size": COUNT, "width": COUNT, "height": COUNT,
-              "orientation": (lambda v: v in range(1, 9), "an EXIF orientation, 1 to 8"), "media_type": TEXT,
-              "consent": FLAG, "query": FLAG, "dataset": TEXT, "ts": TEXT},
-    "face": {"landmarks": (_landmarks, "named points [x, y]"), "confidence": NUMBER, "detector": TEXT,
-             "aligned": FLAG, "index": COUNT, "dataset": TEXT, "path": TEXT, "ts": TEXT, "time": DISTANCE},
+    "image": {
+        "paths": (_texts, "a list of paths"),
+        "path": TEXT,
+        "size": COUNT,
+        "width": COUNT,
+        "height": COUNT,
+        "orientation": (lambda v: v in range(1, 9), "an EXIF orientation, 1 to 8"),
+        "media_type": TEXT,
+        "consent": FLAG,
+        "query": FLAG,
+        "dataset": TEXT,
+        "ts": TEXT,
+    },
+    "face": {
+        "landmarks": (_landmarks, "named points [x, y]"),
+        "confidence": NUMBER,
+        "detector": TEXT,
+        "aligned": FLAG,
+        "index": COUNT,
+        "dataset": TEXT,
+        "path": TEXT,
+        "ts": TEXT,
+        "time": DISTANCE,
+    },
     "embedding": {"dim": COUNT, "flip": FLAG, "model_version": TEXT, "normalization": TEXT, "ts": TEXT},
-    "detection": {"faces": (_ids, "a list of face ids"), "count": COUNT, "detector": TEXT, "aligned": FLAG,
-                  "replaces": (_id_map, "a map of face ids to face ids")},
-    "match": {"query_image": ID, "candidate_image": ID, "identity": ID_OR_NONE, "identity_name": NAME_OR_NONE,
-              "distance": DISTANCE, "threshold": DISTANCE, "rank": COUNT, "metric": TEXT, "model": TEXT},
-    "proposal": {"image": ID, "candidate": ID, "candidate_image": ID, "identity_name": NAME_OR_NONE,
-                 "distance": DISTANCE, "threshold": DISTANCE},
-    "cluster": {"id": ID, "identity": ID_OR_NONE, "identity_name": NAME_OR_NONE, "label": COUNT_OR_NONE, "size": COUNT,
-                "threshold": DISTANCE},
-    "identity": {"name": (lambda v: isinstance(v, str), "text"), "description": NAME_OR_NONE,
-                 "color": NAME_OR_NONE, "deleted": FLAG, "created": TEXT, "ts": TEXT},
+    "detection": {
+        "faces": (_ids, "a list of face ids"),
+        "count": COUNT,
+        "detector": TEXT,
+        "aligned": FLAG,
+        "replaces": (_id_map, "a map of face ids to face ids"),
+    },
+    "match": {
+        "query_image": ID,
+        "candidate_image": ID,
+        "identity": ID_OR_NONE,
+        "identity_name": NAME_OR_NONE,
+        "distance": DISTANCE,
+        "threshold": DISTANCE,
+        "rank": COUNT,
+        "metric": TEXT,
+        "model": TEXT,
+    },
+    "proposal": {
+        "image": ID,
+        "candidate": ID,
+        "candidate_image": ID,
+        "identity_name": NAME_OR_NONE,
+        "distance": DISTANCE,
+        "threshold": DISTANCE,
+    },
+    "cluster": {
+        "id": ID,
+        "identity": ID_OR_NONE,
+        "identity_name": NAME_OR_NONE,
+        "label": COUNT_OR_NONE,
+        "size": COUNT,
+        "threshold": DISTANCE,
+    },
+    "identity": {
+        "name": (lambda v: isinstance(v, str), "text"),
+        "description": NAME_OR_NONE,
+        "color": NAME_OR_NONE,
+        "deleted": FLAG,
+        "created": TEXT,
+        "ts": TEXT,
+    },
     "link": {"image": ID, "op": (_one_of("link", "unlink", "reject"), "link, unlink or reject"), "ts": TEXT},
-    "attribute": {"image": ID, "age": NUMBER, "gender": (_scores, "scores"), "emotion": (_scores, "scores"),
-                  "race": (_scores, "scores"), "dominant_gender": TEXT, "dominant_emotion": TEXT,
-                  "dominant_race": TEXT},
-    "verification": {"boxes": (_boxes, "a list of boxes of four numbers"), "distance": DISTANCE,
-                     "threshold": DISTANCE, "verified": FLAG},
+    "attribute": {
+        "image": ID,
+        "age": NUMBER,
+        "gender": (_scores, "scores"),
+        "emotion": (_scores, "scores"),
+        "race": (_scores, "scores"),
+        "dominant_gender": TEXT,
+        "dominant_emotion": TEXT,
+        "dominant_race": TEXT,
+    },
+    "verification": {
+        "boxes": (_boxes, "a list of boxes of four numbers"),
+        "distance": DISTANCE,
+        "threshold": DISTANCE,
+        "verified": FLAG,
+    },
 }
 
 

@@ -60,7 +60,9 @@ def read_source(source: tuple[str, object]) -> bytes:
         except ForeignEntry as exc:
             raise InputError(exc.kind, f"{exc} (run rx-fsck)") from None
         except OSError as exc:
-            raise InputError("unreadable", f"cannot read {tree.path(ObjectStore.rel(id))}: {exc.strerror or exc}") from None
+            raise InputError(
+                "unreadable", f"cannot read {tree.path(ObjectStore.rel(id))}: {exc.strerror or exc}"
+            ) from None
         finally:
             tree.close()
     try:

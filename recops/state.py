@@ -38,15 +38,22 @@ class State:
     def _counts(self, logs: Iterable[str]) -> dict[str, int]:
         return {name: self.dataset.log(name).appended for name in logs}
 
-    def view(self, key: str, build: Callable[[], Any], folds: tuple[str, ...], reads: tuple[str, ...] = (),
-             add: Callable[[Any, dict], None] | None = None) -> Any:
+    def view(
+        self,
+        key: str,
+        build: Callable[[], Any],
+        folds: tuple[str, ...],
+        reads: tuple[str, ...] = (),
+        add: Callable[[Any, dict], None] | None = None,
+    ) -> Any:
         """The view named `key`, built by `build` from the logs `folds` and `reads` when first asked
         for (or when one of those logs was appended to other than through `append`)."""
         held = self._held.get(key)
         if held is None or held.counts != self._counts(folds + reads):
             view = build()
-            held = self._held[key] = _Held(view, folds, reads, (lambda record: add(view, record)) if add else None,
-                                           self._counts(folds + reads))
+            held = self._held[key] = _Held(
+                view, folds, reads, (lambda record: add(view, record)) if add else None, self._counts(folds + reads)
+            )
         return held.view
 
     def append(self, log: str, record: dict) -> None:

@@ -121,14 +121,17 @@ def _skip_line(stream: IO[bytes]) -> None:
 
 def _read_msgpack(stream: IO[bytes]) -> Iterator[dict | BadInput]:
     source = _Read1(stream)
-    unpacker = msgpack.Unpacker(source, raw=False, unicode_errors="surrogateescape", strict_map_key=False,
-                                max_buffer_size=MAX_RECORD)
+    unpacker = msgpack.Unpacker(
+        source, raw=False, unicode_errors="surrogateescape", strict_map_key=False, max_buffer_size=MAX_RECORD
+    )
     number = 0
     try:
         for record in unpacker:
             number += 1
             if not isinstance(record, dict) or not isinstance(record.get("type"), str):
-                yield BadInput(f"msgpack object {number}", f"msgpack object {number} is not a record (a map with a 'type')")
+                yield BadInput(
+                    f"msgpack object {number}", f"msgpack object {number} is not a record (a map with a 'type')"
+                )
                 continue
             yield _checked(record)
     except (ValueError, msgpack.UnpackException) as exc:
@@ -137,8 +140,11 @@ def _read_msgpack(stream: IO[bytes]) -> Iterator[dict | BadInput]:
         return
     if source.total > unpacker.tell():
         # A cut connection (an ssh link of a parallel run that dropped) ends mid-record.
-        yield BadInput(f"msgpack object {number + 1}", f"the msgpack stream ends in the middle of object "
-                       f"{number + 1} ({source.total - unpacker.tell()} bytes of it): input cut short")
+        yield BadInput(
+            f"msgpack object {number + 1}",
+            f"the msgpack stream ends in the middle of object "
+            f"{number + 1} ({source.total - unpacker.tell()} bytes of it): input cut short",
+        )
 
 
 def _checked(record: dict, plain: bool = True) -> dict | BadInput:

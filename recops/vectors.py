@@ -58,12 +58,19 @@ class Embeddings:
     @classmethod
     def of(cls, dataset: "Dataset", model: str) -> "Embeddings":
         """The dataset's embeddings of `model` now (state.py)."""
-        return state_of(dataset).view(f"{EMBEDDINGS}:{model}", lambda: cls(model, dataset.log(EMBEDDINGS).records()),
-                                      folds=(EMBEDDINGS,), add=cls.add)
+        return state_of(dataset).view(
+            f"{EMBEDDINGS}:{model}",
+            lambda: cls(model, dataset.log(EMBEDDINGS).records()),
+            folds=(EMBEDDINGS,),
+            add=cls.add,
+        )
 
     def add(self, record: dict) -> None:
-        if record.get("type") == "embedding" and record.get("model") == self.model \
-                and newer(record, self._by_face.get(record["face"])):
+        if (
+            record.get("type") == "embedding"
+            and record.get("model") == self.model
+            and newer(record, self._by_face.get(record["face"]))
+        ):
             self._by_face[record["face"]] = record
 
     def get(self, face: str) -> dict | None:
@@ -101,11 +108,17 @@ class Vectors:
         if not groups:
             return cls([], [], np.zeros((0, 0), np.float32))
         known = models.embedding_dim(model)
-        expected = next((d for d in (dim, known) if d in groups), None) or max(groups, key=lambda d: len(groups[d].images))
+        expected = next((d for d in (dim, known) if d in groups), None) or max(
+            groups, key=lambda d: len(groups[d].images)
+        )
         others = {d: len(rows.images) for d, rows in groups.items() if d != expected}
         if others:
-            logger.warning("leaving out %d %s embedding(s) whose vectors do not hold %d numbers (run rx-fsck)",
-                        sum(others.values()), model, expected)
+            logger.warning(
+                "leaving out %d %s embedding(s) whose vectors do not hold %d numbers (run rx-fsck)",
+                sum(others.values()),
+                model,
+                expected,
+            )
         return groups[expected].vectors()
 
 
@@ -130,8 +143,9 @@ class _Rows:
                 if row:
                     grown[:row] = self.matrix
                 self.matrix = grown
-        elif stamp < self.stamps[row] or (stamp == self.stamps[row]
-                                          and vector.astype("<f4").tobytes() <= self.matrix[row].tobytes()):
+        elif stamp < self.stamps[row] or (
+            stamp == self.stamps[row] and vector.astype("<f4").tobytes() <= self.matrix[row].tobytes()
+        ):
             return
         else:
             self.stamps[row], self.images[row] = stamp, image

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import os
+from dataclasses import dataclass
 
 from . import metrics, models
 from .datasets import effective_threshold, settings
-from .stages.detection import DetectOptions, find_faces
-from .stages.embedding import embed_faces
 from .errors import InputError
 from .imageinfo import inspect
 from .records import timestamp
+from .stages.detection import DetectOptions, find_faces
+from .stages.embedding import embed_faces
 from .stages.importing import read_image_file, stat_image_file
 from .stream import Emitter
 
@@ -35,26 +34,39 @@ def only_face(data: bytes, options: VerifyOptions, label: str) -> dict:
     faces = find_faces(data, DetectOptions(options.detector, options.align))
     if len(faces) != 1:
         found = "no face" if not faces else f"{len(faces)} faces"
-        raise InputError("not-one-face", f"{label}: {found} found by {options.detector}; verify needs exactly one face per image")
+        raise InputError(
+            "not-one-face", f"{label}: {found} found by {options.detector}; verify needs exactly one face per image"
+        )
     face = faces[0]
     return {"box": list(face.box), "landmarks": face.landmarks, "confidence": face.confidence, "aligned": options.align}
 
 
-def verify(first: bytes, second: bytes, options: VerifyOptions, labels: tuple[str, str] = ("image 1", "image 2")) -> dict:
+def verify(
+    first: bytes, second: bytes, options: VerifyOptions, labels: tuple[str, str] = ("image 1", "image 2")
+) -> dict:
     """A verification record: the two faces, their distance, the threshold, and the verdict."""
     models.check_detector(options.detector)
     models.check_embedder(options.model)
     faces = [only_face(data, options, label) for data, label in zip((first, second), labels)]
     vectors = [embed_faces(data, [face], options.model, options.flip)[0] for data, face in zip((first, second), faces)]
     distance = float(metrics.exact(options.metric, vectors[0], vectors[1][None, :])[0])
-    return {"type": "verification", "images": list(labels), "boxes": [f["box"] for f in faces],
-            "verified": distance <= options.threshold, "distance": round(distance, 6),
-            "threshold": options.threshold, "metric": options.metric, "model": options.model,
-            "detector": options.detector, "ts": timestamp()}
+    return {
+        "type": "verification",
+        "images": list(labels),
+        "boxes": [f["box"] for f in faces],
+        "verified": distance <= options.threshold,
+        "distance": round(distance, 6),
+        "threshold": options.threshold,
+        "metric": options.metric,
+        "model": options.model,
+        "detector": options.detector,
+        "ts": timestamp(),
+    }
 
 
-def verify_photos(out: Emitter, first: str, second: str, root: str | None, threshold: float | None,
-                  align: bool) -> None:
+def verify_photos(
+    out: Emitter, first: str, second: str, root: str | None, threshold: float | None, align: bool
+) -> None:
     """Emit the verification of two photo files under the settings of the dataset at `root` (or
     the defaults), or an error record naming both: rx-verify's work, and recops verify's."""
     config = settings(root)

@@ -23,8 +23,14 @@ def tool(name: str) -> str:
 
 def run(args: list[str], input: bytes | None = None, env: dict | None = None, **kw) -> subprocess.CompletedProcess:
     """Run an installed tool for real: its own process, real pipes."""
-    return subprocess.run([tool(args[0])] + args[1:], input=input, capture_output=True,
-                          env={**os.environ, **(env or {})}, timeout=120, **kw)
+    return subprocess.run(
+        [tool(args[0])] + args[1:],
+        input=input,
+        capture_output=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+        **kw,
+    )
 
 
 def jsonl(data: bytes) -> list[dict]:
@@ -46,7 +52,9 @@ def make_jpeg(seed: int, size=(64, 48), **save) -> bytes:
 
 def make_png(seed: int, size=(40, 30), mode="RGB") -> bytes:
     rng = random.Random(seed)
-    image = Image.new(mode, size, rng.randrange(256) if mode in ("L", "P") else tuple(rng.randrange(256) for _ in range(len(mode))))
+    image = Image.new(
+        mode, size, rng.randrange(256) if mode in ("L", "P") else tuple(rng.randrange(256) for _ in range(len(mode)))
+    )
     out = io.BytesIO()
     image.save(out, "PNG")
     return out.getvalue()
@@ -60,8 +68,22 @@ def face_recognition_photos() -> str:
     target = os.path.join(CACHE, "face_recognition-test-photos")  # the demo keeps its own beside it
     if not os.path.isdir(target):
         os.makedirs(CACHE, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-                        "face_recognition==1.3.0", "-d", CACHE, "-q"], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "face_recognition==1.3.0",
+                "-d",
+                CACHE,
+                "-q",
+            ],
+            check=True,
+        )
         sdist = next(f for f in os.listdir(CACHE) if f.startswith("face_recognition-") and f.endswith(".tar.gz"))
         with tarfile.open(os.path.join(CACHE, sdist)) as archive:
             members = [m for m in archive.getmembers() if m.isfile() and "/tests/test_images/" in m.name]

@@ -2,9 +2,7 @@
 
 import numpy as np
 
-from recops.logs import EMBEDDINGS
-from recops.logs import FACES
-from recops.logs import IMAGES
+from recops.logs import EMBEDDINGS, FACES, IMAGES
 from recops.records import image_record, timestamp
 
 
@@ -17,6 +15,14 @@ def add_face(ds, n: int, image: int, vector, model: str = "Dlib", query: bool = 
     face, image_id = hexid(n), hexid(image, "a")
     ds.log(IMAGES).append(image_record(image_id, 1, "image/jpeg", 10, 10, [f"/photos/{image}.jpg"], False, query=query))
     ds.log(FACES).append({"type": "face", "id": face, "image": image_id, "box": [0, 0, 5, 5], "ts": timestamp()})
-    ds.log(EMBEDDINGS).append({"type": "embedding", "face": face, "image": image_id, "model": model,
-                               "vector": np.asarray(vector, np.float32), "ts": timestamp()})
+    ds.log(EMBEDDINGS).append(
+        {
+            "type": "embedding",
+            "face": face,
+            "image": image_id,
+            "model": model,
+            "vector": np.asarray(vector, np.float32),
+            "ts": timestamp(),
+        }
+    )
     return face

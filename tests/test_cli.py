@@ -2,9 +2,9 @@ import json
 import os
 
 import pytest
+from conftest import jsonl, run
 from typer.testing import CliRunner
 
-from conftest import jsonl, run
 from recops.cli import init as init_cli
 from recops.cli import ls as ls_cli
 from recops.cli import porcelain
@@ -18,14 +18,26 @@ runner = CliRunner()
 
 def test_rx_init_creates_then_updates_but_never_changes_detector_or_model(tmp_path):
     root = str(tmp_path / "case.rx")
-    created = runner.invoke(init_cli.app, [root, "--detector", "opencv", "--model", "Facenet", "--description", "first"])
+    created = runner.invoke(
+        init_cli.app, [root, "--detector", "opencv", "--model", "Facenet", "--description", "first"]
+    )
     assert created.exit_code == 0, created.output
     record = json.loads(created.stdout)
     assert record["type"] == "dataset" and record["new"] is True
-    assert (record["detector"], record["model"], record["threshold"], record["threshold_source"]) == ("opencv", "Facenet", 0.4, "deepface")
+    assert (record["detector"], record["model"], record["threshold"], record["threshold_source"]) == (
+        "opencv",
+        "Facenet",
+        0.4,
+        "deepface",
+    )
 
     updated = json.loads(runner.invoke(init_cli.app, [root, "--threshold", "0.3", "--description", "second"]).stdout)
-    assert (updated["new"], updated["threshold"], updated["threshold_source"], updated["description"]) == (False, 0.3, "dataset", "second")
+    assert (updated["new"], updated["threshold"], updated["threshold_source"], updated["description"]) == (
+        False,
+        0.3,
+        "dataset",
+        "second",
+    )
     assert updated["id"] == record["id"]
 
     refused = runner.invoke(init_cli.app, [root, "--model", "ArcFace"])
@@ -110,13 +122,24 @@ def test_usage_errors_exit_2_with_nothing_on_stdout():
     assert result.returncode == 2 and result.stdout == b""
 
 
-@pytest.mark.parametrize("command", [
-    ["rx-match", "--maximum", "0"], ["rx-match", "--threshold", "-1"], ["rx-match", "--search-k", "0"],
-    ["rx-index", "--trees", "0"], ["rx-cluster", "--threshold", "-0.5"], ["rx-detect", "--max-side", "0"],
-    ["rx-detect", "--min-size", "-4"], ["rx-import", "--max-pixels", "0"], ["rx-verify", "a", "b", "--threshold", "-1"],
-    ["rx-review", "propose", "--threshold", "-1"], ["recops", "recognize", "x.jpg", "-d", "x", "--maximum", "0"],
-    ["rx-fsck", "--sample", "abc"],
-], ids=" ".join)
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["rx-match", "--maximum", "0"],
+        ["rx-match", "--threshold", "-1"],
+        ["rx-match", "--search-k", "0"],
+        ["rx-index", "--trees", "0"],
+        ["rx-cluster", "--threshold", "-0.5"],
+        ["rx-detect", "--max-side", "0"],
+        ["rx-detect", "--min-size", "-4"],
+        ["rx-import", "--max-pixels", "0"],
+        ["rx-verify", "a", "b", "--threshold", "-1"],
+        ["rx-review", "propose", "--threshold", "-1"],
+        ["recops", "recognize", "x.jpg", "-d", "x", "--maximum", "0"],
+        ["rx-fsck", "--sample", "abc"],
+    ],
+    ids=" ".join,
+)
 def test_values_out_of_range_are_refused_before_any_work(command, tmp_path):
     result = run(command + (["-d", str(tmp_path)] if command[0] == "rx-fsck" else []))
     assert result.returncode == 2 and result.stdout == b"", result.stderr.decode()
@@ -139,7 +162,11 @@ def test_every_tool_has_help(tool):
 
 def test_porcelain_dataset_create_list_and_list_images(tmp_path, photos):
     env = {"RECOPS_HOME": str(tmp_path / "home")}
-    created = jsonl(run(["recops", "dataset-create", "case1", "--basemodel", "Dlib", "--distance-metric", "euclidean"], env=env).stdout)[0]
+    created = jsonl(
+        run(
+            ["recops", "dataset-create", "case1", "--basemodel", "Dlib", "--distance-metric", "euclidean"], env=env
+        ).stdout
+    )[0]
     assert created["path"] == str(tmp_path / "home" / "case1") and created["threshold"] == 0.6
     run(["rx-import", "-d", created["path"], str(photos)])
     listed = jsonl(run(["recops", "dataset-list"], env=env).stdout)
@@ -184,8 +211,10 @@ def test_recops_verify_is_rx_verify_under_the_datasets_settings(tmp_path, photos
     root = str(tmp_path / "case.rx")
     create_dataset(root, detector="fake", model="Fake", threshold=3.5).close()
     first, second = str(photos / "img0.jpg"), str(photos / "img1.jpg")
-    verdicts = [runner.invoke(porcelain.app, ["verify", "-d", root, first, second]),
-                runner.invoke(verify_cli.app, [first, second, "-d", root])]
+    verdicts = [
+        runner.invoke(porcelain.app, ["verify", "-d", root, first, second]),
+        runner.invoke(verify_cli.app, [first, second, "-d", root]),
+    ]
     assert [v.exit_code for v in verdicts] == [0, 0], [v.stderr for v in verdicts]
     records = [{k: v for k, v in json.loads(v.stdout).items() if k != "ts"} for v in verdicts]
     assert records[0] == records[1]

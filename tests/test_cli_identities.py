@@ -7,12 +7,12 @@ import os
 import shutil
 
 import pytest
-
 from conftest import jsonl, run
 from gallery import add_face, hexid
+
+from recops.datasets import create_dataset
 from recops.identities import IdentityEditor
 from recops.store.dataset import Dataset
-from recops.datasets import create_dataset
 
 
 @pytest.fixture
@@ -21,8 +21,9 @@ def ds(tmp_path):
     root = tmp_path / "case.rx"
     create_dataset(str(root), threshold=0.3).close()
     with Dataset.open(str(root)) as dataset:
-        for n, (image, vector) in enumerate([(0, [1, 0, 0, 0]), (1, [1, 0.1, 0, 0]), (2, [1, 0.05, 0, 0]),
-                                             (2, [1, 0.02, 0, 0]), (4, [0, 0, 1, 0])]):
+        for n, (image, vector) in enumerate(
+            [(0, [1, 0, 0, 0]), (1, [1, 0.1, 0, 0]), (2, [1, 0.05, 0, 0]), (2, [1, 0.02, 0, 0]), (4, [0, 0, 1, 0])]
+        ):
             add_face(dataset, n, image, vector)
     return str(root)
 
@@ -68,7 +69,10 @@ def test_match_faces_to_a_csv_review_it_and_link_what_is_kept(ds, tmp_path):
     linked = run(["recops", "dataset-link-matched-faces", str(kept), "-d", ds])
     assert linked.returncode == 1
     assert [(r["type"], r.get("kind")) for r in jsonl(linked.stdout)] == [
-        ("link", None), ("error", "same-photo"), ("error", "unknown-face")]
+        ("link", None),
+        ("error", "same-photo"),
+        ("error", "unknown-face"),
+    ]
     assert linked.stderr.count(b"error") == 2
     unknown = run(["rx-review", "propose", "-d", ds, "--exclude-identities", "Nobody"])
     assert unknown.returncode == 2 and unknown.stdout == b"" and b"Nobody" in unknown.stderr
@@ -128,9 +132,7 @@ def home(tmp_path):
     """$RECOPS_HOME with one dataset, case: faces whose ids start abcd1, abcd2, 5e1f, 5e2f."""
     import numpy as np
 
-    from recops.logs import EMBEDDINGS
-    from recops.logs import FACES
-    from recops.logs import IMAGES
+    from recops.logs import EMBEDDINGS, FACES, IMAGES
     from recops.records import image_record, timestamp
 
     root = tmp_path / "home" / "case"
@@ -138,9 +140,19 @@ def home(tmp_path):
     with Dataset.open(str(root)) as dataset:
         for n, (face, image) in enumerate(zip(FACE_IDS, IMAGE_IDS)):
             dataset.log(IMAGES).append(image_record(image, 1, "image/jpeg", 10, 10, [f"/p/{n}.jpg"], False))
-            dataset.log(FACES).append({"type": "face", "id": face, "image": image, "box": [0, 0, 5, 5], "ts": timestamp()})
-            dataset.log(EMBEDDINGS).append({"type": "embedding", "face": face, "image": image, "model": "Dlib",
-                                            "vector": np.asarray([1, n / 100, 0, 0], np.float32), "ts": timestamp()})
+            dataset.log(FACES).append(
+                {"type": "face", "id": face, "image": image, "box": [0, 0, 5, 5], "ts": timestamp()}
+            )
+            dataset.log(EMBEDDINGS).append(
+                {
+                    "type": "embedding",
+                    "face": face,
+                    "image": image,
+                    "model": "Dlib",
+                    "vector": np.asarray([1, n / 100, 0, 0], np.float32),
+                    "ts": timestamp(),
+                }
+            )
     return {"RECOPS_HOME": str(tmp_path / "home")}, str(root)
 
 
@@ -161,7 +173,11 @@ def test_ids_are_taken_as_git_takes_them_a_unique_start_will_do(home, tmp_path):
     assert run(["rx-identity", "update", ada["id"][:12], "-d", root, "--name", "Ada L."]).returncode == 0
     bob = jsonl(run(["rx-identity", "create", "Bob", "-d", root]).stdout)[0]
     merged = run(["rx-identity", "merge", bob["id"][:12], ada["id"][:12], "-d", root])
-    assert merged.returncode == 0 and jsonl(merged.stdout)[-1] == {**jsonl(merged.stdout)[-1], "id": bob["id"], "deleted": True}
+    assert merged.returncode == 0 and jsonl(merged.stdout)[-1] == {
+        **jsonl(merged.stdout)[-1],
+        "id": bob["id"],
+        "deleted": True,
+    }
     ambiguous = run(["rx-delete", "-d", root, "abcd"])
     assert ambiguous.returncode == 1 and jsonl(ambiguous.stdout)[0]["kind"] == "ambiguous-id"
     assert FACE_IDS[0].encode() in ambiguous.stderr and FACE_IDS[1].encode() in ambiguous.stderr

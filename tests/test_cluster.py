@@ -4,19 +4,19 @@ import os
 
 import numpy as np
 import pytest
-
 from gallery import add_face
+
 from recops.clustering import history, space
 from recops.clustering.groups import Group, parts
 from recops.clustering.naming import name_cluster
 from recops.clustering.run import ClusterOptions, cluster_dataset
+from recops.datasets import create_dataset
 from recops.deletions import Deleter
 from recops.errors import UsageError
 from recops.identities import IdentityEditor
 from recops.index import build_index
 from recops.records import timestamp
 from recops.store.dataset import Dataset
-from recops.datasets import create_dataset
 from recops.stream import Emitter
 
 THRESHOLD = 0.05
@@ -117,7 +117,7 @@ def test_identities_seed_clusters_never_merge_and_rejections_hold(ds, method):
 
 
 def test_deleted_faces_and_unlinked_query_photos_are_left_out(ds):
-    ada, = add_people(ds, person(7, 5))
+    (ada,) = add_people(ds, person(7, 5))
     query = add_face(ds, 20, 20, person(7, 1)[0], query=True)
     ds.flush()
     Deleter(ds).delete(ada[0], "face")
@@ -136,17 +136,21 @@ def test_new_faces_join_stored_clusters_without_clustering_everything_again(ds):
     assert outcome.summary["changed"] == 2  # Ada's cluster, grown, and Carl's, new
     after = {c["id"]: set(c["faces"]) for c in outcome.clusters}
     ada_id = history.cluster_id(ada)
-    assert after[ada_id] == set(ada) | set(more_ada) and after[history.cluster_id(bob)] == before[history.cluster_id(bob)]
+    assert (
+        after[ada_id] == set(ada) | set(more_ada) and after[history.cluster_id(bob)] == before[history.cluster_id(bob)]
+    )
     assert set(carl) in after.values()
     again = cluster_dataset(ds, ClusterOptions(threshold=THRESHOLD))
     assert again.summary["clustered"] == 0 and [c["id"] for c in again.clusters] == [c["id"] for c in outcome.clusters]
     full = cluster_dataset(ds, ClusterOptions(threshold=THRESHOLD, full=True))
-    assert full.summary["full"] and {frozenset(c["faces"]) for c in full.clusters} == {frozenset(v) for v in after.values()}
+    assert full.summary["full"] and {frozenset(c["faces"]) for c in full.clusters} == {
+        frozenset(v) for v in after.values()
+    }
     assert cluster_dataset(ds, ClusterOptions(threshold=0.04)).summary["full"]  # other settings
 
 
 def test_people_changing_links_make_the_next_run_full(ds):
-    ada, = add_people(ds, person(11, 4))
+    (ada,) = add_people(ds, person(11, 4))
     cluster(ds)
     editor = IdentityEditor(ds)
     editor.link(ada[0], editor.create("Ada")["id"])
@@ -157,10 +161,9 @@ def test_people_changing_links_make_the_next_run_full(ds):
 
 
 def test_a_run_without_its_clustering_record_is_ignored(ds):
-    ada, = add_people(ds, person(12, 3))
+    (ada,) = add_people(ds, person(12, 3))
     cluster(ds)
-    ds.log("clusters").append({"type": "cluster", "id": "torn", "faces": ada[:1], "run": "crashed",
-                                          "ts": timestamp()})
+    ds.log("clusters").append({"type": "cluster", "id": "torn", "faces": ada[:1], "run": "crashed", "ts": timestamp()})
     ds.flush()
     stored = history.current(ds, lambda face: False)
     assert list(stored.clusters) == [history.cluster_id(ada)]
@@ -169,7 +172,7 @@ def test_a_run_without_its_clustering_record_is_ignored(ds):
 def test_the_index_serves_the_faces_it_holds_and_new_ones_are_searched_exactly(ds):
     ada, bob = add_people(ds, person(13, 8), person(14, 8))
     build_index(ds, "Dlib", "cosine", trees=10)
-    carl, = add_people(ds, person(15, 3), start=100)
+    (carl,) = add_people(ds, person(15, 3), start=100)
     found = cluster(ds)
     assert sorted(map(len, found)) == [3, 8, 8] and set(ada) in found and set(carl) in found
 
@@ -188,7 +191,9 @@ def test_distances_convert_to_half_squares_and_back():
     for metric, distance in (("cosine", 0.05), ("euclidean_l2", 0.3), ("angular", 0.1), ("euclidean", 0.5)):
         assert space.from_half_square(metric, space.to_half_square(metric, distance)) == pytest.approx(distance)
     assert space.default_threshold("Dlib", "cosine") == 0.055
-    assert space.to_half_square("euclidean_l2", space.default_threshold("Dlib", "euclidean_l2")) == pytest.approx(0.055, rel=1e-5)
+    assert space.to_half_square("euclidean_l2", space.default_threshold("Dlib", "euclidean_l2")) == pytest.approx(
+        0.055, rel=1e-5
+    )
 
 
 def test_a_model_without_a_deepface_threshold_needs_one(tmp_path):
@@ -242,5 +247,7 @@ def test_copies_clustered_apart_agree_once_merged(tmp_path):
     states = []
     for root in roots:
         with Dataset.open(root) as merged:
-            states.append({id: sorted(c["faces"]) for id, c in history.current(merged, lambda f: False).clusters.items()})
+            states.append(
+                {id: sorted(c["faces"]) for id, c in history.current(merged, lambda f: False).clusters.items()}
+            )
     assert states[0] == states[1] and len(states[0]) == 4

@@ -8,13 +8,12 @@ import os
 
 import numpy as np
 import pytest
-
 from conftest import jsonl, make_jpeg, run
-from recops.logs import EMBEDDINGS
-from recops.logs import FACES
+from test_cluster import person
+
+from recops.logs import EMBEDDINGS, FACES
 from recops.records import timestamp
 from recops.store.dataset import Dataset
-from test_cluster import person
 
 
 @pytest.fixture
@@ -26,18 +25,43 @@ def case(tmp_path):
         (folder / f"p{n}.jpg").write_bytes(make_jpeg(n, size=(120, 80)))
     root = str(tmp_path / "case.rx")
     assert run(["rx-init", root]).returncode == 0
-    imported = {os.path.basename(r["paths"][0]): r["id"] for r in jsonl(run(["rx-import", "-d", root, str(folder)]).stdout)}
+    imported = {
+        os.path.basename(r["paths"][0]): r["id"] for r in jsonl(run(["rx-import", "-d", root, str(folder)]).stdout)
+    }
     ada, bob, stranger = person(1, 4, dim=8), person(2, 3, dim=8), person(3, 1, dim=8)
-    faces = [("p0.jpg", ada[0]), ("p1.jpg", ada[1]), ("p2.jpg", ada[2]), ("p3.jpg", bob[0]), ("p4.jpg", bob[1]),
-             ("p5.jpg", ada[3]), ("p5.jpg", bob[2]), ("p6.jpg", stranger[0])]
+    faces = [
+        ("p0.jpg", ada[0]),
+        ("p1.jpg", ada[1]),
+        ("p2.jpg", ada[2]),
+        ("p3.jpg", bob[0]),
+        ("p4.jpg", bob[1]),
+        ("p5.jpg", ada[3]),
+        ("p5.jpg", bob[2]),
+        ("p6.jpg", stranger[0]),
+    ]
     ids = []
     with Dataset.open(root) as ds:
         for n, (photo, vector) in enumerate(faces):
             face, image = f"{n:032x}", imported[photo]
-            ds.log(FACES).append({"type": "face", "id": face, "image": image, "box": [10 + 40 * (n % 2), 10, 50 + 40 * (n % 2), 60],
-                                  "ts": timestamp()})
-            ds.log(EMBEDDINGS).append({"type": "embedding", "face": face, "image": image, "model": "Dlib",
-                                       "vector": np.asarray(vector, np.float32), "ts": timestamp()})
+            ds.log(FACES).append(
+                {
+                    "type": "face",
+                    "id": face,
+                    "image": image,
+                    "box": [10 + 40 * (n % 2), 10, 50 + 40 * (n % 2), 60],
+                    "ts": timestamp(),
+                }
+            )
+            ds.log(EMBEDDINGS).append(
+                {
+                    "type": "embedding",
+                    "face": face,
+                    "image": image,
+                    "model": "Dlib",
+                    "vector": np.asarray(vector, np.float32),
+                    "ts": timestamp(),
+                }
+            )
             ids.append(face)
     return root, ids, tmp_path
 
@@ -85,8 +109,9 @@ def test_a_cluster_becomes_an_identity(case):
     assert porcelain.returncode == 0 and [r["type"] for r in jsonl(porcelain.stdout)][-1] == "cluster", porcelain.stderr
     assert jsonl(porcelain.stdout)[-1]["id"] == clusters[1]["id"], "a unique start of a cluster's id names it"
     stranger = jsonl(run(["rx-cluster", "name", clusters[2]["id"][:12], ada["id"][:12], "-d", root]).stdout)
-    assert [r["type"] for r in stranger] == ["link", "cluster"] and stranger[0]["identity"] == ada["id"], \
+    assert [r["type"] for r in stranger] == ["link", "cluster"] and stranger[0]["identity"] == ada["id"], (
         "a unique start of an identity's id names it: no identity is created under that name"
+    )
     again = jsonl(run(["rx-cluster", "-d", root]).stdout)
     assert not again[-1]["full"] and {c["identity_name"] for c in again[:-1]} == {"Ada", "Bob"}
 

@@ -3,7 +3,6 @@
 import os
 
 import pytest
-
 from conftest import SHARED_FACES, jsonl
 from test_real_models import pipeline
 

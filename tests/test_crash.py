@@ -4,8 +4,8 @@ import signal
 import subprocess
 
 import pytest
-
 from conftest import jsonl, make_jpeg, run, tool
+
 from recops.images import ImageCatalog
 from recops.store.dataset import Dataset
 
@@ -22,8 +22,9 @@ def many_photos(tmp_path_factory):
 
 def import_until(dataset, folder, records_seen: int, sig: int) -> int:
     """Start an import and send `sig` once it has written `records_seen` records (or it ends)."""
-    process = subprocess.Popen([tool("rx-import"), "-d", str(dataset), str(folder)],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [tool("rx-import"), "-d", str(dataset), str(folder)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
     seen = 0
     for _ in process.stdout:
         seen += 1
@@ -60,8 +61,9 @@ def test_sigkill_at_several_points_then_rerun_stores_each_image_once(tmp_path, m
 @pytest.mark.slow
 def test_ctrl_c_stores_everything_already_written_out(tmp_path, many_photos):
     dataset = tmp_path / "case.rx"
-    process = subprocess.Popen([tool("rx-import"), "-d", str(dataset), str(many_photos)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [tool("rx-import"), "-d", str(dataset), str(many_photos)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     out = []
     for line in process.stdout:
         out.append(line)
@@ -78,8 +80,13 @@ def test_ctrl_c_stores_everything_already_written_out(tmp_path, many_photos):
 
 @pytest.mark.slow
 def test_closed_pipe_ends_quietly_and_keeps_what_was_done(dataset, many_photos):
-    result = subprocess.run(f"'{tool('rx-import')}' -d '{dataset}' '{many_photos}' | head -1; echo ${{PIPESTATUS[0]}}",
-                            shell=True, executable="/bin/bash", capture_output=True, timeout=120)
+    result = subprocess.run(
+        f"'{tool('rx-import')}' -d '{dataset}' '{many_photos}' | head -1; echo ${{PIPESTATUS[0]}}",
+        shell=True,
+        executable="/bin/bash",
+        capture_output=True,
+        timeout=120,
+    )
     first, status = result.stdout.decode().splitlines()
     assert status == "141" and result.stderr == b""
     _, records = stored_state(dataset)

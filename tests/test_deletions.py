@@ -3,15 +3,15 @@
 import os
 
 import pytest
-
 from gallery import add_face, hexid
+
+from recops.datasets import create_dataset
 from recops.deletions import Deleter, remove_dataset
 from recops.errors import DatasetError, LockedError
 from recops.identities import IdentityEditor
 from recops.listing import list_kind
 from recops.stages.matching import Matcher
 from recops.store.dataset import Dataset
-from recops.datasets import create_dataset
 
 
 @pytest.fixture

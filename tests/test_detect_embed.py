@@ -1,18 +1,17 @@
 """The detect and embed stages with deterministic fake models: records, memo, order, errors."""
 
-
 import numpy as np
 import pytest
+from conftest import make_jpeg
 from PIL import Image
 
-from conftest import make_jpeg
+from recops.datasets import create_dataset
 from recops.stages.detection import DetectOptions, FaceDetection
 from recops.stages.embedding import EmbedOptions, FaceEmbedding
-from recops.vectors import as_vector
 from recops.stages.importing import Importer
 from recops.store.dataset import Dataset
-from recops.datasets import create_dataset
 from recops.stream import BadInput, Emitter
+from recops.vectors import as_vector
 
 
 def flat_png(path, size=(40, 30)):
@@ -196,7 +195,10 @@ def test_mirror_averaging_embeds_each_crop_and_its_mirror():
     from recops.models.base import mean_with_mirror
 
     crops = [np.arange(12, dtype=np.float32).reshape(2, 2, 3)]
-    first_pixel = lambda batch: np.asarray([c[0, 0] for c in batch], np.float32)
+
+    def first_pixel(batch):
+        return np.asarray([c[0, 0] for c in batch], np.float32)
+
     assert mean_with_mirror(first_pixel, crops, False).tolist() == [[0, 1, 2]]
     assert mean_with_mirror(first_pixel, crops, True).tolist() == [[1.5, 2.5, 3.5]]
 
@@ -221,6 +223,7 @@ def test_another_host_detects_and_embeds_shipped_images_and_the_results_come_hom
     import subprocess
 
     from conftest import jsonl, run, tool
+
     from recops.logs import EMBEDDINGS
 
     photos = tmp_path / "photos"
@@ -248,8 +251,8 @@ def test_a_detection_with_other_settings_replaces_the_faces_of_an_image(tmp_path
     from recops.deletions import Deletions
     from recops.errors import InputError
     from recops.identities import IdentityEditor
-    from recops.stages.folder_imports import ImportOptions, import_images
     from recops.listing import list_kind
+    from recops.stages.folder_imports import ImportOptions, import_images
     from recops.stages.matching import Matcher
 
     root = str(tmp_path / "fake.rx")
@@ -277,5 +280,6 @@ def test_a_detection_with_other_settings_replaces_the_faces_of_an_image(tmp_path
         candidates = {m["candidate"] for m in Matcher(dataset).matches("0" * 32, "1" * 32, vector)}
         assert first["id"] not in candidates
     again = run_import()
-    assert sorted(again, key=repr) == sorted(((True, box, identity) for _, box, identity in unaligned), key=repr), \
+    assert sorted(again, key=repr) == sorted(((True, box, identity) for _, box, identity in unaligned), key=repr), (
         "detecting with the first settings again brings back their faces, links and all"
+    )

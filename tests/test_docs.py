@@ -49,7 +49,7 @@ def test_check_names_a_stale_page(tmp_path):
     shutil.copytree(REPO / "man", tmp_path / "man")
     shutil.copytree(REPO / "docs", tmp_path / "docs")
     page = tmp_path / "man" / f"{next(iter(TOOLS))}.1"
-    page.write_text(page.read_text() + ".\\\" edited by hand\n")
+    page.write_text(page.read_text() + '.\\" edited by hand\n')
     (tmp_path / "man" / "rx-gone.1").write_text("")
     (tmp_path / "docs" / "reference.md").unlink()
     spec = tmp_path / "docs" / "format.md"
@@ -104,17 +104,21 @@ def test_roff_escapes_specials():
 def test_the_format_doc_describes_this_format_and_its_history():
     text = FORMAT.read_text()
     described = re.search(r"specifies \*\*format (\d+)\*\*", text)
-    assert described and int(described[1]) == config.FORMAT_VERSION, \
+    assert described and int(described[1]) == config.FORMAT_VERSION, (
         "docs/format.md describes another format than FORMAT_VERSION of recops/store/config.py"
+    )
     changes = text.split("\n## Changes\n", 1)[1]
-    assert [int(n) for n in re.findall(r"^### Format (\d+)$", changes, re.MULTILINE)] == \
-        list(range(1, config.FORMAT_VERSION + 1)), "docs/format.md's Changes lack a section per format"
+    assert [int(n) for n in re.findall(r"^### Format (\d+)$", changes, re.MULTILINE)] == list(
+        range(1, config.FORMAT_VERSION + 1)
+    ), "docs/format.md's Changes lack a section per format"
 
 
 def test_the_prose_of_the_format_names_every_field_of_its_tables():
     """A field the code checks that the prose above its table does not explain is a field nobody described."""
-    fields = {f"record-{kind}": [*shapes.REQUIRED.get(kind, {}), *shapes.OPTIONAL.get(kind, {})]
-              for kind in docs.record_types()}
+    fields = {
+        f"record-{kind}": [*shapes.REQUIRED.get(kind, {}), *shapes.OPTIONAL.get(kind, {})]
+        for kind in docs.record_types()
+    }
     fields["config"] = [field.name for field in dataclasses.fields(config.Config)]
     seen = set()
     for section in re.split(r"^(?=#{2,4} )", FORMAT.read_text(), flags=re.MULTILINE):
@@ -142,8 +146,10 @@ def test_a_dataset_of_another_format_is_refused_naming_both_formats_and_the_spec
 
 def _anchors(page) -> set[str]:
     """The anchors GitHub gives the page's headings."""
-    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
-            for heading in re.findall(r"^#{1,6} (.+)$", page.read_text(), re.MULTILINE)}
+    return {
+        re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        for heading in re.findall(r"^#{1,6} (.+)$", page.read_text(), re.MULTILINE)
+    }
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])

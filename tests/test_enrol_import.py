@@ -4,20 +4,27 @@ from folders, errors copied aside, re-runs that store nothing and pick up after 
 import os
 
 import pytest
+from conftest import FakeDetector, make_jpeg
 from PIL import Image
 
-from conftest import FakeDetector, make_jpeg
 from recops import models
+from recops.datasets import create_dataset
 from recops.deletions import Deleter
-from recops.stages.detection import DetectOptions, FaceDetection
-from recops.stages.enrolment import Enrolment, from_folder, named
 from recops.identities import IdentityEditor
-from recops.stages.importing import Importer
-from recops.stages.folder_imports import CreatedObjects, ImportOptions, import_faces, import_identities, import_images, objects_file
 from recops.listing import list_kind
 from recops.records import timestamp
+from recops.stages.detection import DetectOptions, FaceDetection
+from recops.stages.enrolment import Enrolment, from_folder, named
+from recops.stages.folder_imports import (
+    CreatedObjects,
+    ImportOptions,
+    import_faces,
+    import_identities,
+    import_images,
+    objects_file,
+)
+from recops.stages.importing import Importer
 from recops.store.dataset import Dataset
-from recops.datasets import create_dataset
 from recops.stream import Emitter
 
 
@@ -46,8 +53,10 @@ def ds(tmp_path, fake_models):
 def people(tmp_path):
     """people/ada: 2 portraits; people/bob: 1 portrait, 1 photo of two faces, 1 without a face."""
     root = tmp_path / "people"
-    for name, files in {"ada": {"a1.jpg": make_jpeg(1), "a2.jpg": make_jpeg(2)},
-                        "bob": {"b1.jpg": make_jpeg(3), "pair.jpg": make_jpeg(4, size=(120, 40))}}.items():
+    for name, files in {
+        "ada": {"a1.jpg": make_jpeg(1), "a2.jpg": make_jpeg(2)},
+        "bob": {"b1.jpg": make_jpeg(3), "pair.jpg": make_jpeg(4, size=(120, 40))},
+    }.items():
         (root / name).mkdir(parents=True)
         for file, data in files.items():
             (root / name / file).write_bytes(data)
@@ -177,8 +186,19 @@ def test_enrol_from_folder_in_a_stream(ds, people):
     out = []
     emitter = Emitter(out.append)
     Enrolment(emitter, IdentityEditor(ds), from_folder).run(detected + ["a/path.jpg"])
-    assert [r["type"] for r in out] == ["image", "face", "identity", "link", "detection",
-                                        "image", "face", "link", "detection", "error", "error"]
+    assert [r["type"] for r in out] == [
+        "image",
+        "face",
+        "identity",
+        "link",
+        "detection",
+        "image",
+        "face",
+        "link",
+        "detection",
+        "error",
+        "error",
+    ]
     assert out[2]["name"] == "ada" and out[-1]["kind"] == "not-a-record" and emitter.failures == 2
     assert from_folder({"paths": ["/x/ada/1.jpg", "/y/ada/1.jpg"]}) == "ada"
     with pytest.raises(Exception, match="different names"):

@@ -5,8 +5,8 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import REPO
+
 from recops.clustering.history import current
 from recops.deletions import Deletions
 from recops.faces import FaceCatalog

@@ -1,14 +1,14 @@
 """Identity operations as append-only records: create, rename, delete, link, unlink, reject."""
 
 import pytest
-
 from gallery import add_face, hexid
+
+from recops.datasets import create_dataset
 from recops.deletions import Deleter, Deletions
 from recops.errors import InputError
-from recops.logs import IDENTITIES, LINKS
 from recops.identities import PALETTE, IdentityEditor, IdentityView, color_for
+from recops.logs import IDENTITIES, LINKS
 from recops.store.dataset import Dataset
-from recops.datasets import create_dataset
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def test_a_new_identity_gets_a_colour_nobody_has_while_one_is_left(ds, tmp_path)
     editor = IdentityEditor(ds)
     chosen = editor.create("Chosen", color="#00FF01")
     assert chosen["color"] == "#00FF01", "a colour a person chose is kept"
-    first = [editor.create(name)["color"] for name in NAMES[:len(PALETTE) - 1]]
+    first = [editor.create(name)["color"] for name in NAMES[: len(PALETTE) - 1]]
     assert sorted(first + ["#00ff01"]) == sorted(PALETTE), "two identities share a colour while others are unused"
     editor.delete("Bob")
     assert editor.create(NAMES[9])["color"] == first[1], "a deleted identity's colour is free again"
@@ -58,7 +58,7 @@ def test_a_new_identity_gets_a_colour_nobody_has_while_one_is_left(ds, tmp_path)
     with Dataset.open(str(tmp_path / "copy.rx")) as copy:
         again = IdentityEditor(copy)
         again.create("Chosen", color="#00FF01")
-        assert [again.create(name)["color"] for name in NAMES[:len(PALETTE) - 1]] == first, "copies agree"
+        assert [again.create(name)["color"] for name in NAMES[: len(PALETTE) - 1]] == first, "copies agree"
     assert color_for("Ada", PALETTE) in PALETTE
 
 
@@ -88,7 +88,10 @@ def test_operations_check_what_they_name(ds):
     with pytest.raises(InputError) as blank:
         editor.create("  ")
     assert (unknown_face.value.kind, unknown_identity.value.kind, blank.value.kind) == (
-        "unknown-face", "unknown-identity", "invalid-name")
+        "unknown-face",
+        "unknown-identity",
+        "invalid-name",
+    )
     Deleter(ds).delete(hexid(2))
     with pytest.raises(InputError) as deleted:
         IdentityEditor(ds).link(hexid(2), ada)
@@ -125,12 +128,21 @@ def test_one_automatic_link_per_photo_whatever_order_copies_merge_in(ds):
     ada = {"type": "identity", "id": "i" * 32, "name": "Ada", "ts": "2026-01-01T00:00:00.000000Z"}
 
     def link(face, day, source="review"):
-        return {"type": "link", "face": hexid(face), "image": hexid(0, "a"), "identity": ada["id"], "op": "link",
-                "source": source, "ts": f"2026-01-0{day}T00:00:00.000000Z"}
+        return {
+            "type": "link",
+            "face": hexid(face),
+            "image": hexid(0, "a"),
+            "identity": ada["id"],
+            "op": "link",
+            "source": source,
+            "ts": f"2026-01-0{day}T00:00:00.000000Z",
+        }
 
-    for records, linked in [([link(0, 2), link(1, 3)], 0),  # two automatic links: the earlier holds
-                            ([link(0, 2, "manual"), link(1, 3)], 0),  # a person's link holds
-                            ([link(0, 2), link(1, 3, "manual")], 1)]:  # and overrides an automatic one
+    for records, linked in [
+        ([link(0, 2), link(1, 3)], 0),  # two automatic links: the earlier holds
+        ([link(0, 2, "manual"), link(1, 3)], 0),  # a person's link holds
+        ([link(0, 2), link(1, 3, "manual")], 1),
+    ]:  # and overrides an automatic one
         for order in (records, records[::-1]):
             assert IdentityView.fold([ada], order).face_identity == {hexid(linked): ada["id"]}
 

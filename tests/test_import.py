@@ -4,9 +4,9 @@ import struct
 import zlib
 
 import msgpack
+from conftest import jsonl, make_jpeg, run
 from PIL import Image
 
-from conftest import jsonl, make_jpeg, run
 from recops.stages.importing import Importer
 from recops.store.dataset import Dataset
 from recops.stream import Emitter
@@ -14,11 +14,14 @@ from recops.stream import Emitter
 
 def png_bomb(width: int, height: int) -> bytes:
     """A tiny, valid PNG whose header claims width x height pixels."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 def import_core(dataset, paths, **options):
@@ -143,7 +146,7 @@ def test_max_pixels_is_configurable(dataset, photos):
 
 
 def test_malformed_stdin_line_and_unknown_records_on_stdin(dataset, photos):
-    stdin = (f"{photos / 'img1.jpg'}\n" '{"type": "note", "text": "kept"}\n' '{"type": oops\n').encode()
+    stdin = (f'{photos / "img1.jpg"}\n{{"type": "note", "text": "kept"}}\n{{"type": oops\n').encode()
     result = run(["rx-import", "-d", str(dataset)], input=stdin)
     records = jsonl(result.stdout)
     assert [r["type"] for r in records] == ["image", "note", "error"]

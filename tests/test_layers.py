@@ -58,8 +58,10 @@ def _within(module: str, package: str) -> bool:
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     """The strongly connected components of more than one module (Tarjan's algorithm)."""
-    edges = {name: sorted(target for target in targets if target in graph and target != name)
-             for name, targets in graph.items()}
+    edges = {
+        name: sorted(target for target in targets if target in graph and target != name)
+        for name, targets in graph.items()
+    }
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -102,8 +104,12 @@ def test_the_graph_sees_relative_lazy_and_submodule_imports():
 
 def test_every_import_of_recops_names_a_module_of_it():
     # A lazy import is run only when its function is: a module moved without it is found here.
-    missing = sorted(f"{name} imports {target}" for name, targets in GRAPH.items()
-                     for target in targets if _within(target, "recops") and target not in MODULES)
+    missing = sorted(
+        f"{name} imports {target}"
+        for name, targets in GRAPH.items()
+        for target in targets
+        if _within(target, "recops") and target not in MODULES
+    )
     assert not missing, "imports of recops modules that do not exist:\n" + "\n".join(missing)
 
 
@@ -118,8 +124,13 @@ def test_the_cycle_finder_finds_cycles_not_chains():
 
 
 def test_the_command_line_stays_in_recops_cli():
-    offenders = sorted(f"{name} imports {target}" for name, targets in GRAPH.items() if not _within(name, "recops.cli")
-                       for target in targets if _within(target, "typer") or _within(target, "recops.cli"))
+    offenders = sorted(
+        f"{name} imports {target}"
+        for name, targets in GRAPH.items()
+        if not _within(name, "recops.cli")
+        for target in targets
+        if _within(target, "typer") or _within(target, "recops.cli")
+    )
     assert not offenders, "modules outside recops/cli that import the command line:\n" + "\n".join(offenders)
 
 

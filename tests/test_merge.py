@@ -4,14 +4,14 @@ import os
 import shutil
 
 import pytest
-
 from conftest import make_jpeg
+
+from recops.datasets import create_dataset
 from recops.deletions import Deleter
 from recops.identities import IdentityEditor, IdentityView
-from recops.stages.folder_imports import ImportOptions, import_identities, import_images
 from recops.listing import list_kind
+from recops.stages.folder_imports import ImportOptions, import_identities, import_images
 from recops.store.dataset import Dataset
-from recops.datasets import create_dataset
 from recops.stream import Emitter
 
 
@@ -29,10 +29,16 @@ def state(root: str) -> dict:
     """The identity view and the listings, less the dataset's own path."""
     with Dataset.open(root) as ds:
         view = IdentityView.of(ds)
-        listed = {kind: sorted((r | {"dataset": None} for r in list_kind(ds, kind)), key=lambda r: r["id"])
-                  for kind in ("images", "faces", "identities")}
-        return {"names": {id: r["name"] for id, r in view.identities.items()}, "links": view.face_identity,
-                "rejected": view.rejected, **listed}
+        listed = {
+            kind: sorted((r | {"dataset": None} for r in list_kind(ds, kind)), key=lambda r: r["id"])
+            for kind in ("images", "faces", "identities")
+        }
+        return {
+            "names": {id: r["name"] for id, r in view.identities.items()},
+            "links": view.face_identity,
+            "rejected": view.rejected,
+            **listed,
+        }
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ import types
 from pathlib import Path
 
 import pytest
+from conftest import jsonl, run
 from typer.testing import CliRunner
 
-from conftest import jsonl, run
 from recops.cli import models as models_cli
 from recops.errors import InputError, ModelError
 from recops.models import offline, weight_files, weight_install, weight_status
@@ -50,12 +50,17 @@ def _protobuf(number: int, value) -> bytes:
 
 def tiny_onnx() -> bytes:
     """A valid ONNX model without the onnx package: y = Identity(x), x a float tensor of shape [1]."""
+
     def tensor(name):
         shape = _protobuf(2, _protobuf(1, _protobuf(1, 1)))
         return _protobuf(1, name) + _protobuf(2, _protobuf(1, _protobuf(1, 1) + shape))
 
-    graph = _protobuf(1, _protobuf(1, "x") + _protobuf(2, "y") + _protobuf(4, "Identity")) + _protobuf(2, "g") \
-        + _protobuf(11, tensor("x")) + _protobuf(12, tensor("y"))
+    graph = (
+        _protobuf(1, _protobuf(1, "x") + _protobuf(2, "y") + _protobuf(4, "Identity"))
+        + _protobuf(2, "g")
+        + _protobuf(11, tensor("x"))
+        + _protobuf(12, tensor("y"))
+    )
     return _protobuf(1, 8) + _protobuf(7, graph) + _protobuf(8, _protobuf(2, 13))
 
 
@@ -66,6 +71,7 @@ def tiny_hdf5(length: int = 64) -> bytes:
 
 
 # --- The table against deepface's source ---------------------------------------------------------
+
 
 def _sources():
     yield from (PACKAGES / "deepface" / "models").rglob("*.py")
@@ -92,11 +98,17 @@ def test_the_table_matches_deepface_models_names_and_urls():
             assert set(sources) - {"any"} <= set(weight_files.MODELS[task][name]), (task, name)
     assert set(OpenCv.HAARCASCADE_FILES.values()) == set(weight_files.HAAR_FILES)
     yolo = {m.file_name: (m.url,) for m in Yolo.YoloModel}
-    assert all(weight_files.MODELS["face_detector"][n[:-len("-face.pt")]]["any"].files == {n: u} for n, u in yolo.items())
+    assert all(
+        weight_files.MODELS["face_detector"][n[: -len("-face.pt")]]["any"].files == {n: u} for n, u in yolo.items()
+    )
 
     strings = {OpenCv.HAARCASCADE_URL.format(file_name=n) for n in weight_files.HAAR_FILES}
     for path in _sources():
-        strings |= {n.value for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+        strings |= {
+            n.value
+            for n in ast.walk(ast.parse(path.read_text()))
+            if isinstance(n, ast.Constant) and isinstance(n.value, str)
+        }
     for task, models in weight_files.MODELS.items():
         for name, sources in models.items():
             for need in sources.values():
@@ -118,6 +130,7 @@ def test_haar_cascades_ship_with_opencv_4():
 
 # --- Where, what is usable, and provide ------------------------------------------------------------
 
+
 def test_home_is_deepfaces(home, monkeypatch):
     from deepface.commons.folder_utils import get_deepface_home
 
@@ -128,7 +141,10 @@ def test_home_is_deepfaces(home, monkeypatch):
 
 
 def test_provide_copies_the_packaged_files_once(home, monkeypatch):
-    before = {n: weight_status.status(t, n) for t, n in [("facial_recognition", "Dlib"), ("face_detector", "dlib"), ("face_detector", "ssd")]}
+    before = {
+        n: weight_status.status(t, n)
+        for t, n in [("facial_recognition", "Dlib"), ("face_detector", "dlib"), ("face_detector", "ssd")]
+    }
     assert not any(s.usable for s in before.values())
     assert before["ssd"].missing_files == tuple(str(home / n) for n in SSD_FILES)
 
@@ -167,6 +183,7 @@ def test_missing_packages_are_named_with_pip(home):
 
 
 # --- add ---------------------------------------------------------------------------------------
+
 
 def test_add_takes_a_loadable_onnx_file_and_refuses_a_text_file(home, tmp_path, onnx_backend):
     pytest.importorskip("onnxruntime")
@@ -227,6 +244,7 @@ def test_buffalo_l_goes_into_its_subfolder(home, tmp_path):
 
 # --- no_downloads --------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def no_network(monkeypatch):
     from deepface.commons import weight_utils
@@ -251,11 +269,15 @@ def test_no_downloads_turns_deepfaces_download_into_a_model_error(home, no_netwo
             pass
         assert weight_utils.download_weights_if_necessary is alias.fetch is retina_utils.download_weights_if_necessary
         with pytest.raises(ModelError) as caught:
-            weight_utils.download_weights_if_necessary(file_name="arcface_weights.onnx", source_url=["https://example.invalid/a"])
+            weight_utils.download_weights_if_necessary(
+                file_name="arcface_weights.onnx", source_url=["https://example.invalid/a"]
+            )
         with pytest.raises(ModelError, match="retinaface.onnx"):
             retina_utils.download_weights_if_necessary("retinaface.onnx", ["https://example.invalid/r"])
         weight_install.provide()
-        assert weight_utils.download_weights_if_necessary("deploy.prototxt", "https://example.invalid/d") == str(home / "deploy.prototxt")
+        assert weight_utils.download_weights_if_necessary("deploy.prototxt", "https://example.invalid/d") == str(
+            home / "deploy.prototxt"
+        )
     assert "facial_recognition/ArcFace needs arcface_weights.onnx" in str(caught.value)
     assert str(home / "arcface_weights.onnx") in str(caught.value) and "https://example.invalid/a" in str(caught.value)
     assert weight_utils.download_weights_if_necessary is original and alias.fetch is original
@@ -276,6 +298,7 @@ def test_deepface_builds_what_is_present_and_names_what_is_not(home, no_network)
 
 # --- rx-models -----------------------------------------------------------------------------------
 
+
 def test_rx_models_lists_model_records(home):
     result = runner.invoke(models_cli.app, ["list", "--task", "face_detector"])
     assert result.exit_code == 0, result.output
@@ -283,9 +306,14 @@ def test_rx_models_lists_model_records(home):
     assert {r["type"] for r in records} == {"model"} and {r["task"] for r in records} == {"face_detector"}
     dlib = next(r for r in records if r["name"] == "dlib")
     assert (dlib["default"], dlib["usable"]) == (True, False)
-    assert dlib["files"] == [{"name": "shape_predictor_5_face_landmarks.dat", "present": False,
-                              "path": str(home / "shape_predictor_5_face_landmarks.dat"),
-                              "url": "https://dlib.net/files/shape_predictor_5_face_landmarks.dat.bz2"}]
+    assert dlib["files"] == [
+        {
+            "name": "shape_predictor_5_face_landmarks.dat",
+            "present": False,
+            "path": str(home / "shape_predictor_5_face_landmarks.dat"),
+            "url": "https://dlib.net/files/shape_predictor_5_face_landmarks.dat.bz2",
+        }
+    ]
     assert next(r for r in records if r["name"] == "mtcnn")["packages"] == ["mtcnn", "tensorflow"]
     assert jsonl(runner.invoke(models_cli.app, []).stdout) == jsonl(runner.invoke(models_cli.app, ["list"]).stdout)
 
@@ -295,7 +323,12 @@ def test_rx_models_provide_then_list_usable(home):
     assert [(r["type"], r["action"]) for r in provided] == [("weight", "copied")] * len(weight_files.PACKAGED)
     usable = jsonl(run(["rx-models", "list", "--usable"], env={"DEEPFACE_HOME": str(home.parent.parent)}).stdout)
     names = {(r["task"], r["name"]) for r in usable}
-    assert {("face_detector", "dlib"), ("face_detector", "ssd"), ("face_detector", "opencv"), ("facial_recognition", "Dlib")} <= names
+    assert {
+        ("face_detector", "dlib"),
+        ("face_detector", "ssd"),
+        ("face_detector", "opencv"),
+        ("facial_recognition", "Dlib"),
+    } <= names
 
 
 def test_rx_models_table_for_people(home, monkeypatch):
@@ -311,7 +344,12 @@ def test_rx_models_add_refuses_a_bad_file_with_an_error_record(home, tmp_path):
     result = runner.invoke(models_cli.app, ["add", str(bad)])
     assert result.exit_code == 1
     [record] = jsonl(result.stdout)
-    assert (record["type"], record["kind"], record["input"], record["stage"]) == ("error", "bad-weight", str(bad), "add")
+    assert (record["type"], record["kind"], record["input"], record["stage"]) == (
+        "error",
+        "bad-weight",
+        str(bad),
+        "add",
+    )
     assert "not an HDF5 file" in result.stderr and result.stderr.count("\n") == 1
 
     bad.write_bytes(tiny_hdf5())

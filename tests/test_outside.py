@@ -11,12 +11,12 @@ import stat
 import msgpack
 import numpy as np
 import pytest
-
 from conftest import jsonl, make_jpeg, run
+
+from recops.datasets import create_dataset
 from recops.logs import EMBEDDINGS
 from recops.records import timestamp
 from recops.store.dataset import Dataset
-from recops.datasets import create_dataset
 from recops.store.segments import encode_segment, segment_name
 from recops.store.tree import ForeignEntry, Tree
 
@@ -128,7 +128,9 @@ def test_special_and_huge_files_never_hang_a_reader(tmp_path, photos, where, kin
     checked = run(["rx-fsck", "-d", str(root)])
     errors = [r for r in jsonl(checked.stdout) if r["type"] == "error"]
     assert checked.returncode == 5, checked.stderr.decode()
-    assert [e["kind"] for e in errors] == [{"fifo": "special-file", "dev-zero-link": "symlink", "sparse": "oversized"}[kind]]
+    assert [e["kind"] for e in errors] == [
+        {"fifo": "special-file", "dev-zero-link": "symlink", "sparse": "oversized"}[kind]
+    ]
     assert errors[0]["input"] == str(path)
 
 
@@ -184,8 +186,14 @@ def store_segment(root, records):
 
 
 def embedding(n, vector, model="Dlib"):
-    return {"type": "embedding", "face": f"{n:032x}", "image": f"{n + 1000:032x}", "model": model,
-            "vector": np.asarray(vector, np.float32).astype("<f4").tobytes(), "ts": timestamp()}
+    return {
+        "type": "embedding",
+        "face": f"{n:032x}",
+        "image": f"{n + 1000:032x}",
+        "model": model,
+        "vector": np.asarray(vector, np.float32).astype("<f4").tobytes(),
+        "ts": timestamp(),
+    }
 
 
 def test_a_bad_embedding_that_arrived_by_sync_breaks_nothing(tmp_path):
@@ -208,8 +216,11 @@ def test_a_bad_embedding_that_arrived_by_sync_breaks_nothing(tmp_path):
     assert error["kind"] == "invalid-record" and "127" in error["reason"]
 
 
-@pytest.mark.parametrize("vector", [[0.1] * 127, [float("nan")] + [0.1] * 127, [float("inf")] + [0.1] * 127],
-                         ids=["127-floats", "nan", "inf"])
+@pytest.mark.parametrize(
+    "vector",
+    [[0.1] * 127, [float("nan")] + [0.1] * 127, [float("inf")] + [0.1] * 127],
+    ids=["127-floats", "nan", "inf"],
+)
 @pytest.mark.parametrize("fmt", ["json", "msgpack"])
 def test_bad_vectors_are_refused_at_the_door(tmp_path, photos, vector, fmt):
     root, records = imported(tmp_path, "case.rx", [photos / "img0.jpg"])
@@ -224,8 +235,10 @@ def test_bad_vectors_are_refused_at_the_door(tmp_path, photos, vector, fmt):
     assert result.returncode == 1 and b"internal error" not in result.stderr, result.stderr.decode()
     with Dataset.open(str(root)) as ds:
         stored = list(ds.log(EMBEDDINGS).records())
-    assert all(len(np.frombuffer(r["vector"], "<f4")) == 128 and np.isfinite(np.frombuffer(r["vector"], "<f4")).all()
-               for r in stored), "a bad vector was stored"
+    assert all(
+        len(np.frombuffer(r["vector"], "<f4")) == 128 and np.isfinite(np.frombuffer(r["vector"], "<f4")).all()
+        for r in stored
+    ), "a bad vector was stored"
     assert run(["rx-index", "-d", str(root)]).returncode == 0
     assert run(["rx-fsck", "-d", str(root)]).returncode == 0
 
@@ -259,8 +272,17 @@ def test_an_id_is_never_a_path(tmp_path, photos):
     assert not (root / "records" / "detections").exists()
 
 
-STREAM_TOOLS = [["rx-detect"], ["rx-embed"], ["rx-match"], ["rx-analyze", "--no-race"], ["rx-enrol", "--identity", "X"],
-                ["rx-report", "-o", "{out}/r.html"], ["rx-identity", "link", "X"], ["rx-delete"], ["rx-import"]]
+STREAM_TOOLS = [
+    ["rx-detect"],
+    ["rx-embed"],
+    ["rx-match"],
+    ["rx-analyze", "--no-race"],
+    ["rx-enrol", "--identity", "X"],
+    ["rx-report", "-o", "{out}/r.html"],
+    ["rx-identity", "link", "X"],
+    ["rx-delete"],
+    ["rx-import"],
+]
 
 
 def hostile_streams():
@@ -269,12 +291,22 @@ def hostile_streams():
     packed_good = msgpack.packb({"type": "note", "n": 1})
     return {
         "json-1000-deep": (deep + good, 1),
-        "json-nan-literal": (b'{"type":"face","id":"' + FACE.encode() + b'","image":"' + IMAGE.encode()
-                             + b'","box":[NaN,1,2,3]}\n' + good, 1),
+        "json-nan-literal": (
+            b'{"type":"face","id":"'
+            + FACE.encode()
+            + b'","image":"'
+            + IMAGE.encode()
+            + b'","box":[NaN,1,2,3]}\n'
+            + good,
+            1,
+        ),
         "json-not-utf8": (b'{"type":"x","v":"\xff\xfe"}\n' + good, 1),
         "msgpack-cut-short": (packed_good + msgpack.packb({"type": "note", "n": 2, "pad": "y" * 100})[:-20], 1),
-        "msgpack-timestamp": (msgpack.packb({"type": "note", "when": datetime.datetime.now(datetime.timezone.utc)},
-                                            datetime=True) + packed_good, 1),
+        "msgpack-timestamp": (
+            msgpack.packb({"type": "note", "when": datetime.datetime.now(datetime.timezone.utc)}, datetime=True)
+            + packed_good,
+            1,
+        ),
         "msgpack-ext": (msgpack.packb({"type": "note", "x": msgpack.ExtType(5, b"zz")}) + packed_good, 1),
         "msgpack-bytes-key": (msgpack.packb({"type": "note", b"k": 1}) + packed_good, 1),
         "msgpack-deep": (msgpack.packb({"type": "note", "v": json.loads("[" * 500 + "]" * 500)}) + packed_good, 1),
@@ -300,9 +332,19 @@ def test_hostile_streams_are_error_records_and_the_run_goes_on(tmp_path, name, t
             assert any(r.get("type") == "note" for r in records), f"{name}: the record after it was lost"
 
 
-@pytest.mark.parametrize("field,value", [("threshold", "0.5"), ("threshold", float("nan")), ("threshold", -1),
-                                         ("metric", "bogus"), ("model", "../../x"), ("detector", 7), ("flip", "yes"),
-                                         ("id", "not-hex")])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("threshold", "0.5"),
+        ("threshold", float("nan")),
+        ("threshold", -1),
+        ("metric", "bogus"),
+        ("model", "../../x"),
+        ("detector", 7),
+        ("flip", "yes"),
+        ("id", "not-hex"),
+    ],
+)
 def test_a_config_from_outside_is_checked_field_by_field(dataset, field, value):
     path = dataset / "recops.json"
     data = json.loads(path.read_text())
@@ -318,18 +360,24 @@ def test_a_bad_max_pixels_setting_is_a_clear_error(tmp_path, photos):
     assert result.returncode == 2 and b"RX_MAX_PIXELS" in result.stderr
 
 
-@pytest.mark.parametrize("record", [
-    {"type": "match", "query": FACE, "candidate": IMAGE, "distance": "far"},
-    {"type": "match", "query": FACE, "candidate": IMAGE, "rank": "first"},
-    {"type": "image", "id": IMAGE, "paths": [1, 2]},
-    {"type": "image", "id": IMAGE, "width": "wide"},
-    {"type": "face", "id": FACE, "image": IMAGE, "box": [1, 2, 30, 40], "landmarks": "eyes"},
-    {"type": "face", "id": FACE, "image": IMAGE, "box": [1, 2, 30, 40], "confidence": "high"},
-    {"type": "attribute", "face": FACE, "age": "old"},
-    {"type": "attribute", "face": FACE, "emotion": {"happy": "very"}},
-    {"type": "cluster", "faces": [FACE], "label": "one"},
-    {"type": "verification", "boxes": [[1, 2, 3, 4]], "distance": "near"},
-], ids=lambda r: f"{r['type']}-{sorted(set(r) - {'type', 'id', 'face', 'query', 'candidate', 'image', 'box', 'faces'})}")
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"type": "match", "query": FACE, "candidate": IMAGE, "distance": "far"},
+        {"type": "match", "query": FACE, "candidate": IMAGE, "rank": "first"},
+        {"type": "image", "id": IMAGE, "paths": [1, 2]},
+        {"type": "image", "id": IMAGE, "width": "wide"},
+        {"type": "face", "id": FACE, "image": IMAGE, "box": [1, 2, 30, 40], "landmarks": "eyes"},
+        {"type": "face", "id": FACE, "image": IMAGE, "box": [1, 2, 30, 40], "confidence": "high"},
+        {"type": "attribute", "face": FACE, "age": "old"},
+        {"type": "attribute", "face": FACE, "emotion": {"happy": "very"}},
+        {"type": "cluster", "faces": [FACE], "label": "one"},
+        {"type": "verification", "boxes": [[1, 2, 3, 4]], "distance": "near"},
+    ],
+    ids=lambda r: (
+        f"{r['type']}-{sorted(set(r) - {'type', 'id', 'face', 'query', 'candidate', 'image', 'box', 'faces'})}"
+    ),
+)
 def test_a_report_refuses_wrongly_typed_fields(tmp_path, record):
     result = run(["rx-report", "-o", str(tmp_path / "r.html")], input=json.dumps(record).encode() + b"\n")
     assert result.returncode == 1 and b"internal error" not in result.stderr, result.stderr.decode()
@@ -377,9 +425,14 @@ def test_links_and_special_files_anywhere_are_never_followed_or_opened(tmp_path,
     else:
         os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(1, 3))  # /dev/null's numbers
     codes = {}
-    for name_, args in {"fsck": ["rx-fsck"], "ls": ["rx-ls", "images"], "import": ["rx-import", str(photos / "img1.jpg")],
-                        "index": ["rx-index"], "gc": ["rx-gc"],
-                        "backup": ["recops", "backup", "-o", str(tmp_path / "b.zip")]}.items():
+    for name_, args in {
+        "fsck": ["rx-fsck"],
+        "ls": ["rx-ls", "images"],
+        "import": ["rx-import", str(photos / "img1.jpg")],
+        "index": ["rx-index"],
+        "gc": ["rx-gc"],
+        "backup": ["recops", "backup", "-o", str(tmp_path / "b.zip")],
+    }.items():
         result = run([*args, "-d", str(root)])
         assert b"internal error" not in result.stderr, (name_, result.stderr.decode())
         codes[name_] = result.returncode

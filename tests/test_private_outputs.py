@@ -5,17 +5,17 @@ import os
 import stat
 
 import pytest
-from typer.testing import CliRunner
-
 from conftest import jsonl, make_jpeg, run
 from gallery import add_face, hexid
+from test_cluster_cli import case  # noqa: F401 (a fixture)
+from typer.testing import CliRunner
+
 from recops.cli import porcelain
+from recops.datasets import create_dataset
 from recops.identities import IdentityEditor
 from recops.stages.folder_imports import ImportOptions, import_faces, objects_file
 from recops.store.dataset import Dataset
-from recops.datasets import create_dataset
 from recops.stream import Emitter
-from test_cluster_cli import case  # noqa: F401 (a fixture)
 
 UMASK = {"preexec_fn": lambda: os.umask(0o022)}
 
@@ -77,11 +77,16 @@ def test_recognitions_objects_and_refused_copies_are_private(tmp_path, fake_mode
     Image.new("RGB", (40, 30), (9, 9, 9)).save(photos / "blank.png")
     objects, errors = tmp_path / "objects.csv", tmp_path / "errors" / "nested"
     with Dataset.open(root) as dataset, objects_file(str(objects)) as write:
-        from recops.stages.folder_imports import CreatedObjects
         from recops.records import timestamp
+        from recops.stages.folder_imports import CreatedObjects
 
-        import_faces(dataset, str(photos), Emitter(lambda r: None), ImportOptions(errors_to=str(errors)),
-                     objects=CreatedObjects(timestamp(), write))
+        import_faces(
+            dataset,
+            str(photos),
+            Emitter(lambda r: None),
+            ImportOptions(errors_to=str(errors)),
+            objects=CreatedObjects(timestamp(), write),
+        )
     assert mode(objects) == 0o600 and objects.read_text().count("Image") == 3
     assert os.listdir(errors) == ["blank.png"] and {mode(errors.parent), mode(errors)} == {0o700}
     assert mode(errors / "blank.png") == 0o600

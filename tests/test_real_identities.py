@@ -4,7 +4,6 @@ import csv
 import os
 
 import pytest
-
 from conftest import SHARED_FACES, jsonl
 from test_real_models import pipeline
 
@@ -19,13 +18,17 @@ def enrolled(tmp_path_factory):
     if not (os.path.isdir(os.path.join(PEOPLE, "obama")) and os.path.isdir(LFW)):
         pytest.skip("needs ../shared/faces/face_recognition and ../shared/faces/lfw")
     work = tmp_path_factory.mktemp("enrol")
-    for name, files in {"obama": ["obama/obama.jpg", "obama/obama2.jpg", "../group/t1.jpg"],
-                        "biden": ["biden/biden.jpg", "biden/biden2.jpg"]}.items():
+    for name, files in {
+        "obama": ["obama/obama.jpg", "obama/obama2.jpg", "../group/t1.jpg"],
+        "biden": ["biden/biden.jpg", "biden/biden2.jpg"],
+    }.items():
         (work / "people" / name).mkdir(parents=True)
         for file in files:
             (work / "people" / name / os.path.basename(file)).symlink_to(os.path.normpath(os.path.join(PEOPLE, file)))
-    command = ("rx-init case.rx >/dev/null && recops dataset-import-identities people -d ./case.rx "
-               "--output-errors errors --output-objects objects.csv")
+    command = (
+        "rx-init case.rx >/dev/null && recops dataset-import-identities people -d ./case.rx "
+        "--output-errors errors --output-objects objects.csv"
+    )
     code, out, err = pipeline(command, work)
     return work, code, jsonl(out), err.decode()
 
@@ -50,9 +53,11 @@ def test_import_identities_enrols_one_face_per_photo_and_sets_the_group_photo_as
 def test_lfw_photos_of_biden_are_proposed_as_biden_and_others_as_nobody(enrolled):
     work = enrolled[0]
     others = " ".join(f"'{os.path.join(LFW, name)}'" for name in ("Colin_Powell", "George_W_Bush", "Tony_Blair"))
-    command = (f"rx-import -d case.rx '{os.path.join(LFW, 'Joseph_Biden')}' | rx-detect | rx-embed >/dev/null && "
-               f"find {others} -name '*_000[1-3].jpg' | rx-import -d case.rx | rx-detect | rx-embed >/dev/null && "
-               "recops dataset-match-faces -d ./case.rx -o proposals.csv")
+    command = (
+        f"rx-import -d case.rx '{os.path.join(LFW, 'Joseph_Biden')}' | rx-detect | rx-embed >/dev/null && "
+        f"find {others} -name '*_000[1-3].jpg' | rx-import -d case.rx | rx-detect | rx-embed >/dev/null && "
+        "recops dataset-match-faces -d ./case.rx -o proposals.csv"
+    )
     code, out, err = pipeline(command, work)
     assert code == 0, err.decode()
     names = {r["id"]: os.path.basename(r["paths"][0]) for r in jsonl(pipeline("rx-ls -d case.rx", work)[1])}

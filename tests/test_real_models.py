@@ -5,7 +5,6 @@ import os
 import msgpack
 import numpy as np
 import pytest
-
 from conftest import SHARED_FACES, jsonl, run, tool
 
 pytestmark = pytest.mark.slow
@@ -15,8 +14,13 @@ def pipeline(command: str, cwd) -> tuple[int, bytes, bytes]:
     import subprocess
 
     bin_dir = os.path.dirname(tool("rx-detect"))
-    result = subprocess.run(["bash", "-c", f"set -o pipefail; {command}"], cwd=cwd, capture_output=True,
-                            env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}, timeout=600)
+    result = subprocess.run(
+        ["bash", "-c", f"set -o pipefail; {command}"],
+        cwd=cwd,
+        capture_output=True,
+        env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"},
+        timeout=600,
+    )
     return result.returncode, result.stdout, result.stderr
 
 
@@ -24,8 +28,11 @@ def pipeline(command: str, cwd) -> tuple[int, bytes, bytes]:
 def recognised(tmp_path_factory, real_photos):
     """obama, biden and the group photo through rx-import | rx-detect | rx-embed into a dataset."""
     work = tmp_path_factory.mktemp("real")
-    folders = " ".join(f"'{os.path.join(real_photos, p)}'" for p in ("obama", "biden")) if os.path.isdir(
-        os.path.join(real_photos, "obama")) else f"'{real_photos}'"
+    folders = (
+        " ".join(f"'{os.path.join(real_photos, p)}'" for p in ("obama", "biden"))
+        if os.path.isdir(os.path.join(real_photos, "obama"))
+        else f"'{real_photos}'"
+    )
     group = os.path.join(SHARED_FACES, "group", "t1.jpg")
     extra = f" '{group}'" if os.path.exists(group) else ""
     code, out, err = pipeline(f"rx-import -d case.rx {folders}{extra} | rx-detect | rx-embed", work)
@@ -70,7 +77,9 @@ def test_a_rerun_reuses_everything_and_matches(recognised):
     assert code == 0, err.decode()
     again = list(msgpack.Unpacker(__import__("io").BytesIO(out), raw=False))
     vectors = {r["face"]: np.frombuffer(r["vector"], "<f4") for r in again if r["type"] == "embedding"}
-    assert {r["face"]: np.asarray(r["vector"], np.float32) for r in first if r["type"] == "embedding"}.keys() == vectors.keys()
+    assert {
+        r["face"]: np.asarray(r["vector"], np.float32) for r in first if r["type"] == "embedding"
+    }.keys() == vectors.keys()
     for r in first:
         if r["type"] == "embedding":
             assert np.array_equal(np.asarray(r["vector"], np.float32), vectors[r["face"]])
@@ -140,7 +149,9 @@ def test_recognize_keeps_the_query_out_of_the_gallery(recognised, real_photos, t
 
 
 def test_verify_two_photos(real_photos, tmp_path):
-    find = lambda name: next(os.path.join(d, f) for d, _, fs in os.walk(real_photos) for f in fs if f == name)
+    def find(name):
+        return next(os.path.join(d, f) for d, _, fs in os.walk(real_photos) for f in fs if f == name)
+
     same = jsonl(run(["rx-verify", find("obama.jpg"), find("obama2.jpg")]).stdout)[0]
     other = run(["rx-verify", find("obama.jpg"), find("biden.jpg")])
     assert same["verified"] is True and same["distance"] <= same["threshold"]

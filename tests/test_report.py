@@ -12,19 +12,19 @@ from html.parser import HTMLParser
 
 import numpy as np
 import pytest
+from conftest import jsonl, tool
 from PIL import Image
 
-from conftest import jsonl, tool
 from recops.clustering.history import cluster_record, new_run, store_run
+from recops.datasets import create_dataset
 from recops.errors import UsageError
 from recops.identities import DEFAULT_COLOR, IdentityEditor
-from recops.stages.importing import Importer
 from recops.records import timestamp
 from recops.report import ReportOptions, report_dataset, report_stream
 from recops.report.context import UNKNOWN_COLOR
 from recops.report.pictures import PAGE_SIDE
+from recops.stages.importing import Importer
 from recops.store.dataset import Dataset
-from recops.datasets import create_dataset
 from recops.stream import Emitter
 
 BOX = [200, 150, 400, 390]
@@ -36,8 +36,25 @@ def hid(tag: str) -> str:
 
 
 I1, I2, Q, C, F0, F1, F2 = (hid(t) for t in ("i1", "i2", "q", "c", "f0", "f1", "f2"))
-URL_ATTRIBUTES = {"src", "href", "xlink:href", "srcset", "action", "formaction", "poster", "data", "background",
-                  "cite", "longdesc", "manifest", "ping", "codebase", "usemap", "icon", "content"}
+URL_ATTRIBUTES = {
+    "src",
+    "href",
+    "xlink:href",
+    "srcset",
+    "action",
+    "formaction",
+    "poster",
+    "data",
+    "background",
+    "cite",
+    "longdesc",
+    "manifest",
+    "ping",
+    "codebase",
+    "usemap",
+    "icon",
+    "content",
+}
 ACTIVE_TAGS = {"script", "iframe", "frame", "object", "embed", "link", "base", "applet", "form"}
 
 
@@ -59,6 +76,7 @@ class _References(HTMLParser):
             elif name in URL_ATTRIBUTES and not (name == "content" and dict(attrs).get("http-equiv") != "refresh"):
                 if not value.startswith(("data:", "#")):
                     self.found.append(value)
+
     handle_startendtag = handle_starttag
 
     def handle_endtag(self, tag):
@@ -84,7 +102,7 @@ def outside_references(html: str) -> list[str]:
 
 def write_photo(path, size=(800, 600), seed=0) -> str:
     rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:size[1], 0:size[0]]
+    y, x = np.mgrid[0 : size[1], 0 : size[0]]
     pixels = np.stack([(x * 255 // size[0]), (y * 255 // size[1]), np.full_like(x, 40 + seed * 50)], -1)
     pixels = np.clip(pixels + rng.integers(-30, 30, pixels.shape), 0, 255).astype(np.uint8)
     Image.fromarray(pixels).save(path, "JPEG", quality=92)
@@ -92,19 +110,46 @@ def write_photo(path, size=(800, 600), seed=0) -> str:
 
 
 def image(id, path, size=(800, 600)) -> dict:
-    return {"type": "image", "id": id, "size": 1, "media_type": "image/jpeg", "width": size[0], "height": size[1],
-            "paths": [path], "consent": False}
+    return {
+        "type": "image",
+        "id": id,
+        "size": 1,
+        "media_type": "image/jpeg",
+        "width": size[0],
+        "height": size[1],
+        "paths": [path],
+        "consent": False,
+    }
 
 
 def face(id, image_id, path, box=BOX, **extra) -> dict:
-    return {"type": "face", "id": id, "image": image_id, "box": box, "path": path, "detector": "fake",
-            "confidence": 0.9, **extra}
+    return {
+        "type": "face",
+        "id": id,
+        "image": image_id,
+        "box": box,
+        "path": path,
+        "detector": "fake",
+        "confidence": 0.9,
+        **extra,
+    }
 
 
 def match(query, candidate, identity=None, name=None, distance=0.03, rank=1) -> dict:
-    return {"type": "match", "query": query[0], "query_image": query[1], "candidate": candidate[0],
-            "candidate_image": candidate[1], "identity": identity, "identity_name": name, "distance": distance,
-            "metric": "cosine", "threshold": 0.07, "rank": rank, "model": "Fake"}
+    return {
+        "type": "match",
+        "query": query[0],
+        "query_image": query[1],
+        "candidate": candidate[0],
+        "candidate_image": candidate[1],
+        "identity": identity,
+        "identity_name": name,
+        "distance": distance,
+        "metric": "cosine",
+        "threshold": 0.07,
+        "rank": rank,
+        "model": "Fake",
+    }
 
 
 @pytest.fixture
@@ -112,8 +157,14 @@ def two_photos(tmp_path):
     """A query photo (face q, unknown) matched to a photo whose face c is Ada's (a pink identity)."""
     query, gallery = write_photo(tmp_path / "query.jpg"), write_photo(tmp_path / "gallery.jpg", seed=1)
     ada = {"type": "identity", "id": "a" * 32, "name": "Ada", "description": "", "color": "#ff8800"}
-    return [image(I1, query), face(Q, I1, query), image(I2, gallery), face(C, I2, gallery, [100, 100, 300, 340]),
-            ada, match((Q, I1), (C, I2), ada["id"], "Ada")]
+    return [
+        image(I1, query),
+        face(Q, I1, query),
+        image(I2, gallery),
+        face(C, I2, gallery, [100, 100, 300, 340]),
+        ada,
+        match((Q, I1), (C, I2), ada["id"], "Ada"),
+    ]
 
 
 def render(records, tmp_path, name="report.html", dataset=None, **options):
@@ -137,9 +188,13 @@ def test_a_recognize_report_is_one_file_that_fetches_nothing(two_photos, tmp_pat
     html, emitted = render(two_photos, tmp_path)
     assert outside_references(html) == [] and "<script" not in html
     assert "Content-Security-Policy" in html and "default-src 'none'" in html
-    assert len(photo_sources(html)) == 2 and html.count("data:image/jpeg;base64,") == 2 + 2 + 1  # 2 photos, 2 crops, 1 match
+    assert (
+        len(photo_sources(html)) == 2 and html.count("data:image/jpeg;base64,") == 2 + 2 + 1
+    )  # 2 photos, 2 crops, 1 match
     (record,) = emitted
-    assert record["type"] == "report" and record["kind"] == "recognize" and (record["images"], record["faces"]) == (2, 2)
+    assert (
+        record["type"] == "report" and record["kind"] == "recognize" and (record["images"], record["faces"]) == (2, 2)
+    )
     assert stat.S_IMODE(os.stat(tmp_path / "report.html").st_mode) == 0o600
 
 
@@ -155,8 +210,10 @@ def test_boxes_are_drawn_in_the_photos_own_pixels_so_they_fit_any_scale(tmp_path
 def test_a_face_takes_its_identitys_colour_and_a_face_of_nobody_the_unknown_one(two_photos, tmp_path):
     html, _ = render(two_photos, tmp_path)
     assert len(re.findall(r'<rect [^>]*stroke="#ff8800"', html)) == 2  # q matched Ada, c in the gallery photo is hers
-    hostile = [{**r, "color": "red;background:url(https://example.org/x)"} if r["type"] == "identity" else r
-               for r in two_photos]
+    hostile = [
+        {**r, "color": "red;background:url(https://example.org/x)"} if r["type"] == "identity" else r
+        for r in two_photos
+    ]
     html, _ = render(hostile, tmp_path)
     assert "example.org" not in html and f'stroke="{DEFAULT_COLOR}"' in html
     html, _ = render([r for r in two_photos if r["type"] != "match"], tmp_path)
@@ -165,10 +222,20 @@ def test_a_face_takes_its_identitys_colour_and_a_face_of_nobody_the_unknown_one(
 
 def test_names_paths_and_descriptions_from_outside_are_escaped(tmp_path):
     path = write_photo(tmp_path / "<img src=x onerror=alert(2)>.jpg")
-    evil = {"type": "identity", "id": "e" * 32, "name": "<script>alert(1)</script>",
-            "description": '"><svg onload=alert(3)>', "color": '"><script>alert(4)</script>'}
-    records = [image(I1, path), face(Q, I1, path), face(C, I1, path, [500, 100, 600, 220]), evil,
-               match((Q, I1), (C, I1), evil["id"], evil["name"])]
+    evil = {
+        "type": "identity",
+        "id": "e" * 32,
+        "name": "<script>alert(1)</script>",
+        "description": '"><svg onload=alert(3)>',
+        "color": '"><script>alert(4)</script>',
+    }
+    records = [
+        image(I1, path),
+        face(Q, I1, path),
+        face(C, I1, path, [500, 100, 600, 220]),
+        evil,
+        match((Q, I1), (C, I1), evil["id"], evil["name"]),
+    ]
     html, _ = render(records, tmp_path, title="</title><script>alert(5)</script>")
     assert outside_references(html) == [] and "<script>" not in html and "<svg onload" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;img src=x onerror=alert(2)&gt;.jpg" in html
@@ -177,13 +244,45 @@ def test_names_paths_and_descriptions_from_outside_are_escaped(tmp_path):
 
 def test_the_kind_is_told_by_the_records(two_photos, tmp_path):
     path = two_photos[0]["paths"][0]
-    verification = {"type": "verification", "images": [path, path], "boxes": [BOX, BOX], "verified": True,
-                    "distance": 0.01, "threshold": 0.07, "metric": "cosine", "model": "Fake", "detector": "fake"}
-    cluster = {"type": "cluster", "id": "c" * 32, "faces": [Q, C], "size": 2, "identity": None, "label": 0,
-               "threshold": 0.1, "method": "test"}
-    proposal = {"type": "proposal", "face": Q, "image": I1, "identity": "a" * 32, "identity_name": "Ada",
-                "distance": 0.03, "threshold": 0.07, "metric": "cosine", "candidate": C, "candidate_image": I2}
-    for extra, kind in (([], "recognize"), ([proposal], "match-faces"), ([cluster], "cluster"), ([verification], "verify")):
+    verification = {
+        "type": "verification",
+        "images": [path, path],
+        "boxes": [BOX, BOX],
+        "verified": True,
+        "distance": 0.01,
+        "threshold": 0.07,
+        "metric": "cosine",
+        "model": "Fake",
+        "detector": "fake",
+    }
+    cluster = {
+        "type": "cluster",
+        "id": "c" * 32,
+        "faces": [Q, C],
+        "size": 2,
+        "identity": None,
+        "label": 0,
+        "threshold": 0.1,
+        "method": "test",
+    }
+    proposal = {
+        "type": "proposal",
+        "face": Q,
+        "image": I1,
+        "identity": "a" * 32,
+        "identity_name": "Ada",
+        "distance": 0.03,
+        "threshold": 0.07,
+        "metric": "cosine",
+        "candidate": C,
+        "candidate_image": I2,
+    }
+    for extra, kind in (
+        ([], "recognize"),
+        ([proposal], "match-faces"),
+        ([cluster], "cluster"),
+        ([verification], "verify"),
+    ):
         html, emitted = render(two_photos + extra, tmp_path)
         assert emitted[-1]["kind"] == kind and outside_references(html) == []
     html, _ = render(two_photos + [verification], tmp_path)
@@ -218,20 +317,34 @@ def test_json_holds_the_variables_without_pixels_and_csv_the_review_sheet(two_ph
     assert emitted[-1]["format"] == "json" and "data:" not in json.dumps(data)
     (face,) = [f for entry in data["images"] for f in entry["faces"] if f["id"] == Q]
     assert face["box"] == BOX and face["identity"]["name"] == "Ada" and face["matches"][0]["distance"] == 0.03
-    proposal = {"type": "proposal", "face": Q, "image": I1, "identity": "a" * 32, "identity_name": "Ada",
-                "distance": 0.03, "threshold": 0.07, "metric": "cosine", "candidate": C, "candidate_image": I2}
+    proposal = {
+        "type": "proposal",
+        "face": Q,
+        "image": I1,
+        "identity": "a" * 32,
+        "identity_name": "Ada",
+        "distance": 0.03,
+        "threshold": 0.07,
+        "metric": "cosine",
+        "candidate": C,
+        "candidate_image": I2,
+    }
     render([proposal], tmp_path, name="review.csv")
     assert (tmp_path / "review.csv").read_text().splitlines() == [
-        "face_id,identity_id,identity_name,distance,threshold,matched_face_id", f"{Q},{'a' * 32},Ada,0.03,0.07,{C}"]
+        "face_id,identity_id,identity_name,distance,threshold,matched_face_id",
+        f"{Q},{'a' * 32},Ada,0.03,0.07,{C}",
+    ]
     with pytest.raises(UsageError, match="match-faces"):
         render(two_photos, tmp_path, name="report.csv")
 
 
 def test_a_users_template_gets_the_same_variables_escaped_and_sandboxed(two_photos, tmp_path):
     mine = tmp_path / "mine.html.j2"
-    mine.write_text('{% extends "layout.html.j2" %}{% import "macros.html.j2" as m %}{% block content %}'
-                    '{% for e in images %}<p class="mine">{{ e.photo.name }}: {{ e.faces | length }}</p>'
-                    '{{ m.photo(e.photo) }}{% endfor %}{% endblock %}')
+    mine.write_text(
+        '{% extends "layout.html.j2" %}{% import "macros.html.j2" as m %}{% block content %}'
+        '{% for e in images %}<p class="mine">{{ e.photo.name }}: {{ e.faces | length }}</p>'
+        "{{ m.photo(e.photo) }}{% endfor %}{% endblock %}"
+    )
     evil = [{**r, "paths": [r["paths"][0]], "id": r["id"]} if r["type"] == "image" else r for r in two_photos]
     html, _ = render(evil, tmp_path, template=str(mine), title="<b>case</b>")
     assert '<p class="mine">query.jpg: 1</p>' in html and "&lt;b&gt;case&lt;/b&gt;" in html
@@ -247,13 +360,25 @@ def test_a_users_template_gets_the_same_variables_escaped_and_sandboxed(two_phot
 def test_attributes_are_shown_with_their_warning(two_photos, tmp_path):
     html, _ = render(two_photos, tmp_path)
     assert "discriminatory" not in html
-    attribute = {"type": "attribute", "face": Q, "image": I1, "age": 34.4, "dominant_gender": "Man",
-                 "gender": {"Man": 97.0, "Woman": 3.0}, "dominant_emotion": "happy", "emotion": {"happy": 88.0}}
+    attribute = {
+        "type": "attribute",
+        "face": Q,
+        "image": I1,
+        "age": 34.4,
+        "dominant_gender": "Man",
+        "gender": {"Man": 97.0, "Woman": 3.0},
+        "dominant_emotion": "happy",
+        "emotion": {"happy": 88.0},
+    }
     html, _ = render(two_photos + [attribute], tmp_path)
     assert "discriminatory" in html and "<dd>34</dd>" in html and "<dd>Man 97%</dd>" in html
     assert "<dd>happy 88%</dd>" in html and "<dt>race</dt>" not in html
-    carried = [{**r, "attributes": {"dominant_gender": "Woman", "gender": {"Woman": 91.0}, "warning": "weak!"}}
-               if r["type"] == "match" else r for r in two_photos]
+    carried = [
+        {**r, "attributes": {"dominant_gender": "Woman", "gender": {"Woman": 91.0}, "warning": "weak!"}}
+        if r["type"] == "match"
+        else r
+        for r in two_photos
+    ]
     html, _ = render(carried, tmp_path)
     assert "<dd>Woman 91%</dd>" in html and "weak!" in html
 
@@ -286,19 +411,34 @@ def case(tmp_path):
             importer.add_arguments(paths[2:])
         ids = [r["id"] for r in imported if r["type"] == "image"]
         for n, (image_id, vector) in enumerate(zip(ids, ([1, 0, 0, 0], [1, 0.1, 0, 0], [1, 0.05, 0, 0]))):
-            ds.log("faces").append({"type": "face", "id": hid(f"f{n}"), "image": image_id, "box": BOX, "ts": f"2026-01-0{n + 1}"})
-            ds.log("embeddings").append({"type": "embedding", "face": hid(f"f{n}"), "image": image_id, "model": "Dlib",
-                                         "vector": np.asarray(vector, np.float32), "ts": f"2026-01-0{n + 1}"})
+            ds.log("faces").append(
+                {"type": "face", "id": hid(f"f{n}"), "image": image_id, "box": BOX, "ts": f"2026-01-0{n + 1}"}
+            )
+            ds.log("embeddings").append(
+                {
+                    "type": "embedding",
+                    "face": hid(f"f{n}"),
+                    "image": image_id,
+                    "model": "Dlib",
+                    "vector": np.asarray(vector, np.float32),
+                    "ts": f"2026-01-0{n + 1}",
+                }
+            )
         editor = IdentityEditor(ds)
         ada = editor.create("Ada", color="#00aaff")["id"]
         editor.link(F0, ada)
         ds.log("matches").append({**match((F2, ids[2]), (F0, ids[0]), ada, "Ada"), "ts": "2026-01-04"})
         settings = {"threshold": 0.1, "method": "test"}
-        for full, (id, faces, identity) in ((True, ("1" * 32, [F0, F1], {"id": ada, "name": "Ada"})),
-                                            (False, ("2" * 32, [F1], None))):
+        for full, (id, faces, identity) in (
+            (True, ("1" * 32, [F0, F1], {"id": ada, "name": "Ada"})),
+            (False, ("2" * 32, [F1], None)),
+        ):
             run = new_run()
-            store_run(ds, [cluster_record(id, faces, identity, settings, run)],
-                      {"type": "clustering", "id": run, "full": full, **settings, "ts": timestamp()})
+            store_run(
+                ds,
+                [cluster_record(id, faces, identity, settings, run)],
+                {"type": "clustering", "id": run, "full": full, **settings, "ts": timestamp()},
+            )
     return root, ids
 
 
@@ -324,8 +464,18 @@ def test_a_dataset_reports_its_recognitions_proposals_and_clusters(case, tmp_pat
 
 
 def test_faces_a_stream_only_names_come_from_the_dataset_it_is_given(case, tmp_path):
-    proposal = {"type": "proposal", "face": F1, "image": case[1][1], "identity": hid("x"), "identity_name": "Ada",
-                "distance": 0.01, "threshold": 0.4, "metric": "cosine", "candidate": F0, "candidate_image": case[1][0]}
+    proposal = {
+        "type": "proposal",
+        "face": F1,
+        "image": case[1][1],
+        "identity": hid("x"),
+        "identity_name": "Ada",
+        "distance": 0.01,
+        "threshold": 0.4,
+        "metric": "cosine",
+        "candidate": F0,
+        "candidate_image": case[1][0],
+    }
     html, emitted = render([proposal], tmp_path)
     assert emitted[0]["type"] == "warning" and "2 face(s)" in emitted[0]["reason"] and "no pixels for face" in html
     html, emitted = render([proposal], tmp_path, dataset=case[0])
@@ -334,8 +484,11 @@ def test_faces_a_stream_only_names_come_from_the_dataset_it_is_given(case, tmp_p
 
 def rx_report(args, records=None, **kw):
     stdin = subprocess.DEVNULL if records is None else None
-    data = None if records is None else b"".join(
-        r if isinstance(r, bytes) else json.dumps(r).encode() + b"\n" for r in records)
+    data = (
+        None
+        if records is None
+        else b"".join(r if isinstance(r, bytes) else json.dumps(r).encode() + b"\n" for r in records)
+    )
     return subprocess.run([tool("rx-report"), *args], input=data, stdin=stdin, capture_output=True, timeout=60, **kw)
 
 
@@ -360,8 +513,9 @@ def test_the_tool_renders_a_dataset_when_no_records_come(case, tmp_path):
 
 
 def test_recognize_refuses_blur_without_an_html_report(tmp_path):
-    result = subprocess.run([tool("recops"), "recognize", "x.jpg", "-d", str(tmp_path), "--blur"],
-                            capture_output=True, timeout=60)
+    result = subprocess.run(
+        [tool("recops"), "recognize", "x.jpg", "-d", str(tmp_path), "--blur"], capture_output=True, timeout=60
+    )
     assert result.returncode == 2 and b"FILE.html" in result.stderr
 
 
@@ -370,9 +524,16 @@ def test_pixels_can_travel_inline_in_msgpack(tmp_path):
 
     data = open(write_photo(tmp_path / "p.jpg"), "rb").read()
     os.remove(tmp_path / "p.jpg")
-    records = [{**image(I1, "/elsewhere/p.jpg"), "data": data}, {k: v for k, v in face(F0, I1, "/elsewhere/p.jpg").items() if k != "path"}]
-    result = subprocess.run([tool("rx-report"), "-o", str(tmp_path / "r.html")], capture_output=True, timeout=60,
-                            input=b"".join(msgpack.packb(r) for r in records))
+    records = [
+        {**image(I1, "/elsewhere/p.jpg"), "data": data},
+        {k: v for k, v in face(F0, I1, "/elsewhere/p.jpg").items() if k != "path"},
+    ]
+    result = subprocess.run(
+        [tool("rx-report"), "-o", str(tmp_path / "r.html")],
+        capture_output=True,
+        timeout=60,
+        input=b"".join(msgpack.packb(r) for r in records),
+    )
     assert result.returncode == 0, result.stderr
     html = (tmp_path / "r.html").read_text()
     assert len(photo_sources(html)) == 1 and html.count('class="crop"') == 1
@@ -383,8 +544,13 @@ def without_pixels(html: str) -> str:
 
 
 def test_a_blurred_report_names_nobody_and_no_file(two_photos, tmp_path, case):
-    problem = {"type": "error", "input": str(tmp_path / "secret-meeting.jpg"), "stage": "import",
-               "kind": "truncated", "reason": f"{tmp_path / 'secret-meeting.jpg'}: cut short"}
+    problem = {
+        "type": "error",
+        "input": str(tmp_path / "secret-meeting.jpg"),
+        "stage": "import",
+        "kind": "truncated",
+        "reason": f"{tmp_path / 'secret-meeting.jpg'}: cut short",
+    }
     shown, _ = render(two_photos + [problem], tmp_path)
     assert "Ada" in shown and "query.jpg" in shown and "secret-meeting" in shown
     html, _ = render(two_photos + [problem], tmp_path, name="blurred.html", blur=True)

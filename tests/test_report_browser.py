@@ -18,11 +18,10 @@ from html.parser import HTMLParser
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import SHARED_FACES, jsonl
-from test_report import outside_references
+from PIL import Image
 from test_real_models import pipeline
+from test_report import outside_references
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not CHROMIUM, reason="needs chromium (make test installs it)")]
@@ -34,12 +33,29 @@ GREEN, MAGENTA = (0, 255, 1), (255, 0, 255)
 HOSTILE_NAME = "<script>alert(1)</script>"
 HOSTILE_FILE = "<img src=x onerror=alert(2)>.jpg"
 # Chromium's own housekeeping, which its flags do not all silence; every address is refused anyway.
-BROWSER_OWN = ("http://clients2.google.com/time/", "https://update.googleapis.com/service/update2/",
-               "http://update.googleapis.com/service/update2/", "https://accounts.google.com/ListAccounts")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--no-default-browser-check",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-extensions",
-         "--disable-features=NetworkTimeServiceQuerying", "--hide-scrollbars", "--force-device-scale-factor=1",
-         "--host-resolver-rules=MAP * ~NOTFOUND", f"--window-size={WINDOW[0]},{WINDOW[1]}"]
+BROWSER_OWN = (
+    "http://clients2.google.com/time/",
+    "https://update.googleapis.com/service/update2/",
+    "http://update.googleapis.com/service/update2/",
+    "https://accounts.google.com/ListAccounts",
+)
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--disable-features=NetworkTimeServiceQuerying",
+    "--hide-scrollbars",
+    "--force-device-scale-factor=1",
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+    f"--window-size={WINDOW[0]},{WINDOW[1]}",
+]
 PROBE = """<script>
 addEventListener("load", () => {
   const found = [...document.images].map(img => {
@@ -67,7 +83,7 @@ class Page:
 
     def region(self, rect: dict) -> np.ndarray:
         x, y = round(rect["x"]), round(rect["y"])
-        return self.shot[y:y + round(rect["h"]), x:x + round(rect["w"])]
+        return self.shot[y : y + round(rect["h"]), x : x + round(rect["w"])]
 
 
 def chromium(args: list[str], profile) -> subprocess.CompletedProcess:
@@ -78,8 +94,10 @@ def open_in_browser(report, work) -> Page:
     report, work = str(report), str(work)
     name = os.path.splitext(os.path.basename(report))[0]
     shot, netlog = os.path.join(work, f"{name}.png"), os.path.join(work, f"{name}.netlog.json")
-    seen = chromium([f"--screenshot={shot}", f"--log-net-log={netlog}", "--dump-dom", f"file://{report}"],
-                    os.path.join(work, f"{name}.profile"))
+    seen = chromium(
+        [f"--screenshot={shot}", f"--log-net-log={netlog}", "--dump-dom", f"file://{report}"],
+        os.path.join(work, f"{name}.profile"),
+    )
     assert seen.returncode == 0, seen.stderr.decode()[-2000:]
     with open(report, encoding="utf-8") as handle:
         page = handle.read()
@@ -89,20 +107,22 @@ def open_in_browser(report, work) -> Page:
     measured = chromium(["--dump-dom", f"file://{probed}"], os.path.join(work, f"{name}.profile2"))
     text = measured.stdout.decode()
     start = text.index('<pre id="probe" hidden="">') + len('<pre id="probe" hidden="">')
-    images = json.loads(unescape(text[start:text.index("</pre>", start)]))
+    images = json.loads(unescape(text[start : text.index("</pre>", start)]))
     return Page(np.asarray(Image.open(shot).convert("RGB")), seen.stdout.decode(), images, requests(netlog))
 
 
 def _without_csp(html: str) -> str:
     start = html.index('<meta http-equiv="Content-Security-Policy"')
-    return html[:start] + html[html.index(">", start) + 1:]
+    return html[:start] + html[html.index(">", start) + 1 :]
 
 
 def requests(netlog: str) -> list[str]:
     """Every address the browser asked the network for, but its own housekeeping."""
     with open(netlog) as handle:
         log = json.load(handle)
-    urls = {e["params"]["url"] for e in log.get("events", []) if isinstance(e.get("params"), dict) and "url" in e["params"]}
+    urls = {
+        e["params"]["url"] for e in log.get("events", []) if isinstance(e.get("params"), dict) and "url" in e["params"]
+    }
     return sorted(u for u in urls if not u.startswith(BROWSER_OWN) and not u.startswith(("file:", "data:")))
 
 
@@ -122,7 +142,7 @@ def outline(shot: np.ndarray, box, color, reach: int = 3, step: int = 4) -> floa
     hits = 0
     for x, y in points:
         x, y = int(round(x)), int(round(y))
-        window = shot[max(0, y - reach):y + reach + 1, max(0, x - reach):x + reach + 1].astype(np.int16)
+        window = shot[max(0, y - reach) : y + reach + 1, max(0, x - reach) : x + reach + 1].astype(np.int16)
         hits += bool((np.abs(window - target) <= 40).all(axis=-1).any())
     return hits / len(points)
 
@@ -157,10 +177,15 @@ def case(tmp_path_factory):
     if not (os.path.isdir(os.path.join(PEOPLE, "obama")) and os.path.exists(GROUP)):
         pytest.skip("needs ../shared/faces/face_recognition and ../shared/faces/group")
     work = tmp_path_factory.mktemp("report")
-    links = {"people/obama/obama.jpg": "obama/obama.jpg", "people/biden/biden.jpg": "biden/biden.jpg",
-             "queries/t1.jpg": GROUP, f"queries/{HOSTILE_FILE}": "obama/obama2.jpg",
-             "queries/biden2.jpg": "biden/biden2.jpg", "crowd/obama1.jpg": "obama/obama1.jpg",
-             "crowd/obama3.jpg": "obama/obama3.jpg"}
+    links = {
+        "people/obama/obama.jpg": "obama/obama.jpg",
+        "people/biden/biden.jpg": "biden/biden.jpg",
+        "queries/t1.jpg": GROUP,
+        f"queries/{HOSTILE_FILE}": "obama/obama2.jpg",
+        "queries/biden2.jpg": "biden/biden2.jpg",
+        "crowd/obama1.jpg": "obama/obama1.jpg",
+        "crowd/obama3.jpg": "obama/obama3.jpg",
+    }
     for link, target in links.items():
         (work / link).parent.mkdir(parents=True, exist_ok=True)
         (work / link).symlink_to(os.path.join(PEOPLE, target))
@@ -190,7 +215,7 @@ def case(tmp_path_factory):
 
 
 def rgb(color: str) -> tuple[int, int, int]:
-    return tuple(int(color[i:i + 2], 16) for i in (1, 3, 5))
+    return tuple(int(color[i : i + 2], 16) for i in (1, 3, 5))
 
 
 def size_of(case, name: str) -> tuple[int, int]:
@@ -224,8 +249,9 @@ def assert_self_contained(page: Page, html_file) -> None:
     assert page.images and all(i["natural"] > 0 for i in page.images), "an image did not load"
 
 
-def assert_boxes_on_faces(case, page: Page, expected: dict[str, list[tuple]], resemblance: float = 16,
-                          names: dict[str, str] | None = None) -> int:
+def assert_boxes_on_faces(
+    case, page: Page, expected: dict[str, list[tuple]], resemblance: float = 16, names: dict[str, str] | None = None
+) -> int:
     """Every photo wholly on the screenshot is one `expected` names ({file name: [(box, colour)]}),
     looks like its file (mean difference under `resemblance` of 255), and shows an outline of
     each box's colour along that box, not along the box shifted off the face. `names` gives the
@@ -269,7 +295,10 @@ def test_recognize_report(case, opened):
     page = opened("recognize")
     assert assert_boxes_on_faces(case, page, recognised(case)) == 3
     photo, drawn = group_photo(case, page)
-    found = [(photo["x"] + l, photo["y"] + t, photo["x"] + r, photo["y"] + b) for l, t, r, b in faces_seen(page.region(photo))]
+    found = [
+        (photo["x"] + l, photo["y"] + t, photo["x"] + r, photo["y"] + b)
+        for l, t, r, b in faces_seen(page.region(photo))
+    ]
     assert len(drawn) >= 5 and len(found) >= 3
     assert all(max(iou(f, d) for d in drawn) > 0.4 for f in found), "a face the detector sees on the page has no box"
 
@@ -283,8 +312,9 @@ def test_blurred_report_hides_every_face_it_boxes(case, opened):
     photo, drawn = group_photo(case, page, next(label for label, name in names.items() if name == "t1.jpg"))
     assert faces_seen(page.region(photo)) == []
     for blurred, sharp in zip(drawn, group_photo(case, plain)[1]):
-        (l, t, r, b), (l0, t0, r0, b0) = [(round(x0) + 5, round(y0) + 5, round(x1) - 5, round(y1) - 5)
-                                          for x0, y0, x1, y1 in (blurred, sharp)]
+        (l, t, r, b), (l0, t0, r0, b0) = [
+            (round(x0) + 5, round(y0) + 5, round(x1) - 5, round(y1) - 5) for x0, y0, x1, y1 in (blurred, sharp)
+        ]
         assert sharpness(page.shot[t:b, l:r]) < sharpness(plain.shot[t0:b0, l0:r0]) / 5
     crops = [i for i in page.images if not i["photo"] and i["y"] + i["h"] <= WINDOW[1]]
     assert crops and all(sharpness(page.region(c)[8:-8, 8:-8]) < 40 for c in crops)
@@ -351,12 +381,18 @@ def test_hostile_names_show_as_text_and_run_nothing(opened):
 
 def test_the_network_check_sees_what_a_page_fetches(tmp_path):
     page = tmp_path / "fetches.html"
-    page.write_text('<!doctype html><link rel="stylesheet" href="https://fonts.example.org/a.css">'
-                    '<img src="http://example.com/a.png"><div style="background: url(http://example.net/b.png)">x</div>')
+    page.write_text(
+        '<!doctype html><link rel="stylesheet" href="https://fonts.example.org/a.css">'
+        '<img src="http://example.com/a.png"><div style="background: url(http://example.net/b.png)">x</div>'
+    )
     seen = open_in_browser_plain(page, tmp_path)
     assert {"https://fonts.example.org/a.css", "http://example.com/a.png", "http://example.net/b.png"} <= set(seen)
-    assert set(outside_references(page.read_text())) == {"<link>", "https://fonts.example.org/a.css",
-                                                          "http://example.com/a.png", "http://example.net/b.png"}
+    assert set(outside_references(page.read_text())) == {
+        "<link>",
+        "https://fonts.example.org/a.css",
+        "http://example.com/a.png",
+        "http://example.net/b.png",
+    }
 
 
 def open_in_browser_plain(page, work) -> list[str]:

@@ -13,16 +13,27 @@ import time
 import zipfile
 
 import pytest
-
 from conftest import jsonl, run
+
 from recops.backup import backup, parse_size, restore
+from recops.datasets import create_dataset
 from recops.errors import DatasetError, UsageError
 from recops.store.dataset import Dataset
-from recops.datasets import create_dataset
 from recops.store.objects import content_id
 
-CONFIG = json.dumps({"format": 1, "detector": "fake", "model": "Fake", "metric": "cosine", "threshold": None,
-                     "flip": False, "description": "", "id": "0" * 32, "created": "2024-01-01T00:00:00Z"})
+CONFIG = json.dumps(
+    {
+        "format": 1,
+        "detector": "fake",
+        "model": "Fake",
+        "metric": "cosine",
+        "threshold": None,
+        "flip": False,
+        "description": "",
+        "id": "0" * 32,
+        "created": "2024-01-01T00:00:00Z",
+    }
+)
 OBJECT = "objects/ab/" + "c" * 30
 SEGMENT = "records/images/20240101T000000000000Z-" + "d" * 32 + ".msgpack"
 
@@ -44,7 +55,7 @@ def patch_headers(path, member, local_at, central_at, fmt, value):
         info = archive.getinfo(member)
     struct.pack_into(fmt, data, info.header_offset + local_at, value)
     central = data.index(b"PK\x01\x02", archive.start_dir)
-    while data[central + 46:central + 46 + struct.unpack_from("<H", data, central + 28)[0]] != member.encode():
+    while data[central + 46 : central + 46 + struct.unpack_from("<H", data, central + 28)[0]] != member.encode():
         central = data.index(b"PK\x01\x02", central + 1)
     struct.pack_into(fmt, data, central + central_at, value)
     open(path, "wb").write(bytes(data))
@@ -72,7 +83,7 @@ def test_a_restored_dataset_keeps_read_only_objects_and_private_folders(dataset_
     archive, ids = dataset_zip
     record = restore(archive, str(tmp_path / "out.rx"))
     assert record["files"] == 41 and record["bytes"] > 40 * 2000
-    for directory, subdirs, files in os.walk(tmp_path / "out.rx"):
+    for directory, _subdirs, files in os.walk(tmp_path / "out.rx"):
         assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700
         for name in files:
             mode = stat.S_IMODE(os.stat(os.path.join(directory, name)).st_mode)
@@ -127,8 +138,12 @@ def test_a_member_that_inflates_beyond_its_declared_size_is_stopped(tmp_path):
 
 def test_members_that_share_their_bytes_are_refused(tmp_path):
     # The non-recursive zip bomb: central directory entries that all point at one compressed kernel.
-    path = make_zip(tmp_path / "overlap.zip", (OBJECT, b"x" * 100), ("objects/ab/" + "e" * 30, b"y" * 100),
-                    method=zipfile.ZIP_STORED)
+    path = make_zip(
+        tmp_path / "overlap.zip",
+        (OBJECT, b"x" * 100),
+        ("objects/ab/" + "e" * 30, b"y" * 100),
+        method=zipfile.ZIP_STORED,
+    )
     with zipfile.ZipFile(path) as archive:
         first = archive.getinfo(OBJECT).header_offset
     data = bytearray(open(path, "rb").read())
@@ -140,23 +155,51 @@ def test_members_that_share_their_bytes_are_refused(tmp_path):
     assert nothing_written(tmp_path)
 
 
-@pytest.mark.parametrize("member", [
-    "evil.sh", "lock", "cache/paths.msgpack", "objects/ab/cd", "objects/AB/" + "c" * 30, "objects/ab/" + "g" * 30,
-    "objects/abc/" + "c" * 29, "records/images/notes.txt", "records/Images/" + SEGMENT.rsplit("/", 1)[1],
-    "records/" + SEGMENT.rsplit("/", 1)[1], "cache/index/Fake.angular.meta.tmp", "cache/index/..angular.meta",
-    "recops.json.bak", ".recops.json", "objects/ab/" + "c" * 30 + "/x", "objects/ab/" + "c" * 30 + "\n",
-    "objects/ab\n/" + "c" * 30, "records/images\n/" + SEGMENT.rsplit("/", 1)[1], SEGMENT + "\n",
-])
+@pytest.mark.parametrize(
+    "member",
+    [
+        "evil.sh",
+        "lock",
+        "cache/paths.msgpack",
+        "objects/ab/cd",
+        "objects/AB/" + "c" * 30,
+        "objects/ab/" + "g" * 30,
+        "objects/abc/" + "c" * 29,
+        "records/images/notes.txt",
+        "records/Images/" + SEGMENT.rsplit("/", 1)[1],
+        "records/" + SEGMENT.rsplit("/", 1)[1],
+        "cache/index/Fake.angular.meta.tmp",
+        "cache/index/..angular.meta",
+        "recops.json.bak",
+        ".recops.json",
+        "objects/ab/" + "c" * 30 + "/x",
+        "objects/ab/" + "c" * 30 + "\n",
+        "objects/ab\n/" + "c" * 30,
+        "records/images\n/" + SEGMENT.rsplit("/", 1)[1],
+        SEGMENT + "\n",
+    ],
+)
 def test_members_outside_the_dataset_layout_are_refused(tmp_path, member):
     with pytest.raises(DatasetError, match=re.escape(f"refusing member {member!r}: it is not part of a dataset")):
         restore(make_zip(tmp_path / "x.zip", (member, b"x")), str(tmp_path / "out.rx"))
     assert nothing_written(tmp_path)
 
 
-@pytest.mark.parametrize("member", [
-    "objects/", "objects/ab/", "records/", "records/faces/", "cache/", "cache/index/", OBJECT, SEGMENT,
-    "cache/index/Fake.angular.meta", "cache/index/VGG-Face.euclidean.0123456789ab.ann",
-])
+@pytest.mark.parametrize(
+    "member",
+    [
+        "objects/",
+        "objects/ab/",
+        "records/",
+        "records/faces/",
+        "cache/",
+        "cache/index/",
+        OBJECT,
+        SEGMENT,
+        "cache/index/Fake.angular.meta",
+        "cache/index/VGG-Face.euclidean.0123456789ab.ann",
+    ],
+)
 def test_every_name_a_backup_writes_is_restored(tmp_path, member):
     data = b"" if member.endswith("/") else b"x"
     restore(make_zip(tmp_path / "x.zip", (member, data)), str(tmp_path / "out.rx"))
@@ -197,10 +240,15 @@ def test_links_and_special_files_are_refused(tmp_path, kind):
     assert nothing_written(tmp_path)
 
 
-@pytest.mark.parametrize("config, reason", [
-    (None, "no recops.json"), ("[1, 2]", "not a JSON object"), ("{", "unreadable config"),
-    ('{"format": 1, "detector": "fake", "model": "../../x", "metric": "cosine"}', "model must be"),
-])
+@pytest.mark.parametrize(
+    "config, reason",
+    [
+        (None, "no recops.json"),
+        ("[1, 2]", "not a JSON object"),
+        ("{", "unreadable config"),
+        ('{"format": 1, "detector": "fake", "model": "../../x", "metric": "cosine"}', "model must be"),
+    ],
+)
 def test_a_backup_without_a_sound_config_is_refused(tmp_path, config, reason):
     with pytest.raises(DatasetError, match=reason):
         restore(make_zip(tmp_path / "c.zip", (OBJECT, b"x"), config=config), str(tmp_path / "out.rx"))
@@ -224,9 +272,12 @@ def test_targets_that_cannot_take_a_restore_are_usage_errors(tmp_path):
     (tmp_path / "a-file").write_text("x")
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("x")
-    for target, reason in [("a-file/out.rx", "not a folder, so out.rx cannot go there"),
-                           ("missing/out.rx", "no such folder"), ("a-file", "exists and is not a folder"),
-                           ("full", "exists and is not empty")]:
+    for target, reason in [
+        ("a-file/out.rx", "not a folder, so out.rx cannot go there"),
+        ("missing/out.rx", "no such folder"),
+        ("a-file", "exists and is not a folder"),
+        ("full", "exists and is not empty"),
+    ]:
         with pytest.raises(UsageError, match=reason):
             restore(path, str(tmp_path / target))
     assert (tmp_path / "a-file").read_text() == "x" and os.listdir(tmp_path / "full") == ["x"]
@@ -298,7 +349,9 @@ sys.stdin.read()
 
 def test_a_running_restore_into_the_same_target_is_left_alone(tmp_path):
     path = make_zip(tmp_path / "ok.zip", (OBJECT, b"x"))
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(tmp_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
     try:
         assert holder.stdout.readline() == b"held\n"
         with pytest.raises(UsageError, match=f"another restore into it is running \\(process {holder.pid}\\)"):
@@ -322,11 +375,14 @@ def test_a_leftover_of_a_dead_process_is_removed_and_a_link_so_named_is_left_alo
     assert os.path.islink(tmp_path / ".restore-out.rx-1")
 
 
-@pytest.mark.parametrize("args, code, message", [
-    (["--max-size", "1K"], 3, b"more than the limit of 1,024 bytes"),
-    (["--max-size", "lots"], 2, b"'lots' is not a size"),
-    (["--max-members", "1"], 3, b"more than the 1 a restore takes"),
-])
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["--max-size", "1K"], 3, b"more than the limit of 1,024 bytes"),
+        (["--max-size", "lots"], 2, b"'lots' is not a size"),
+        (["--max-members", "1"], 3, b"more than the 1 a restore takes"),
+    ],
+)
 def test_porcelain_restore_limits(tmp_path, args, code, message):
     path = make_zip(tmp_path / "ok.zip", (OBJECT, os.urandom(4000)))
     result = run(["recops", "restore", path, str(tmp_path / "out.rx")] + args)
@@ -341,9 +397,16 @@ def test_porcelain_restore_refusals_are_clear_errors_not_internal_ones(tmp_path)
     os.symlink(tmp_path, tmp_path / "link.rx")
     (tmp_path / "a-file").write_text("x")
     os.mkfifo(tmp_path / "fifo")
-    for archive, target, code in [(dup, "out.rx", 3), (outside, "out.rx", 3), (str(tmp_path / "missing.zip"), "out.rx", 2),
-                                  (str(tmp_path / "a-file"), "out.rx", 3), (str(tmp_path / "fifo"), "out.rx", 2),
-                                  (str(tmp_path), "out.rx", 2), (outside, "link.rx", 2), (outside, "a-file/out.rx", 2)]:
+    for archive, target, code in [
+        (dup, "out.rx", 3),
+        (outside, "out.rx", 3),
+        (str(tmp_path / "missing.zip"), "out.rx", 2),
+        (str(tmp_path / "a-file"), "out.rx", 3),
+        (str(tmp_path / "fifo"), "out.rx", 2),
+        (str(tmp_path), "out.rx", 2),
+        (outside, "link.rx", 2),
+        (outside, "a-file/out.rx", 2),
+    ]:
         result = run(["recops", "restore", archive, str(tmp_path / target)])
         assert result.returncode == code, (archive, target, result.stderr)
         assert b"internal error" not in result.stderr and result.stdout == b""
@@ -351,7 +414,14 @@ def test_porcelain_restore_refusals_are_clear_errors_not_internal_ones(tmp_path)
 
 
 def test_sizes_are_read_in_powers_of_1024():
-    assert [parse_size(s) for s in ("123", "2K", "500M", "2G", "1T", "3GiB")] == [123, 2048, 500 << 20, 2 << 30, 1 << 40, 3 << 30]
+    assert [parse_size(s) for s in ("123", "2K", "500M", "2G", "1T", "3GiB")] == [
+        123,
+        2048,
+        500 << 20,
+        2 << 30,
+        1 << 40,
+        3 << 30,
+    ]
     for bad in ("", "0", "-1", "1.5G", "1P"):
         with pytest.raises(UsageError):
             parse_size(bad)

@@ -6,15 +6,13 @@ import numpy as np
 import pytest
 
 from recops import metrics
-from recops.logs import EMBEDDINGS
-from recops.logs import IDENTITIES, LINKS
-from recops.logs import IMAGES
+from recops.datasets import create_dataset
 from recops.index import build_index, load_index
-from recops.stages.matching import FaceMatching, Matcher, MatchOptions
+from recops.logs import EMBEDDINGS, IDENTITIES, IMAGES, LINKS
 from recops.records import timestamp
 from recops.search import FaceSearch
+from recops.stages.matching import FaceMatching, Matcher, MatchOptions
 from recops.store.dataset import Dataset
-from recops.datasets import create_dataset
 from recops.stream import Emitter
 
 
@@ -31,8 +29,16 @@ def ds(tmp_path):
 
 def add(ds, vectors, start=0, image_of=lambda n: hexid(n, "a"), flush=True):
     for n, vector in enumerate(vectors, start):
-        ds.log(EMBEDDINGS).append({"type": "embedding", "face": hexid(n), "image": image_of(n), "model": "Dlib",
-                                   "vector": np.asarray(vector, np.float32), "ts": timestamp()})
+        ds.log(EMBEDDINGS).append(
+            {
+                "type": "embedding",
+                "face": hexid(n),
+                "image": image_of(n),
+                "model": "Dlib",
+                "vector": np.asarray(vector, np.float32),
+                "ts": timestamp(),
+            }
+        )
     if flush:
         ds.flush()
 
@@ -152,8 +158,17 @@ def test_matching_a_stream_embeds_faces_that_come_without_an_embedding(ds, photo
         out = []
         FaceMatching(Emitter(out.append), Matcher(fake_ds), save=True).run(detected)
         # the gallery grows with the stream: the second face matches the first
-        assert [r["type"] for r in out] == ["image", "face", "embedding", "detection",
-                                            "image", "face", "embedding", "match", "detection"]
+        assert [r["type"] for r in out] == [
+            "image",
+            "face",
+            "embedding",
+            "detection",
+            "image",
+            "face",
+            "embedding",
+            "match",
+            "detection",
+        ]
         assert out[7]["candidate"] == out[1]["id"] and out[7]["rank"] == 1
         assert [r["type"] for r in fake_ds.log("matches").records()] == ["match"]
 
@@ -162,11 +177,23 @@ def test_vectors_keep_the_latest_embedding_of_each_face_in_order_of_first_appear
     from recops.vectors import Vectors
 
     def record(face, image, value, ts, model="Dlib"):
-        return {"type": "embedding", "face": face, "image": image, "model": model,
-                "vector": np.full(4, value, "<f4").tobytes(), "ts": ts}
+        return {
+            "type": "embedding",
+            "face": face,
+            "image": image,
+            "model": model,
+            "vector": np.full(4, value, "<f4").tobytes(),
+            "ts": ts,
+        }
 
-    records = [record("b", "x", 1, "2"), record("a", "y", 2, "1"), record("b", "z", 3, "3"),
-               record("a", "w", 4, "0"), record("c", "v", 5, "1", model="ArcFace"), {"type": "face", "id": "d"}]
+    records = [
+        record("b", "x", 1, "2"),
+        record("a", "y", 2, "1"),
+        record("b", "z", 3, "3"),
+        record("a", "w", 4, "0"),
+        record("c", "v", 5, "1", model="ArcFace"),
+        {"type": "face", "id": "d"},
+    ]
     records += [record(f"f{n}", "i", n, "1") for n in range(2000)]  # past the first growth
     vectors = Vectors.collect(iter(records), "Dlib")
     assert vectors.faces[:2] == ["b", "a"] and vectors.images[:2] == ["z", "y"] and len(vectors.faces) == 2002

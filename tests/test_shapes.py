@@ -4,8 +4,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import jsonl, run
+
 from recops.shapes import label, problem
 
 MALFORMED = [
@@ -34,8 +34,10 @@ F, I = "f" * 32, "1" * 32
 def test_well_formed_records_and_unknown_types_pass():
     assert problem({"type": "face", "id": F, "image": I, "box": [1, 2.5, 30, 40], "extra": 1}) is None
     assert problem({"type": "embedding", "face": F, "image": I, "model": "Dlib", "vector": b"\0" * 512}) is None
-    assert problem({"type": "embedding", "face": F, "image": I, "model": "Dlib",
-                    "vector": np.zeros(128, np.float32)}) is None
+    assert (
+        problem({"type": "embedding", "face": F, "image": I, "model": "Dlib", "vector": np.zeros(128, np.float32)})
+        is None
+    )
     assert problem({"type": "face", "id": F, "image": I, "box": list(np.array([1, 2, 3, 4], np.float32))}) is None
     assert problem({"type": "something-new"}) is None and problem({"type": "error"}) is None
     assert label({"type": "match", "query": "q"}) == "q" and label({"type": "image"}) == "image"
@@ -44,8 +46,13 @@ def test_well_formed_records_and_unknown_types_pass():
 def test_every_pipeline_tool_reports_them_and_goes_on(dataset, photos, fake_models):
     good = run(["rx-import", "-d", str(dataset), str(photos / "img0.jpg")]).stdout
     stream = b"".join(json.dumps(r).encode() + b"\n" for r in MALFORMED) + good
-    for tool in (["rx-detect", "-j", "2"], ["rx-embed", "-j", "2"], ["rx-match"], ["rx-analyze", "--no-race"],
-                 ["rx-enrol", "--identity", "X"]):
+    for tool in (
+        ["rx-detect", "-j", "2"],
+        ["rx-embed", "-j", "2"],
+        ["rx-match"],
+        ["rx-analyze", "--no-race"],
+        ["rx-enrol", "--identity", "X"],
+    ):
         result = run([*tool, "-d", str(dataset)], input=stream)
         records = jsonl(result.stdout)
         errors = [r for r in records if r["type"] == "error"]

@@ -5,10 +5,10 @@ import stat
 import pytest
 
 from recops import metrics, model_names
+from recops.datasets import create_dataset, effective_threshold
 from recops.errors import DatasetError, LockedError
 from recops.store import config
 from recops.store.atomic import write_atomic
-from recops.datasets import create_dataset, effective_threshold
 from recops.store.dataset import Dataset, find_datasets, locate
 from recops.store.objects import ObjectStore, content_id
 from recops.store.segments import RecordLog, SegmentDamaged

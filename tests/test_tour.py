@@ -12,7 +12,6 @@ import urllib.request
 import zipfile
 
 import pytest
-
 from conftest import SHARED_FACES, jsonl, tool
 
 pytestmark = pytest.mark.slow
@@ -20,10 +19,15 @@ PEOPLE = os.path.join(SHARED_FACES, "face_recognition")
 GROUP = os.path.join(SHARED_FACES, "group", "t1.jpg")
 UNSEEN_BIDEN = os.path.join(SHARED_FACES, "lfw", "Joseph_Biden", "Joseph_Biden_0001.jpg")
 LAYOUT = {  # where each photo goes in the case folder: people to enrol, faces of one person, a crowd
-    "people/obama/obama.jpg": "obama/obama.jpg", "people/obama/obama1.jpg": "obama/obama1.jpg",
-    "people/biden/biden.jpg": "biden/biden.jpg", "faces/john1.jpeg": "kit_harington/john1.jpeg",
-    "faces/t1.jpg": GROUP, "crowd/obama2.jpg": "obama/obama2.jpg", "crowd/biden2.jpg": "biden/biden2.jpg",
-    "crowd/john2.jpeg": "kit_harington/john2.jpeg", "crowd/img1.jpg": "alex_lacamoire/img1.jpg",
+    "people/obama/obama.jpg": "obama/obama.jpg",
+    "people/obama/obama1.jpg": "obama/obama1.jpg",
+    "people/biden/biden.jpg": "biden/biden.jpg",
+    "faces/john1.jpeg": "kit_harington/john1.jpeg",
+    "faces/t1.jpg": GROUP,
+    "crowd/obama2.jpg": "obama/obama2.jpg",
+    "crowd/biden2.jpg": "biden/biden2.jpg",
+    "crowd/john2.jpeg": "kit_harington/john2.jpeg",
+    "crowd/img1.jpg": "alex_lacamoire/img1.jpg",
 }
 
 
@@ -59,7 +63,9 @@ def free_port() -> int:
 
 
 def test_every_function_of_the_original_in_the_order_of_its_documentation(case):
-    (created,) = recops("dataset-create", "case", "--detector", "dlib", "--basemodel", "Dlib", "--distance-metric", "cosine")
+    (created,) = recops(
+        "dataset-create", "case", "--detector", "dlib", "--basemodel", "Dlib", "--distance-metric", "cosine"
+    )
     assert created["new"] and created["path"] == str(case / "home" / "case")
     assert recops("dataset-create", "case", "--description", "tour")[0]["description"] == "tour"
     recops("dataset-create", "case", "--detector", "opencv", expect=3)
@@ -72,8 +78,9 @@ def test_every_function_of_the_original_in_the_order_of_its_documentation(case):
     with open("people.csv", newline="") as handle:
         assert {row[0] for row in csv.reader(handle)} >= {"Image", "Face"}
     (kit,) = recops("identity-create", "-d", "case", "kit_harington")
-    one_each = recops("dataset-import-faces", "-d", "case", "--identity-id", kit["id"], "--output-errors", "errors",
-                      "faces", expect=1)
+    one_each = recops(
+        "dataset-import-faces", "-d", "case", "--identity-id", kit["id"], "--output-errors", "errors", "faces", expect=1
+    )
     faces |= photo_of(one_each)
     assert os.listdir("errors") == ["t1.jpg"], "the group photo holds six faces, not one"
     assert [e["kind"] for e in one_each if e["type"] == "error"] == ["not-one-face"]
@@ -89,9 +96,15 @@ def test_every_function_of_the_original_in_the_order_of_its_documentation(case):
     assert len(stored) == 3 + 1 + 6 + 4
 
     proposals = recops("dataset-match-faces", "-d", "case", "-o", "proposals.csv")
-    assert {faces[p["face"]]: p["identity_name"] for p in proposals} == \
-        {"obama2.jpg": "obama", "biden2.jpg": "biden", "john2.jpeg": "kit_harington"}
-    assert recops("dataset-match-faces", "-d", "case", "--exclude-identities", "obama,biden")[0]["identity_name"] == "kit_harington"
+    assert {faces[p["face"]]: p["identity_name"] for p in proposals} == {
+        "obama2.jpg": "obama",
+        "biden2.jpg": "biden",
+        "john2.jpeg": "kit_harington",
+    }
+    assert (
+        recops("dataset-match-faces", "-d", "case", "--exclude-identities", "obama,biden")[0]["identity_name"]
+        == "kit_harington"
+    )
     linked = recops("dataset-link-matched-faces", "-d", "case", "proposals.csv")
     assert sorted(faces[r["face"]] for r in linked if r["type"] == "link") == ["biden2.jpg", "john2.jpeg", "obama2.jpg"]
     assert recops("dataset-match-faces", "-d", "case") == []
@@ -103,13 +116,22 @@ def test_every_function_of_the_original_in_the_order_of_its_documentation(case):
     recops("identity-delete", "-d", "case", scratch["id"])
     assert "alex" not in {i["name"] for i in recops("dataset-list-identities", "-d", "case")}
 
-    clusters = [r for r in recops("dataset-cluster-faces", "-d", "case", "-o", "clusters", "--skip-single-faces") if r["type"] == "cluster"]
+    clusters = [
+        r
+        for r in recops("dataset-cluster-faces", "-d", "case", "-o", "clusters", "--skip-single-faces")
+        if r["type"] == "cluster"
+    ]
     obama = {f for f, name in faces.items() if name.startswith("obama")}
     assert any(obama <= set(c["faces"]) for c in clusters)
-    assert sum(len(os.listdir(os.path.join("clusters", d))) for d in os.listdir("clusters")) == sum(len(c["faces"]) for c in clusters)
+    assert sum(len(os.listdir(os.path.join("clusters", d))) for d in os.listdir("clusters")) == sum(
+        len(c["faces"]) for c in clusters
+    )
 
-    attributes = [r for r in recops("dataset-compute-extended-fields", "-d", "case", "--no-emotion", "--no-race")
-                  if r["type"] == "attribute"]
+    attributes = [
+        r
+        for r in recops("dataset-compute-extended-fields", "-d", "case", "--no-emotion", "--no-race")
+        if r["type"] == "attribute"
+    ]
     assert {a["face"] for a in attributes} == stored and all("warning" in a for a in attributes)
 
     seen = recops("recognize", "-d", "case", UNSEEN_BIDEN, "--identified-faces", "--include-extended-fields")
@@ -137,7 +159,9 @@ def test_every_function_of_the_original_in_the_order_of_its_documentation(case):
 
     (exported,) = recops("dataset-export", "-d", "case", "-o", "export.zip")
     names = zipfile.ZipFile("export.zip").namelist()
-    assert sum(n.startswith("identities/obama/") for n in names) == 3 and sum(n.startswith("images/") for n in names) == 10
+    assert (
+        sum(n.startswith("identities/obama/") for n in names) == 3 and sum(n.startswith("images/") for n in names) == 10
+    )
     group = next(i["id"] for i in listed if any(p.endswith("t1.jpg") for p in i["paths"]))
     recops("face-delete", "-d", "case", alex)
     recops("image-delete", "-d", "case", group)
@@ -147,7 +171,8 @@ def test_every_function_of_the_original_in_the_order_of_its_documentation(case):
     restored = recops("restore", "backup.zip", "restored.rx")
     assert restored[-1]["type"] == "fsck" and restored[-1]["problems"] == 0
     again = [recops("recognize", "-d", d, UNSEEN_BIDEN, "--identified-faces") for d in ("case", "./restored.rx")]
-    assert [[(m["candidate"], m["distance"]) for m in r if m["type"] == "match"] for r in again] == \
-        [[(m["candidate"], m["distance"]) for m in seen if m["type"] == "match"]] * 2
+    assert [[(m["candidate"], m["distance"]) for m in r if m["type"] == "match"] for r in again] == [
+        [(m["candidate"], m["distance"]) for m in seen if m["type"] == "match"]
+    ] * 2
     recops("dataset-delete", "case", "--yes")
     assert recops("dataset-list") == []

@@ -18,21 +18,21 @@ import urllib.request
 from html import unescape
 
 import pytest
+from conftest import tool
 from PIL import Image, ImageDraw
 from typer.testing import CliRunner
 
-from conftest import tool
 from recops.cli.porcelain import app as porcelain_app
+from recops.datasets import create_dataset
 from recops.faces import FaceCatalog
 from recops.folding import order
 from recops.identities import IdentityEditor, IdentityView
 from recops.images import ImageCatalog
 from recops.logs import IMAGES
-from recops.stages.folder_imports import import_identities, import_images
 from recops.records import image_record, timestamp
 from recops.report.context import UNKNOWN_COLOR
+from recops.stages.folder_imports import import_identities, import_images
 from recops.store.dataset import Dataset
-from recops.datasets import create_dataset
 from recops.stream import Emitter
 from recops.webui import make_server, url_of
 from recops.webui.guard import Guard, Refused, local_path
@@ -116,24 +116,47 @@ class Client:
     def token(self) -> str:
         return re.search(r'name="csrf" value="([^"]+)"', self.page("identities")).group(1)
 
-    def post(self, path: str, fields: list[tuple[str, str]], token: str | None = "auto", origin: str | None = "auto",
-             **headers):
+    def post(
+        self,
+        path: str,
+        fields: list[tuple[str, str]],
+        token: str | None = "auto",
+        origin: str | None = "auto",
+        **headers,
+    ):
         if token == "auto":
             token = self.token()
         if token is not None:
             fields = [("csrf", token), *fields]
-        return self.request("POST", self.at(path), urllib.parse.urlencode(fields).encode(), {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Origin": f"http://{self.host}" if origin == "auto" else origin, **headers})
+        return self.request(
+            "POST",
+            self.at(path),
+            urllib.parse.urlencode(fields).encode(),
+            {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Origin": f"http://{self.host}" if origin == "auto" else origin,
+                **headers,
+            },
+        )
 
     def upload(self, filename: str, data: bytes):
         """The recognitions page's form: a photo, multipart, with the form token."""
         boundary = "recops-test-boundary"
-        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{self.token()}\r\n"
-                f"--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"{filename}\"\r\n"
-                "Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
-        return self.request("POST", self.at("recognitions"), body, {
-            "Content-Type": f"multipart/form-data; boundary={boundary}", "Origin": f"http://{self.host}"})
+        body = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n{self.token()}\r\n'
+                f'--{boundary}\r\nContent-Disposition: form-data; name="photo"; filename="{filename}"\r\n'
+                "Content-Type: application/octet-stream\r\n\r\n"
+            ).encode()
+            + data
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        return self.request(
+            "POST",
+            self.at("recognitions"),
+            body,
+            {"Content-Type": f"multipart/form-data; boundary={boundary}", "Origin": f"http://{self.host}"},
+        )
 
     def change(self, path: str, fields: list[tuple[str, str]]) -> str:
         """A change as a form makes it: 303 back, and the note the next page shows."""
@@ -225,12 +248,25 @@ def test_faces_filter_by_cluster_and_attribute(served, case):
     faces = faces_by_photo(case)
     with Dataset.open(case) as dataset:
         run = new_run()
-        store_run(dataset, [cluster_record("c" * 32, [faces["c1.jpg"], faces["c4.jpg"]], None, {}, run),
-                            cluster_record("d" * 32, [faces["c2.jpg"]], None, {}, run)],
-                  {"type": "clustering", "id": run, "full": True, "ts": timestamp()})
+        store_run(
+            dataset,
+            [
+                cluster_record("c" * 32, [faces["c1.jpg"], faces["c4.jpg"]], None, {}, run),
+                cluster_record("d" * 32, [faces["c2.jpg"]], None, {}, run),
+            ],
+            {"type": "clustering", "id": run, "full": True, "ts": timestamp()},
+        )
         for name, gender, age in (("c1.jpg", "Woman", 34.0), ("c2.jpg", "Man", 61.0)):
-            dataset.log("attributes").append({"type": "attribute", "face": faces[name], "age": age,
-                                              "dominant_gender": gender, "gender": {gender: 99.0}, "ts": timestamp()})
+            dataset.log("attributes").append(
+                {
+                    "type": "attribute",
+                    "face": faces[name],
+                    "age": age,
+                    "dominant_gender": gender,
+                    "gender": {gender: 99.0},
+                    "ts": timestamp(),
+                }
+            )
     clustered = served.page("faces?cluster=0")
     assert faces["c1.jpg"] in clustered and faces["c4.jpg"] in clustered and faces["c2.jpg"] not in clustered
     assert "in cluster 0" in clustered and cards(served.page(f"faces?cluster={'c' * 32}")) == cards(clustered)
@@ -248,8 +284,9 @@ def test_pages_are_paginated(tmp_path):
         for n in range(130):
             image = f"{n:032x}"
             dataset.log(IMAGES).append(image_record(image, 1, "image/jpeg", 40, 30, [f"/p/{n}.jpg"], False))
-            dataset.log("faces").append({"type": "face", "id": f"f{n:031x}", "image": image, "box": [1, 1, 9, 9],
-                                         "ts": timestamp()})
+            dataset.log("faces").append(
+                {"type": "face", "id": f"f{n:031x}", "image": image, "box": [1, 1, 9, 9], "ts": timestamp()}
+            )
     server, _ = make_server(Sites(dataset=root), "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     try:
@@ -271,15 +308,36 @@ def test_pages_are_paginated(tmp_path):
 def test_link_unlink_and_reject_faces(served, case):
     faces = faces_by_photo(case)
     ada = identity_named(case, "Ada")
-    assert served.change("faces/link", [("face", faces["c1.jpg"]), ("face", faces["c4.jpg"]), ("op", "link"),
-                                        ("identity", ada["id"]), ("next", served.at("faces"))]) == "linked 2 faces to Ada"
+    assert (
+        served.change(
+            "faces/link",
+            [
+                ("face", faces["c1.jpg"]),
+                ("face", faces["c4.jpg"]),
+                ("op", "link"),
+                ("identity", ada["id"]),
+                ("next", served.at("faces")),
+            ],
+        )
+        == "linked 2 faces to Ada"
+    )
     assert view(case).face_identity[faces["c4.jpg"]] == ada["id"]
     assert served.change("faces/link", [("face", faces["c4.jpg"]), ("op", "unlink")]) == "unlinked 1 face"
-    assert served.change("faces/link", [("face", faces["c1.jpg"]), ("op", "reject"), ("identity", ada["id"])]) \
+    assert (
+        served.change("faces/link", [("face", faces["c1.jpg"]), ("op", "reject"), ("identity", ada["id"])])
         == "rejected 1 face for Ada"
-    links = [(r["face"], r["op"], r["source"]) for r in records(case, "links") if r["face"] in (faces["c1.jpg"], faces["c4.jpg"])]
-    assert links[-4:] == [(faces["c1.jpg"], "link", "manual"), (faces["c4.jpg"], "link", "manual"),
-                          (faces["c4.jpg"], "unlink", "manual"), (faces["c1.jpg"], "reject", "manual")]
+    )
+    links = [
+        (r["face"], r["op"], r["source"])
+        for r in records(case, "links")
+        if r["face"] in (faces["c1.jpg"], faces["c4.jpg"])
+    ]
+    assert links[-4:] == [
+        (faces["c1.jpg"], "link", "manual"),
+        (faces["c4.jpg"], "link", "manual"),
+        (faces["c4.jpg"], "unlink", "manual"),
+        (faces["c1.jpg"], "reject", "manual"),
+    ]
     final = view(case)
     assert faces["c1.jpg"] not in final.face_identity and (faces["c1.jpg"], ada["id"]) in final.rejected
     page = served.page(f"faces/{faces['c1.jpg']}")
@@ -288,15 +346,20 @@ def test_link_unlink_and_reject_faces(served, case):
 
 def test_link_to_a_new_identity_and_failures_are_told(served, case):
     faces = faces_by_photo(case)
-    assert served.change("faces/link", [("face", faces["c3.jpg"]), ("op", "link"), ("new_name", "Cy")]) \
+    assert (
+        served.change("faces/link", [("face", faces["c3.jpg"]), ("op", "link"), ("new_name", "Cy")])
         == "linked 1 face to Cy"
+    )
     cy = identity_named(case, "Cy")
     assert cy and view(case).face_identity[faces["c3.jpg"]] == cy["id"]
-    told = served.change("faces/link", [("face", faces["c2.jpg"]), ("face", "e" * 32), ("op", "link"),
-                                        ("identity", cy["id"])])
+    told = served.change(
+        "faces/link", [("face", faces["c2.jpg"]), ("face", "e" * 32), ("op", "link"), ("identity", cy["id"])]
+    )
     assert told.startswith("linked 1 face to Cy; 1 not: no face eeee")
-    assert served.change("faces/link", [("face", "../etc"), ("op", "link"), ("identity", cy["id"])]) \
+    assert (
+        served.change("faces/link", [("face", "../etc"), ("op", "link"), ("identity", cy["id"])])
         == "'../etc' is not a face id"
+    )
     assert served.change("faces/link", [("face", faces["c2.jpg"]), ("op", "link")]) == "choose an identity first"
 
 
@@ -306,12 +369,17 @@ def test_identity_create_rename_recolour_merge_and_delete(served, case):
     dora = identity_named(case, "Dora")
     assert status == 303 and headers["Location"].startswith(served.at(f"identities/{dora['id']}?note="))
     assert (dora["color"], dora["description"]) == ("#123456", "x")
-    assert served.change(f"identities/{dora['id']}/update", [("name", "Dora M."), ("color", "#abcdef"),
-                                                             ("description", "y")]) == "renamed Dora to Dora M."
+    assert (
+        served.change(
+            f"identities/{dora['id']}/update", [("name", "Dora M."), ("color", "#abcdef"), ("description", "y")]
+        )
+        == "renamed Dora to Dora M."
+    )
     assert identity_named(case, "Dora M.")["color"] == "#abcdef"
     assert "is not a colour" in served.change(f"identities/{dora['id']}/update", [("color", "red;background:url(x)")])
-    served.change("faces/link", [("face", faces["c1.jpg"]), ("face", faces["c2.jpg"]), ("op", "link"),
-                                 ("identity", dora["id"])])
+    served.change(
+        "faces/link", [("face", faces["c1.jpg"]), ("face", faces["c2.jpg"]), ("op", "link"), ("identity", dora["id"])]
+    )
     ada = identity_named(case, "Ada")
     served.change("faces/link", [("face", faces["c2.jpg"]), ("op", "reject"), ("identity", ada["id"])])
     served.change("faces/link", [("face", faces["c2.jpg"]), ("op", "link"), ("identity", dora["id"])])
@@ -320,8 +388,10 @@ def test_identity_create_rename_recolour_merge_and_delete(served, case):
     after = view(case)
     assert dora["id"] not in after.identities and after.face_identity[faces["c1.jpg"]] == ada["id"]
     assert faces["c2.jpg"] not in after.face_identity
-    assert served.change(f"identities/{ada['id']}/merge", [("into", ada["id"])]) == \
-        "an identity cannot be merged into itself"
+    assert (
+        served.change(f"identities/{ada['id']}/merge", [("into", ada["id"])])
+        == "an identity cannot be merged into itself"
+    )
     status, headers, _ = served.post(f"identities/{ada['id']}/delete", [])
     assert status == 303 and headers["Location"].startswith(served.at("identities?note="))
     assert "Ada" not in [i["name"] for i in view(case).identities.values()]
@@ -334,10 +404,12 @@ def test_proposals_confirmed_and_rejected(served, case):
     page = served.page("proposals")
     assert [faces[n] in page for n in ("c1.jpg", "c2.jpg", "c3.jpg", "c4.jpg")] == [True, True, False, True]
     ada, bob = identity_named(case, "Ada"), identity_named(case, "Bob")
-    assert served.change("proposals/review", [("face", faces["c1.jpg"]), ("identity", ada["id"]),
-                                              ("decision", "confirm")]).startswith("linked face")
+    assert served.change(
+        "proposals/review", [("face", faces["c1.jpg"]), ("identity", ada["id"]), ("decision", "confirm")]
+    ).startswith("linked face")
     assert "will not be proposed again" in served.change(
-        "proposals/review", [("face", faces["c2.jpg"]), ("identity", bob["id"]), ("decision", "reject")])
+        "proposals/review", [("face", faces["c2.jpg"]), ("identity", bob["id"]), ("decision", "reject")]
+    )
     page = served.page("proposals")
     assert faces["c4.jpg"] in page and faces["c1.jpg"] not in page and faces["c2.jpg"] not in page
     assert "2 settled since" in page
@@ -387,13 +459,17 @@ def test_the_faces_of_one_photo_are_cut_from_one_decode(case):
     from recops.webui.thumbs import Thumbnails
 
     image = faces_image(case, "c1.jpg")
-    faces = [{"id": n * 32, "image": image, "box": box} for n, box in (("a", [0, 0, 100, 80]), ("b", [150, 100, 300, 220]))]
+    faces = [
+        {"id": n * 32, "image": image, "box": box} for n, box in (("a", [0, 0, 100, 80]), ("b", [150, 100, 300, 220]))
+    ]
     thumbs = Thumbnails(case)
     left = Image.open(io.BytesIO(thumbs.face(faces[0], faces)))
     assert os.path.exists(thumbs.path("faces", "b" * 32)) and left.size == (125, 100)
     view = Image.open(io.BytesIO(thumbs.image(image, "views")))
     assert view.size == (320, 240)
-    assert thumbs.prune({"a" * 32}, set()) == 2 and os.listdir(os.path.dirname(thumbs.path("faces", "x"))) == ["a" * 32 + ".jpg"]
+    assert thumbs.prune({"a" * 32}, set()) == 2 and os.listdir(os.path.dirname(thumbs.path("faces", "x"))) == [
+        "a" * 32 + ".jpg"
+    ]
 
 
 def test_snapshots_decode_each_record_file_once_and_forget_removed_ones(case):
@@ -480,11 +556,17 @@ def test_a_recognition_on_the_command_line_of_a_photo_the_dataset_holds_is_in_it
     photo = tmp_path / "photos" / "crowd" / "c3.jpg"
     result = CliRunner().invoke(porcelain_app, ["recognize", "-d", case, str(photo)])
     assert result.exit_code == 0, result.output
-    result = subprocess.run([tool("rx-report"), "-d", case, "-o", str(tmp_path / "kept.html")],
-                            stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    result = subprocess.run(
+        [tool("rx-report"), "-d", case, "-o", str(tmp_path / "kept.html")],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     html = (tmp_path / "kept.html").read_text()
-    assert f'id="image-{faces_image(case, "c3.jpg")}"' in html and f'id="image-{faces_image(case, "c2.jpg")}"' not in html
+    assert (
+        f'id="image-{faces_image(case, "c3.jpg")}"' in html and f'id="image-{faces_image(case, "c2.jpg")}"' not in html
+    )
 
 
 def test_upload_of_something_else_is_told_and_stores_nothing(served, case):
@@ -518,8 +600,12 @@ def test_changes_need_the_token_the_origin_and_a_post(served, case):
 
 
 def test_an_oversized_request_is_refused_unread(served):
-    status, _, body = served.request("POST", served.at("faces/link"), None, {
-        "Content-Type": "application/x-www-form-urlencoded", "Content-Length": str(10 ** 9), "Origin": None})
+    status, _, body = served.request(
+        "POST",
+        served.at("faces/link"),
+        None,
+        {"Content-Type": "application/x-www-form-urlencoded", "Content-Length": str(10**9), "Origin": None},
+    )
     assert status == 413 and b"larger than" in body
     assert served.request("POST", served.at("faces/link"), None, {"Content-Type": "text/plain"})[0] == 411
 
@@ -531,13 +617,24 @@ def test_a_foreign_host_name_reads_nothing(served):
     assert served.get(served.at(""), Host=f"localhost:{served.host.split(':')[1]}")[0] == 200
 
 
-@pytest.mark.parametrize("path", [
-    "/image/../../etc/passwd", "/d/KEY/images/../../../../etc/passwd", "/d/KEY/images/not-hex",
-    "/d/KEY/thumbs/faces/..%2f..%2f..%2fetc%2fpasswd.jpg", "/d/KEY/original/%2e%2e%2frecops.json",
-    "/d/KEY/original/" + "0" * 32, "/d/KEY/thumbs/faces/" + "0" * 32 + ".jpg", "/d/" + "0" * 32 + "/images",
-    "/d/KEY/thumbs/other/" + "0" * 32 + ".jpg", "/d/KEY/recognitions/" + "0" * 32 + "/report",
-    "/d/KEY/../../recops.json", "/etc/passwd", "/d/KEY/images/" + "A" * 32,
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/image/../../etc/passwd",
+        "/d/KEY/images/../../../../etc/passwd",
+        "/d/KEY/images/not-hex",
+        "/d/KEY/thumbs/faces/..%2f..%2f..%2fetc%2fpasswd.jpg",
+        "/d/KEY/original/%2e%2e%2frecops.json",
+        "/d/KEY/original/" + "0" * 32,
+        "/d/KEY/thumbs/faces/" + "0" * 32 + ".jpg",
+        "/d/" + "0" * 32 + "/images",
+        "/d/KEY/thumbs/other/" + "0" * 32 + ".jpg",
+        "/d/KEY/recognitions/" + "0" * 32 + "/report",
+        "/d/KEY/../../recops.json",
+        "/etc/passwd",
+        "/d/KEY/images/" + "A" * 32,
+    ],
+)
 def test_never_serves_files_outside_the_dataset(served, path):
     status, _, body = served.get(path.replace("KEY", served.key))
     assert status == 404 and b"root:" not in body and b'"detector"' not in body
@@ -559,25 +656,63 @@ def test_hostile_names_are_text(served, case):
 
 def test_a_redirect_stays_on_this_server():
     assert local_path("/d/x/faces?page=2", "/") == "/d/x/faces?page=2"
-    for target in ("//evil.example/", "http://evil.example/", "/\\evil.example", "javascript:alert(1)", "", None,
-                   "/d/\r\nSet-Cookie: x"):
+    for target in (
+        "//evil.example/",
+        "http://evil.example/",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "",
+        None,
+        "/d/\r\nSet-Cookie: x",
+    ):
         assert local_path(target, "/fallback") == "/fallback"
 
 
 def test_guard_accepts_the_names_of_this_server_only():
     guard = Guard("127.0.0.1", 5000)
     assert all(guard.accepts(h) for h in ("localhost:5000", "127.0.0.1:5000", "[::1]:5000", "LocalHost.:5000"))
-    assert not any(guard.accepts(h) for h in ("127.0.0.1:5001", "localhost", "evil.example:5000", "10.0.0.7:5000",
-                                              "", None, ":5000", "localhost:5000:1"))
+    assert not any(
+        guard.accepts(h)
+        for h in (
+            "127.0.0.1:5001",
+            "localhost",
+            "evil.example:5000",
+            "10.0.0.7:5000",
+            "",
+            None,
+            ":5000",
+            "localhost:5000:1",
+        )
+    )
     with pytest.raises(Refused):
         guard.check_host("127.0.0.1:5001")
     anywhere = Guard("0.0.0.0", 5000, allowed=["Case.Lan"])
-    assert all(anywhere.accepts(h) for h in (
-        "10.0.0.7:5000", "[fe80::1]:5000", "127.0.0.1:5000", "localhost:5000", f"{socket.gethostname()}:5000",
-        f"{socket.getfqdn()}:5000", "case.lan:5000"))
-    assert not any(anywhere.accepts(h) for h in (
-        "evil.example:5000", "anything:1", "10.0.0.7:5001", "case.lan", "[10.0.0.7]:5000", "fe80::1:5000",
-        "10.0.0.7.nip.io:5000", "2130706433:5000", "localhost.evil.example:5000"))
+    assert all(
+        anywhere.accepts(h)
+        for h in (
+            "10.0.0.7:5000",
+            "[fe80::1]:5000",
+            "127.0.0.1:5000",
+            "localhost:5000",
+            f"{socket.gethostname()}:5000",
+            f"{socket.getfqdn()}:5000",
+            "case.lan:5000",
+        )
+    )
+    assert not any(
+        anywhere.accepts(h)
+        for h in (
+            "evil.example:5000",
+            "anything:1",
+            "10.0.0.7:5001",
+            "case.lan",
+            "[10.0.0.7]:5000",
+            "fe80::1:5000",
+            "10.0.0.7.nip.io:5000",
+            "2130706433:5000",
+            "localhost.evil.example:5000",
+        )
+    )
     assert Guard("::", 80).accepts("[::1]") and Guard("192.168.1.5", 80, allowed=["case.lan"]).accepts("case.lan")
 
 
@@ -603,8 +738,12 @@ def test_datasets_under_a_folder_are_listed(tmp_path, fake_models):
 
 
 def start_command(args: list[str], env: dict | None = None) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen([tool("recops"), "webui", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env={**os.environ, **(env or {})})
+    process = subprocess.Popen(
+        [tool("recops"), "webui", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+    )
     lines = []
     for line in process.stderr:
         lines.append(line.decode())
@@ -662,6 +801,7 @@ def test_help_is_only_long_as_minus_h_is_the_host():
 
 
 def test_a_missing_dataset_fails_at_start(tmp_path):
-    result = subprocess.run([tool("recops"), "webui", "-d", str(tmp_path / "nothing.rx"), "-p", "0"],
-                            capture_output=True, timeout=60)
+    result = subprocess.run(
+        [tool("recops"), "webui", "-d", str(tmp_path / "nothing.rx"), "-p", "0"], capture_output=True, timeout=60
+    )
     assert result.returncode == 3 and b"no such dataset" in result.stderr

@@ -9,19 +9,35 @@ import shutil
 import threading
 
 import pytest
-
 from test_webui import CROWD, draw_photo, faces_by_photo, identity_named, make_case, records
+
 from recops.webui import make_server, url_of
 from recops.webui.sites import Sites, site_key
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 webdriver = pytest.importorskip("selenium.webdriver")
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="needs chromium and chromium-driver (make test installs them)")]
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--no-default-browser-check",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-extensions",
-         "--hide-scrollbars", "--force-device-scale-factor=1", "--window-size=1280,1000"]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (CHROMIUM and CHROMEDRIVER), reason="needs chromium and chromium-driver (make test installs them)"
+    ),
+]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--hide-scrollbars",
+    "--force-device-scale-factor=1",
+    "--window-size=1280,1000",
+]
 SHOTS = "/tmp/recops-webui-{}.png"
 
 
@@ -66,7 +82,11 @@ def submit(driver, selector) -> str:
     page = driver.find_element(By.TAG_NAME, "html")
     by_css(driver, selector).click()
     WebDriverWait(driver, 20).until(expected_conditions.staleness_of(page))
-    return WebDriverWait(driver, 20).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "p.note"))).text
+    return (
+        WebDriverWait(driver, 20)
+        .until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "p.note")))
+        .text
+    )
 
 
 def shoot(driver, name: str) -> None:
@@ -102,7 +122,10 @@ def test_a_person_curates_the_dataset_in_the_browser(site, browser, tmp_path):
     shoot(browser, "proposals")
     assert "will not be proposed again" in submit(browser, f"#proposal-{faces['c2.jpg']} button[value=reject]")
     assert submit(browser, f"#proposal-{faces['c1.jpg']} button[value=confirm]").startswith("linked face")
-    assert f"proposal-{faces['c4.jpg']}" in browser.page_source and f"proposal-{faces['c2.jpg']}" not in browser.page_source
+    assert (
+        f"proposal-{faces['c4.jpg']}" in browser.page_source
+        and f"proposal-{faces['c2.jpg']}" not in browser.page_source
+    )
 
     browser.get(base + f"images/{by_face(root, faces['c1.jpg'])}")
     shoot(browser, "image")
@@ -148,9 +171,11 @@ def test_a_form_on_another_site_is_refused(site, browser, tmp_path):
     ada = identity_named(root, "Ada")
     before = records(root, "links")
     evil = tmp_path / "evil.html"
-    evil.write_text(f'<form method="post" action="{base}faces/link"><input name="face" value="{faces["c3.jpg"]}">'
-                    f'<input name="op" value="link"><input name="identity" value="{ada["id"]}">'
-                    '<input name="csrf" value="guessed"><button>go</button></form>')
+    evil.write_text(
+        f'<form method="post" action="{base}faces/link"><input name="face" value="{faces["c3.jpg"]}">'
+        f'<input name="op" value="link"><input name="identity" value="{ada["id"]}">'
+        '<input name="csrf" value="guessed"><button>go</button></form>'
+    )
     browser.get(f"file://{evil}")
     by_css(browser, "button").click()
     from selenium.webdriver.support.ui import WebDriverWait

@@ -14,9 +14,9 @@ import threading
 import time
 
 import pytest
-
 from conftest import REPO
 from test_webui import Client, draw_photo, make_case
+
 from recops.webui import make_server, url_of
 from recops.webui.server import BadRequest, Limits, Request, discard, read_form
 from recops.webui.sites import Sites, site_key
@@ -28,7 +28,9 @@ MB = 1 << 20
 def rss(pid: int) -> dict[str, int]:
     """VmRSS and VmHWM (the peak since start, or since the last reset) of a process, in bytes."""
     with open(f"/proc/{pid}/status") as status:
-        return {k: int(v.split()[0]) * 1024 for k, v in (line.split(":", 1) for line in status) if k in ("VmRSS", "VmHWM")}
+        return {
+            k: int(v.split()[0]) * 1024 for k, v in (line.split(":", 1) for line in status) if k in ("VmRSS", "VmHWM")
+        }
 
 
 SERVE = """
@@ -47,8 +49,9 @@ def test_a_60_mb_upload_takes_about_one_copy_of_memory(tmp_path, fake_models):
     """The upload's body goes to a temporary file as it arrives; the server once held it in
     memory a dozen times over (48 MB to 790 MB of RSS for 60 MB)."""
     root = make_case(tmp_path)
-    server = subprocess.Popen([sys.executable, "-c", SERVE.format(tests=TESTS, root=root)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVE.format(tests=TESTS, root=root)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     try:
         client = Client(server.stdout.readline().decode().strip(), site_key(root))
         draw_photo(tmp_path / "small.jpg", (198, 41, 44), 99)
@@ -115,10 +118,13 @@ def test_slow_clients_are_cut_off_while_others_are_served(limited):
     headers a line at a time: each is cut off at its deadline, none stops a normal request."""
     server, client = limited(header_timeout=1.0, body_timeout=1.0, connections=64)
     before = threading.active_count()
-    post = (f"POST {client.at('faces/link')} HTTP/1.1\r\nHost: {client.host}\r\n"
-            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\n").encode()
-    silent, body_drip, header_drip = ([socket.create_connection(server.server_address[:2]) for _ in range(n)]
-                                      for n in (20, 10, 10))
+    post = (
+        f"POST {client.at('faces/link')} HTTP/1.1\r\nHost: {client.host}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\n"
+    ).encode()
+    silent, body_drip, header_drip = (
+        [socket.create_connection(server.server_address[:2]) for _ in range(n)] for n in (20, 10, 10)
+    )
     for sock in silent + body_drip:
         sock.sendall(post)
     for sock in header_drip:
@@ -169,10 +175,12 @@ def test_connections_over_the_cap_are_answered_503_at_once(limited):
 BOUNDARY = "b0undary"
 FILE = b"\r\n--b0undar\r\n-b0undary\r--b0undary\n--b0undary" + bytes(range(256)) * 20 + b"\r\n"
 """A file whose bytes come close to the delimiter (CRLF, --, the boundary) without being it."""
-BODY = (b"preamble\r\n--b0undary\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\ntok\xc3\xa9n\r\n"
-        b"--b0undary \t\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"../../a b.jpg\"\r\n"
-        b"Content-Type: image/jpeg\r\n\r\n" + FILE + b"\r\n--b0undary\r\nContent-Disposition: form-data; "
-        b"name=\"empty\"\r\n\r\n\r\n--b0undary--\r\nepilogue")
+BODY = (
+    b'preamble\r\n--b0undary\r\nContent-Disposition: form-data; name="csrf"\r\n\r\ntok\xc3\xa9n\r\n'
+    b'--b0undary \t\r\nContent-Disposition: form-data; name="photo"; filename="../../a b.jpg"\r\n'
+    b"Content-Type: image/jpeg\r\n\r\n" + FILE + b"\r\n--b0undary\r\nContent-Disposition: form-data; "
+    b'name="empty"\r\n\r\n\r\n--b0undary--\r\nepilogue'
+)
 
 
 def multipart(body: bytes, piece: int) -> Request:
@@ -197,8 +205,15 @@ def test_a_multipart_form_is_read_in_pieces_to_a_private_file(piece, tmp_path, m
     assert os.listdir(tmp_path) == []
 
 
-@pytest.mark.parametrize("body", [BODY[:-40], BODY.replace(b"--b0undary--", b"--b0undary"), BODY[:60],
-                                  BODY.replace(b"--b0undary \t", b"--b0undaryX")])
+@pytest.mark.parametrize(
+    "body",
+    [
+        BODY[:-40],
+        BODY.replace(b"--b0undary--", b"--b0undary"),
+        BODY[:60],
+        BODY.replace(b"--b0undary \t", b"--b0undaryX"),
+    ],
+)
 def test_a_malformed_multipart_form_is_refused_and_leaves_no_file(body, tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     with pytest.raises(BadRequest) as refused:

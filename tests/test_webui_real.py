@@ -10,12 +10,12 @@ import threading
 
 import pytest
 from PIL import Image
-
 from test_webui import Client
+
+from recops.datasets import create_dataset
 from recops.stages.detection import DetectOptions, find_faces
 from recops.stages.folder_imports import import_identities
 from recops.store.dataset import Dataset
-from recops.datasets import create_dataset
 from recops.stream import Emitter
 from recops.webui import make_server, url_of
 from recops.webui.sites import Sites, site_key

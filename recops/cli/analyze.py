@@ -12,18 +12,25 @@ app = new_app()
 
 
 def _flag(attribute: str) -> object:
-    return typer.Option(f"--{attribute}/--no-{attribute}",
-                        help=f"Estimate {attribute} (or not) [default: where a model for it can run here].")
+    return typer.Option(
+        f"--{attribute}/--no-{attribute}",
+        help=f"Estimate {attribute} (or not) [default: where a model for it can run here].",
+    )
 
 
 AgeOpt = Annotated[Optional[bool], _flag("age")]
 GenderOpt = Annotated[Optional[bool], _flag("gender")]
 EmotionOpt = Annotated[Optional[bool], _flag("emotion")]
 RaceOpt = Annotated[Optional[bool], _flag("race")]
-ModelsOpt = Annotated[Optional[list[str]], typer.Option(
-    "--model", metavar="NAME",
-    help="Use this model for its attribute (repeatable): Age, Gender, Emotion, Race (deepface's), dlib-age, "
-         "dlib-gender, fer-emotion [default: deepface's where its file is present, else the dlib and fer ones].")]
+ModelsOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--model",
+        metavar="NAME",
+        help="Use this model for its attribute (repeatable): Age, Gender, Emotion, Race (deepface's), dlib-age, "
+        "dlib-gender, fer-emotion [default: deepface's where its file is present, else the dlib and fer ones].",
+    ),
+]
 
 
 @app.command()

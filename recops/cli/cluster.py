@@ -9,7 +9,8 @@ from ..clustering.naming import name_cluster
 from ..clustering.run import NEIGHBOURS, ClusterOptions, cluster_and_write
 from .common import DatasetOpt, FormatOpt, QuietOpt, VerboseOpt, distance, new_app, running
 from .existing import existing_dataset
-from .pipeline import JobsOpt, inputs, jobs as worker_count
+from .pipeline import JobsOpt, inputs
+from .pipeline import jobs as worker_count
 
 app = new_app()
 
@@ -19,16 +20,29 @@ class Method(str, enum.Enum):
     chinese_whispers = "chinese-whispers"
 
 
-ClusterThresholdOpt = Annotated[Optional[float], typer.Option(
-    "--threshold", metavar="DISTANCE", parser=distance,
-    help="Farthest distance (in the dataset's metric) of two faces that may share a cluster [default: "
-         "0.786 times deepface's verification threshold for the model: 0.055 for Dlib and cosine].")]
-SkipSingleOpt = Annotated[bool, typer.Option(
-    "--skip-single-faces", help="Leave out clusters of one face (from the records and from -o).")]
-OutputDirOpt = Annotated[Optional[str], typer.Option(
-    "-o", "--output", metavar="DIR",
-    help="Also write one folder of face crops per cluster: DIR/cluster-LABEL/FACE_ID.jpg (DIR must be "
-         "new or empty).")]
+ClusterThresholdOpt = Annotated[
+    Optional[float],
+    typer.Option(
+        "--threshold",
+        metavar="DISTANCE",
+        parser=distance,
+        help="Farthest distance (in the dataset's metric) of two faces that may share a cluster [default: "
+        "0.786 times deepface's verification threshold for the model: 0.055 for Dlib and cosine].",
+    ),
+]
+SkipSingleOpt = Annotated[
+    bool, typer.Option("--skip-single-faces", help="Leave out clusters of one face (from the records and from -o).")
+]
+OutputDirOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "-o",
+        "--output",
+        metavar="DIR",
+        help="Also write one folder of face crops per cluster: DIR/cluster-LABEL/FACE_ID.jpg (DIR must be "
+        "new or empty).",
+    ),
+]
 
 
 @app.callback(invoke_without_command=True, subcommand_metavar="[COMMAND [ARGS]...]")
@@ -36,13 +50,38 @@ def rx_cluster(
     ctx: typer.Context,
     root: DatasetOpt = None,
     threshold: ClusterThresholdOpt = None,
-    method: Annotated[Method, typer.Option(help="average: guarded average linkage on the k-nearest-neighbour graph (measured best); chinese-whispers: on the same graph.")] = Method.average,
-    seed: Annotated[int, typer.Option(metavar="N", help="Seed of chinese whispers' random order (average linkage needs none: it is deterministic).")] = 0,
-    full: Annotated[bool, typer.Option("--full", help="Cluster every face again, not only those embedded since the last run.")] = False,
+    method: Annotated[
+        Method,
+        typer.Option(
+            help=(
+                "average: guarded average linkage on the k-nearest-neighbour graph (measured best); "
+                "chinese-whispers: on the same graph."
+            )
+        ),
+    ] = Method.average,
+    seed: Annotated[
+        int,
+        typer.Option(
+            metavar="N",
+            help="Seed of chinese whispers' random order (average linkage needs none: it is deterministic).",
+        ),
+    ] = 0,
+    full: Annotated[
+        bool, typer.Option("--full", help="Cluster every face again, not only those embedded since the last run.")
+    ] = False,
     skip_single_faces: SkipSingleOpt = False,
     output: OutputDirOpt = None,
-    neighbours: Annotated[int, typer.Option("-k", "--neighbours", metavar="K", min=1, help="Nearest faces looked at per face.")] = NEIGHBOURS,
-    search_k: Annotated[Optional[int], typer.Option(metavar="N", min=1, help="Annoy search_k: nodes inspected per face; more is slower and finds more [default: Annoy's].")] = None,
+    neighbours: Annotated[
+        int, typer.Option("-k", "--neighbours", metavar="K", min=1, help="Nearest faces looked at per face.")
+    ] = NEIGHBOURS,
+    search_k: Annotated[
+        Optional[int],
+        typer.Option(
+            metavar="N",
+            min=1,
+            help="Annoy search_k: nodes inspected per face; more is slower and finds more [default: Annoy's].",
+        ),
+    ] = None,
     jobs: JobsOpt = None,
     fmt: FormatOpt = "json",
     verbose: VerboseOpt = False,
@@ -75,8 +114,18 @@ def rx_cluster(
 
 @app.command("name")
 def name_command(
-    cluster: Annotated[str, typer.Argument(metavar="CLUSTER", help="Cluster label in the current clustering, or its id (or a unique start of it).")],
-    name: Annotated[str, typer.Argument(metavar="NAME", help="Identity name (or id, or a unique start of it): created when no identity has it.")],
+    cluster: Annotated[
+        str,
+        typer.Argument(
+            metavar="CLUSTER", help="Cluster label in the current clustering, or its id (or a unique start of it)."
+        ),
+    ],
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME", help="Identity name (or id, or a unique start of it): created when no identity has it."
+        ),
+    ],
     root: DatasetOpt = None,
     fmt: FormatOpt = "json",
     verbose: VerboseOpt = False,

@@ -24,33 +24,55 @@ SUMMARY_AFTER_S = 2.0
 
 DatasetOpt = Annotated[
     Optional[str],
-    typer.Option("-d", "--dataset", envvar=ENV_VAR, show_envvar=True, metavar="DIR",
-                 help="Dataset directory."),
+    typer.Option("-d", "--dataset", envvar=ENV_VAR, show_envvar=True, metavar="DIR", help="Dataset directory."),
 ]
 NullOpt = Annotated[
-    bool, typer.Option("-0", "--null", help="Paths on stdin are NUL-separated (find -print0), not one per line."),
+    bool,
+    typer.Option("-0", "--null", help="Paths on stdin are NUL-separated (find -print0), not one per line."),
 ]
+
+
 class Format(str, enum.Enum):
     json = "json"
     msgpack = "msgpack"
 
 
 FormatOpt = Annotated[
-    Format, typer.Option("--format", "-f", help="Output records as JSON lines or msgpack (input is detected)."),
+    Format,
+    typer.Option("--format", "-f", help="Output records as JSON lines or msgpack (input is detected)."),
 ]
 # The dataset settings: rx-init and recops dataset-create spell them the same (the original's
 # --basemodel and --distance-metric are kept as aliases).
-DetectorOpt = Annotated[Optional[str], typer.Option(
-    "--detector", metavar="NAME",
-    help="Face detector, fixed at creation: any of deepface's (dlib, opencv, ssd, mtcnn, retinaface, "
-         "mediapipe, yunet, yolov8n, centerface, ...) [default: dlib].")]
-ModelOpt = Annotated[Optional[str], typer.Option(
-    "--model", "--basemodel", metavar="NAME",
-    help="Recognition model, fixed at creation: any of deepface's (Dlib, ArcFace, Facenet, Facenet512, "
-         "VGG-Face, SFace, ...) [default: Dlib].")]
-MetricOpt = Annotated[Optional[str], typer.Option(
-    "--metric", "--distance-metric", metavar="METRIC",
-    help="Distance metric: cosine, euclidean, euclidean_l2 or angular [default: cosine].")]
+DetectorOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--detector",
+        metavar="NAME",
+        help="Face detector, fixed at creation: any of deepface's (dlib, opencv, ssd, mtcnn, retinaface, "
+        "mediapipe, yunet, yolov8n, centerface, ...) [default: dlib].",
+    ),
+]
+ModelOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--model",
+        "--basemodel",
+        metavar="NAME",
+        help="Recognition model, fixed at creation: any of deepface's (Dlib, ArcFace, Facenet, Facenet512, "
+        "VGG-Face, SFace, ...) [default: Dlib].",
+    ),
+]
+MetricOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--metric",
+        "--distance-metric",
+        metavar="METRIC",
+        help="Distance metric: cosine, euclidean, euclidean_l2 or angular [default: cosine].",
+    ),
+]
+
+
 def distance(text: str) -> float:
     """A distance given on the command line: a finite number, 0 or more (not nan, not inf)."""
     try:
@@ -62,15 +84,26 @@ def distance(text: str) -> float:
     return value
 
 
-ThresholdOpt = Annotated[Optional[float], typer.Option(
-    metavar="DISTANCE", parser=distance,
-    help="Maximum distance of a match [default: deepface's threshold for the model and metric].")]
-FlipOpt = Annotated[Optional[bool], typer.Option(
-    "--flip/--no-flip",
-    help="Average each face's embedding with its mirror image's: more accurate, twice the embedding "
-         "work; fixed at creation [default: no].")]
+ThresholdOpt = Annotated[
+    Optional[float],
+    typer.Option(
+        metavar="DISTANCE",
+        parser=distance,
+        help="Maximum distance of a match [default: deepface's threshold for the model and metric].",
+    ),
+]
+FlipOpt = Annotated[
+    Optional[bool],
+    typer.Option(
+        "--flip/--no-flip",
+        help="Average each face's embedding with its mirror image's: more accurate, twice the embedding "
+        "work; fixed at creation [default: no].",
+    ),
+]
 DescriptionOpt = Annotated[Optional[str], typer.Option(metavar="TEXT", help="Free text describing the case.")]
-VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="Log details to stderr, and tracebacks on internal errors.")]
+VerboseOpt = Annotated[
+    bool, typer.Option("-v", "--verbose", help="Log details to stderr, and tracebacks on internal errors.")
+]
 QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Log only errors to stderr.")]
 
 
@@ -90,8 +123,12 @@ class _App(typer.Typer):
 
 
 def new_app() -> typer.Typer:
-    return _App(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False,
-                context_settings={"help_option_names": ["-h", "--help"]})
+    return _App(
+        add_completion=False,
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
 
 
 class _Formatter(logging.Formatter):
@@ -100,12 +137,18 @@ class _Formatter(logging.Formatter):
         return super().format(record)
 
 
-def configure_logging(tool: str, verbose: bool = False, quiet: bool = False,
-                      level: str | None = None, log_file: str | None = None) -> None:
+def configure_logging(
+    tool: str, verbose: bool = False, quiet: bool = False, level: str | None = None, log_file: str | None = None
+) -> None:
     """Logs go to stderr (or `log_file`): errors always, progress notes when stderr is a terminal."""
     if level is None:
-        level = logging.DEBUG if verbose else logging.ERROR if quiet else (
-            logging.INFO if sys.stderr.isatty() else logging.WARNING)
+        level = (
+            logging.DEBUG
+            if verbose
+            else logging.ERROR
+            if quiet
+            else (logging.INFO if sys.stderr.isatty() else logging.WARNING)
+        )
     handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter(f"{tool}: %(levelname)s: %(message)s"))
     root = logging.getLogger("recops")
@@ -143,8 +186,14 @@ def counted(tool: str, write: Callable[[dict], None] = lambda record: None) -> I
 
 
 @contextlib.contextmanager
-def running(tool: str, fmt: Format | str = Format.json, verbose: bool = False, quiet: bool = False,
-            level: str | None = None, log_file: str | None = None) -> Iterator[Emitter]:
+def running(
+    tool: str,
+    fmt: Format | str = Format.json,
+    verbose: bool = False,
+    quiet: bool = False,
+    level: str | None = None,
+    log_file: str | None = None,
+) -> Iterator[Emitter]:
     """Run a tool's body: records to stdout, failures to exit codes, never a traceback (unless -v).
 
     Everything the body finished is stored by the time this exits, whatever ended it: the end of
@@ -189,6 +238,11 @@ def running(tool: str, fmt: Format | str = Format.json, verbose: bool = False, q
     # A summary helps after a long run; after every stage of a pipeline, or a quick listing, it
     # is noise. A log file keeps it always.
     worth_it = last_stage and shown.elapsed() >= SUMMARY_AFTER_S and bool(shown.counts)
-    logger.log(logging.INFO if worth_it or log_file else logging.DEBUG, "%s; %d failure(s); exit %d",
-            shown.line(), emitter.failures, int(code))
+    logger.log(
+        logging.INFO if worth_it or log_file else logging.DEBUG,
+        "%s; %d failure(s); exit %d",
+        shown.line(),
+        emitter.failures,
+        int(code),
+    )
     raise typer.Exit(int(code))

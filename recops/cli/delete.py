@@ -15,7 +15,16 @@ app = new_app()
 
 @app.command()
 def rx_delete(
-    ids: Annotated[Optional[list[str]], typer.Argument(metavar="ID...", help="Face or image ids (or unique starts of them, as tables show them); without any, ids or face and image records are read from stdin.")] = None,
+    ids: Annotated[
+        Optional[list[str]],
+        typer.Argument(
+            metavar="ID...",
+            help=(
+                "Face or image ids (or unique starts of them, as tables show them); without any, ids or face and "
+                "image records are read from stdin."
+            ),
+        ),
+    ] = None,
     root: DatasetOpt = None,
     null: NullOpt = False,
     fmt: FormatOpt = "json",

@@ -4,9 +4,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..stages.detection import DetectOptions, FaceDetection
 from ..errors import DatasetError
 from ..pixels import DEFAULT_MAX_SIDE
+from ..stages.detection import DetectOptions, FaceDetection
 from .common import DatasetOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, new_app, running
 from .pipeline import ForceOpt, JobsOpt, inputs, jobs, stream_dataset
 
@@ -15,12 +15,36 @@ app = new_app()
 
 @app.command()
 def rx_detect(
-    paths: Annotated[Optional[list[str]], typer.Argument(metavar="PATH...", help="Image files or folders; without any, image records (or paths) are read from stdin.")] = None,
+    paths: Annotated[
+        Optional[list[str]],
+        typer.Argument(
+            metavar="PATH...", help="Image files or folders; without any, image records (or paths) are read from stdin."
+        ),
+    ] = None,
     root: DatasetOpt = None,
-    detector: Annotated[Optional[str], typer.Option(metavar="NAME", help="Any deepface detector (rx-models lists them) [default: the dataset's, else dlib].")] = None,
-    align: Annotated[bool, typer.Option("--align/--no-align", help="Record landmarks for aligning each face before it is embedded.")] = True,
-    min_size: Annotated[int, typer.Option(metavar="PX", min=0, help="Drop faces smaller than PX pixels (width or height, full image).")] = 0,
-    max_side: Annotated[int, typer.Option(metavar="PX", min=1, help="Search images scaled down to at most PX pixels on their long side; boxes are given in full-size pixels.")] = DEFAULT_MAX_SIDE,
+    detector: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="NAME", help="Any deepface detector (rx-models lists them) [default: the dataset's, else dlib]."
+        ),
+    ] = None,
+    align: Annotated[
+        bool, typer.Option("--align/--no-align", help="Record landmarks for aligning each face before it is embedded.")
+    ] = True,
+    min_size: Annotated[
+        int, typer.Option(metavar="PX", min=0, help="Drop faces smaller than PX pixels (width or height, full image).")
+    ] = 0,
+    max_side: Annotated[
+        int,
+        typer.Option(
+            metavar="PX",
+            min=1,
+            help=(
+                "Search images scaled down to at most PX pixels on their long side; boxes are given in full-size "
+                "pixels."
+            ),
+        ),
+    ] = DEFAULT_MAX_SIDE,
     force: ForceOpt = False,
     workers: JobsOpt = None,
     null: NullOpt = False,

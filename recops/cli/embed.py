@@ -4,8 +4,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..stages.embedding import EmbedOptions, FaceEmbedding
 from ..errors import DatasetError
+from ..stages.embedding import EmbedOptions, FaceEmbedding
 from .common import DatasetOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, new_app, running
 from .pipeline import ForceOpt, JobsOpt, inputs, jobs, stream_dataset
 
@@ -15,8 +15,23 @@ app = new_app()
 @app.command()
 def rx_embed(
     root: DatasetOpt = None,
-    model: Annotated[Optional[str], typer.Option(metavar="NAME", help="Any deepface recognition model (rx-models lists them) [default: the dataset's, else Dlib].")] = None,
-    flip: Annotated[Optional[bool], typer.Option("--flip/--no-flip", help="Average each face's vector with its mirror image's: more accurate, twice the work [default: the dataset's setting, else no].")] = None,
+    model: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="NAME",
+            help="Any deepface recognition model (rx-models lists them) [default: the dataset's, else Dlib].",
+        ),
+    ] = None,
+    flip: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--flip/--no-flip",
+            help=(
+                "Average each face's vector with its mirror image's: more accurate, twice the work [default: the "
+                "dataset's setting, else no]."
+            ),
+        ),
+    ] = None,
     force: ForceOpt = False,
     workers: JobsOpt = None,
     null: NullOpt = False,

@@ -5,9 +5,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..stages.enrolment import Enrolment, from_folder, named
 from ..errors import UsageError
 from ..identities import IdentityEditor
+from ..stages.enrolment import Enrolment, from_folder, named
 from .common import DatasetOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, new_app, running
 from .existing import existing_dataset
 from .pipeline import inputs
@@ -19,9 +19,30 @@ logger = logging.getLogger("recops")
 @app.command()
 def rx_enrol(
     root: DatasetOpt = None,
-    identity: Annotated[Optional[str], typer.Option(metavar="NAME|ID", help="Link every face to this identity (created, named NAME, when no identity has this name, id or start of an id).")] = None,
-    identity_from_folder: Annotated[bool, typer.Option("--identity-from-folder", help="Link each face to the identity named after the folder holding its image (created when missing).")] = False,
-    output_errors: Annotated[Optional[str], typer.Option(metavar="DIR", help="Copy each image without exactly one face into DIR (into DIR/IDENTITY with --identity-from-folder).")] = None,
+    identity: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="NAME|ID",
+            help=(
+                "Link every face to this identity (created, named NAME, when no identity has this name, id or start "
+                "of an id)."
+            ),
+        ),
+    ] = None,
+    identity_from_folder: Annotated[
+        bool,
+        typer.Option(
+            "--identity-from-folder",
+            help="Link each face to the identity named after the folder holding its image (created when missing).",
+        ),
+    ] = False,
+    output_errors: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="DIR",
+            help="Copy each image without exactly one face into DIR (into DIR/IDENTITY with --identity-from-folder).",
+        ),
+    ] = None,
     null: NullOpt = False,
     fmt: FormatOpt = "json",
     verbose: VerboseOpt = False,
@@ -45,9 +66,14 @@ def rx_enrol(
         if identity is not None and identity_from_folder:
             raise UsageError("give --identity or --identity-from-folder, not both")
         with existing_dataset(root, inputs(None, null), "rx-enrol") as (dataset, items):
-            enrolment = Enrolment(out, IdentityEditor(dataset), from_folder if identity_from_folder else named(identity),
-                                  errors_to=output_errors, errors_in_folders=identity_from_folder,
-                                  names_only=identity_from_folder)
+            enrolment = Enrolment(
+                out,
+                IdentityEditor(dataset),
+                from_folder if identity_from_folder else named(identity),
+                errors_to=output_errors,
+                errors_in_folders=identity_from_folder,
+                names_only=identity_from_folder,
+            )
             enrolment.run(items)
             logger.info("%d faces linked; %d failed", enrolment.linked, out.failures)
 

@@ -16,7 +16,9 @@ logger = logging.getLogger("recops")
 
 
 @contextlib.contextmanager
-def existing_dataset(root: str | None, items: Iterator | None = None, tool: str = "this tool") -> Iterator[tuple[Dataset, Iterator]]:
+def existing_dataset(
+    root: str | None, items: Iterator | None = None, tool: str = "this tool"
+) -> Iterator[tuple[Dataset, Iterator]]:
     """-d / $RX_DATASET (`root`), else the dataset the first record comes from; and the items, unread."""
     reads_input = items is not None
     items = iter(()) if items is None else items

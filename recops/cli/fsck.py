@@ -15,7 +15,16 @@ app = new_app()
 @app.command()
 def rx_fsck(
     root: DatasetOpt = None,
-    sample: Annotated[Optional[str], typer.Option(metavar="N|P%", help="Re-hash only N objects, or P percent of them, chosen at random (a cheap cron check); record files are always checked.")] = None,
+    sample: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="N|P%",
+            help=(
+                "Re-hash only N objects, or P percent of them, chosen at random (a cheap cron check); record files "
+                "are always checked."
+            ),
+        ),
+    ] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed of the --sample choice, to repeat a check.")] = None,
     fmt: FormatOpt = "json",
     verbose: VerboseOpt = False,

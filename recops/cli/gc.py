@@ -15,7 +15,13 @@ app = new_app()
 @app.command()
 def rx_gc(
     root: DatasetOpt = None,
-    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for other recops processes on the dataset to finish, instead of giving up (exit 6).")] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait/--no-wait",
+            help="Wait for other recops processes on the dataset to finish, instead of giving up (exit 6).",
+        ),
+    ] = False,
     fmt: FormatOpt = "json",
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,

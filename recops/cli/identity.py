@@ -5,10 +5,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..stages.edits import link_each
 from ..errors import InputError, UsageError
 from ..identities import IdentityEditor
 from ..records import warning_record
+from ..stages.edits import link_each
 from .common import DatasetOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, new_app, running
 from .existing import existing_dataset
 from .pipeline import inputs
@@ -17,10 +17,26 @@ app = new_app()
 logger = logging.getLogger("recops")
 
 IdentityArg = Annotated[str, typer.Argument(metavar="IDENTITY", help="Identity id (or a unique start of it), or name.")]
-FacesArg = Annotated[Optional[list[str]], typer.Argument(
-    metavar="FACE...", help="Face ids (or unique starts of them); without any, face ids or face records are read from stdin.")]
+FacesArg = Annotated[
+    Optional[list[str]],
+    typer.Argument(
+        metavar="FACE...",
+        help="Face ids (or unique starts of them); without any, face ids or face records are read from stdin.",
+    ),
+]
 DescriptionOpt = Annotated[Optional[str], typer.Option(metavar="TEXT", help="What the identity stands for.")]
-ColorOpt = Annotated[Optional[str], typer.Option("--color", "--colour", metavar="COLOR", help="Colour of the identity in reports (CSS, e.g. #00ff01) [default: one of ten that no identity has yet, else one of the least used].")]
+ColorOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--color",
+        "--colour",
+        metavar="COLOR",
+        help=(
+            "Colour of the identity in reports (CSS, e.g. #00ff01) [default: one of ten that no identity has yet, "
+            "else one of the least used]."
+        ),
+    ),
+]
 
 
 @app.callback()
@@ -46,8 +62,7 @@ def create(
     quiet: QuietOpt = False,
 ) -> None:
     """Create an identity with a new id (names may repeat; ids never do)."""
-    _one("create", root, fmt, verbose, quiet,
-         lambda editor: editor.create(name, description or "", color))
+    _one("create", root, fmt, verbose, quiet, lambda editor: editor.create(name, description or "", color))
 
 
 @app.command()
@@ -79,8 +94,12 @@ def delete(
 
 @app.command()
 def merge(
-    source: Annotated[str, typer.Argument(metavar="SOURCE", help="The identity that goes: id (or a unique start of it), or name.")],
-    target: Annotated[str, typer.Argument(metavar="TARGET", help="The identity that stays: id (or a unique start of it), or name.")],
+    source: Annotated[
+        str, typer.Argument(metavar="SOURCE", help="The identity that goes: id (or a unique start of it), or name.")
+    ],
+    target: Annotated[
+        str, typer.Argument(metavar="TARGET", help="The identity that stays: id (or a unique start of it), or name.")
+    ],
     root: DatasetOpt = None,
     fmt: FormatOpt = "json",
     verbose: VerboseOpt = False,
@@ -100,8 +119,10 @@ def _merged(editor: IdentityEditor, source: str, target: str) -> list[dict]:
     records, refused = editor.merge(source, target)
     for face in refused:
         logger.warning("%s: left to nobody: a person rejected it for %s", face, target)
-    return records + [warning_record(face, "merge", f"a person rejected this face for {target}: left to nobody",
-                                     "rejected") for face in refused]
+    return records + [
+        warning_record(face, "merge", f"a person rejected this face for {target}: left to nobody", "rejected")
+        for face in refused
+    ]
 
 
 def _one(command: str, root: str | None, fmt, verbose: bool, quiet: bool, operation) -> None:
@@ -134,13 +155,23 @@ def _linker(op: str, summary: str):
     return command
 
 
-app.command("link")(_linker("link", """Link faces to an identity (a face linked elsewhere moves here).
+app.command("link")(
+    _linker(
+        "link",
+        """Link faces to an identity (a face linked elsewhere moves here).
 
 Face records on stdin pass on, each followed by its link record; other records pass on
-untouched. Linking two faces of one photo to one identity is allowed by hand, with a warning."""))
+untouched. Linking two faces of one photo to one identity is allowed by hand, with a warning.""",
+    )
+)
 app.command("unlink")(_linker("unlink", "Unlink faces from an identity."))
-app.command("reject")(_linker("reject", """Say that faces are not this identity: unlinks them, and matching,
-proposals and imports never pair them with it again (until someone links them by hand)."""))
+app.command("reject")(
+    _linker(
+        "reject",
+        """Say that faces are not this identity: unlinks them, and matching,
+proposals and imports never pair them with it again (until someone links them by hand).""",
+    )
+)
 
 
 def main() -> None:

@@ -19,13 +19,53 @@ logger = logging.getLogger("recops")
 
 @app.command()
 def rx_import(
-    paths: Annotated[Optional[list[str]], typer.Argument(metavar="PATH...", help="Image files, or folders to walk. Without any, or for -, paths (or image records) are read from stdin.")] = None,
+    paths: Annotated[
+        Optional[list[str]],
+        typer.Argument(
+            metavar="PATH...",
+            help=(
+                "Image files, or folders to walk. Without any, or for -, paths (or image records) are read from stdin."
+            ),
+        ),
+    ] = None,
     root: DatasetOpt = None,
     null: NullOpt = False,
-    consent: Annotated[Optional[bool], typer.Option("--consent/--no-consent", help="Record that the people shown consented (or not). Without either, new images are recorded without consent and known ones keep theirs.")] = None,
-    max_pixels: Annotated[Optional[int], typer.Option(metavar="N", min=1, help=f"Refuse images whose header claims more pixels than N (decompression bombs) [default: ${MAX_PIXELS_ENV} or 200000000].")] = None,
-    inline: Annotated[bool, typer.Option(help="Carry each image's bytes in its record (data), for hosts without the files; best with --format msgpack.")] = False,
-    rehash: Annotated[bool, typer.Option(help="Read and hash every file, even one whose size, times and inode are unchanged since the last import.")] = False,
+    consent: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--consent/--no-consent",
+            help=(
+                "Record that the people shown consented (or not). Without either, new images are recorded without "
+                "consent and known ones keep theirs."
+            ),
+        ),
+    ] = None,
+    max_pixels: Annotated[
+        Optional[int],
+        typer.Option(
+            metavar="N",
+            min=1,
+            help=(
+                f"Refuse images whose header claims more pixels than N (decompression bombs) [default: "
+                f"${MAX_PIXELS_ENV} or 200000000]."
+            ),
+        ),
+    ] = None,
+    inline: Annotated[
+        bool,
+        typer.Option(
+            help=(
+                "Carry each image's bytes in its record (data), for hosts without the files; best with --format "
+                "msgpack."
+            )
+        ),
+    ] = False,
+    rehash: Annotated[
+        bool,
+        typer.Option(
+            help="Read and hash every file, even one whose size, times and inode are unchanged since the last import."
+        ),
+    ] = False,
     fmt: FormatOpt = "json",
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
@@ -50,7 +90,12 @@ def rx_import(
         if root:
             dataset, created = open_or_create(root)
             if created:
-                logger.warning("created dataset %s (detector %s, model %s)", dataset.root, dataset.config.detector, dataset.config.model)
+                logger.warning(
+                    "created dataset %s (detector %s, model %s)",
+                    dataset.root,
+                    dataset.config.detector,
+                    dataset.config.model,
+                )
         with dataset or contextlib.nullcontext():
             with Importer(dataset, out, consent, max_pixels or default_max_pixels(), inline, rehash) as importer:
                 for path in paths or ["-"]:
@@ -60,8 +105,13 @@ def rx_import(
                         importer.add_items(read_items(sys.stdin.buffer, null))
                     else:
                         importer.add_arguments([path])
-            logger.info("%d images: %d new, %d known; %d failed", importer.new + importer.known,
-                     importer.new, importer.known, out.failures)
+            logger.info(
+                "%d images: %d new, %d known; %d failed",
+                importer.new + importer.known,
+                importer.new,
+                importer.known,
+                out.failures,
+            )
 
 
 def main() -> None:

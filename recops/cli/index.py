@@ -15,8 +15,17 @@ app = new_app()
 @app.command()
 def rx_index(
     root: DatasetOpt = None,
-    trees: Annotated[Optional[int], typer.Option(metavar="N", min=1, help="Annoy trees: more is slower to build, better recall [default: grows with the number of faces].")] = None,
-    jobs: Annotated[int, typer.Option("-j", "--jobs", metavar="N", help="Threads building the trees [default: -1, all cores].")] = -1,
+    trees: Annotated[
+        Optional[int],
+        typer.Option(
+            metavar="N",
+            min=1,
+            help="Annoy trees: more is slower to build, better recall [default: grows with the number of faces].",
+        ),
+    ] = None,
+    jobs: Annotated[
+        int, typer.Option("-j", "--jobs", metavar="N", help="Threads building the trees [default: -1, all cores].")
+    ] = -1,
     fmt: FormatOpt = "json",
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,

@@ -5,8 +5,19 @@ from typing import Annotated
 import typer
 
 from ..datasets import dataset_record, init_dataset
-from .common import (DescriptionOpt, DetectorOpt, FlipOpt, FormatOpt, MetricOpt, ModelOpt, QuietOpt, ThresholdOpt,
-                     VerboseOpt, new_app, running)
+from .common import (
+    DescriptionOpt,
+    DetectorOpt,
+    FlipOpt,
+    FormatOpt,
+    MetricOpt,
+    ModelOpt,
+    QuietOpt,
+    ThresholdOpt,
+    VerboseOpt,
+    new_app,
+    running,
+)
 
 app = new_app()
 

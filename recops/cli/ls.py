@@ -19,13 +19,39 @@ app = new_app()
 
 @app.command()
 def rx_ls(
-    kind: Annotated[Optional[str], typer.Argument(metavar="KIND", help="datasets, images, faces or identities [default: images with a dataset, else datasets].")] = None,
+    kind: Annotated[
+        Optional[str],
+        typer.Argument(
+            metavar="KIND",
+            help="datasets, images, faces or identities [default: images with a dataset, else datasets].",
+        ),
+    ] = None,
     folder: Annotated[str, typer.Argument(metavar="FOLDER", help="Where to look for datasets (KIND datasets).")] = ".",
     root: DatasetOpt = None,
-    identity: Annotated[Optional[str], typer.Option("--identity", "-i", metavar="NAME|ID", help="Only the faces of this identity (a name, an id or a unique start of it), or the images where it appears ('none': faces of nobody known, and their images).")] = None,
-    paths: Annotated[bool, typer.Option("--paths", help="Print the stored file of each image, one per line (NUL-terminated with -0), instead of records.")] = False,
+    identity: Annotated[
+        Optional[str],
+        typer.Option(
+            "--identity",
+            "-i",
+            metavar="NAME|ID",
+            help=(
+                "Only the faces of this identity (a name, an id or a unique start of it), or the images where it "
+                "appears ('none': faces of nobody known, and their images)."
+            ),
+        ),
+    ] = None,
+    paths: Annotated[
+        bool,
+        typer.Option(
+            "--paths",
+            help="Print the stored file of each image, one per line (NUL-terminated with -0), instead of records.",
+        ),
+    ] = False,
     null: NullOpt = False,
-    fmt: Annotated[Optional[Format], typer.Option("--format", "-f", help="json or msgpack [default: a table when stdout is a terminal, else json].")] = None,
+    fmt: Annotated[
+        Optional[Format],
+        typer.Option("--format", "-f", help="json or msgpack [default: a table when stdout is a terminal, else json]."),
+    ] = None,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
 ) -> None:

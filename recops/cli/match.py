@@ -4,8 +4,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..stages.analysis import with_extended_fields
 from ..errors import UsageError
+from ..stages.analysis import with_extended_fields
 from ..stages.matching import FaceMatching, Matcher, MatchOptions
 from .common import DatasetOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, distance, new_app, running
 from .pipeline import inputs, stream_dataset
@@ -13,9 +13,14 @@ from .pipeline import inputs, stream_dataset
 app = new_app()
 
 MaximumOpt = Annotated[int, typer.Option(metavar="N", min=1, help="At most N matches per face.")]
-MatchThresholdOpt = Annotated[Optional[float], typer.Option(metavar="DISTANCE", parser=distance, help="Farthest distance that matches [default: the dataset's].")]
+MatchThresholdOpt = Annotated[
+    Optional[float],
+    typer.Option(metavar="DISTANCE", parser=distance, help="Farthest distance that matches [default: the dataset's]."),
+]
 IdentifiedOpt = Annotated[bool, typer.Option("--identified-faces", help="Match only faces linked to an identity.")]
-ExcludeOpt = Annotated[Optional[str], typer.Option(metavar="NAMES", help="Comma-separated identity names or ids whose faces never match.")]
+ExcludeOpt = Annotated[
+    Optional[str], typer.Option(metavar="NAMES", help="Comma-separated identity names or ids whose faces never match.")
+]
 
 
 def names(text: str | None) -> tuple[str, ...]:
@@ -30,10 +35,34 @@ def rx_match(
     threshold: MatchThresholdOpt = None,
     identified_faces: IdentifiedOpt = False,
     exclude_identities: ExcludeOpt = None,
-    best_per_identity: Annotated[bool, typer.Option("--best-per-identity", help="Keep only the nearest face of each identity (faces without one stay).")] = False,
-    search_k: Annotated[Optional[int], typer.Option(metavar="N", min=1, help="Annoy search_k: nodes inspected per query; more is slower and finds more [default: 20000, or trees x k if larger].")] = None,
+    best_per_identity: Annotated[
+        bool,
+        typer.Option(
+            "--best-per-identity", help="Keep only the nearest face of each identity (faces without one stay)."
+        ),
+    ] = False,
+    search_k: Annotated[
+        Optional[int],
+        typer.Option(
+            metavar="N",
+            min=1,
+            help=(
+                "Annoy search_k: nodes inspected per query; more is slower and finds more [default: 20000, or trees "
+                "x k if larger]."
+            ),
+        ),
+    ] = None,
     save: Annotated[bool, typer.Option("--save", help="Keep the match records in the dataset.")] = False,
-    include_extended_fields: Annotated[bool, typer.Option("--include-extended-fields", help="Add the candidate's stored attributes (rx-analyze: age, gender, emotion, race) to each match, and a face's own to its face record.")] = False,
+    include_extended_fields: Annotated[
+        bool,
+        typer.Option(
+            "--include-extended-fields",
+            help=(
+                "Add the candidate's stored attributes (rx-analyze: age, gender, emotion, race) to each match, and a "
+                "face's own to its face record."
+            ),
+        ),
+    ] = False,
     null: NullOpt = False,
     fmt: FormatOpt = "json",
     verbose: VerboseOpt = False,
@@ -52,7 +81,9 @@ def rx_match(
         with stream_dataset(root, inputs(None, null)) as (dataset, items):
             if dataset is None:
                 raise UsageError("matching needs a dataset to search: -d DIR or $RX_DATASET")
-            options = MatchOptions(maximum, threshold, identified_faces, names(exclude_identities), best_per_identity, search_k)
+            options = MatchOptions(
+                maximum, threshold, identified_faces, names(exclude_identities), best_per_identity, search_k
+            )
             sink = with_extended_fields(out, dataset) if include_extended_fields else out
             FaceMatching(sink, Matcher(dataset, options), save).run(items)
 

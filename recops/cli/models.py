@@ -45,7 +45,10 @@ def rx_models(ctx: typer.Context) -> None:
 def list_models(
     task: Annotated[Optional[Task], typer.Option("--task", help="Only the models of this task.")] = None,
     usable: Annotated[bool, typer.Option("--usable", help="Only the models that can run here.")] = False,
-    fmt: Annotated[Optional[Format], typer.Option("--format", "-f", help="json or msgpack [default: a table when stdout is a terminal, else json].")] = None,
+    fmt: Annotated[
+        Optional[Format],
+        typer.Option("--format", "-f", help="json or msgpack [default: a table when stdout is a terminal, else json]."),
+    ] = None,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -80,8 +83,16 @@ def provide(fmt: FormatOpt = Format.json, verbose: VerboseOpt = False, quiet: Qu
 
 @app.command()
 def add(
-    files: Annotated[list[str], typer.Argument(metavar="FILE", help="Weight file to install, named as deepface expects (or its .bz2/.zip download).")],
-    as_name: Annotated[Optional[str], typer.Option("--as", metavar="NAME", help="The expected file name FILE stands for, when its own name differs.")] = None,
+    files: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="FILE", help="Weight file to install, named as deepface expects (or its .bz2/.zip download)."
+        ),
+    ],
+    as_name: Annotated[
+        Optional[str],
+        typer.Option("--as", metavar="NAME", help="The expected file name FILE stands for, when its own name differs."),
+    ] = None,
     fmt: FormatOpt = Format.json,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,

@@ -10,12 +10,14 @@ from typing import Annotated, Iterator, Optional
 import typer
 
 from ..datasets import open_or_create
-from ..parallel import cpu_count
 from ..inputs import walk_files
+from ..parallel import cpu_count
 from ..store.dataset import Dataset, is_dataset
 from ..stream import peek, read_items
 
-JobsOpt = Annotated[Optional[int], typer.Option("-j", "--jobs", metavar="N", help="Worker processes [default: one per core].")]
+JobsOpt = Annotated[
+    Optional[int], typer.Option("-j", "--jobs", metavar="N", help="Worker processes [default: one per core].")
+]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Recompute what the dataset already holds.")]
 
 

@@ -41,8 +41,14 @@ class Progress:
     `interval` seconds. The last tool of a pipeline sees every record that came through it, so
     its line tells how far the whole pipeline is."""
 
-    def __init__(self, tool: str, write: Callable[[dict], None], enabled: bool,
-                 stream: TextIO = sys.stderr, interval: float = 0.5):
+    def __init__(
+        self,
+        tool: str,
+        write: Callable[[dict], None],
+        enabled: bool,
+        stream: TextIO = sys.stderr,
+        interval: float = 0.5,
+    ):
         self.tool = tool
         self._write = write
         self.enabled = enabled
@@ -68,7 +74,7 @@ class Progress:
     def draw(self) -> None:
         self._drawn_at = time.monotonic()
         columns = os.get_terminal_size(self.stream.fileno()).columns if is_terminal(self.stream) else 0
-        self.stream.write(CLEAR + f"{self.tool}: {self.line()}"[:columns - 1 if columns > 20 else 200])
+        self.stream.write(CLEAR + f"{self.tool}: {self.line()}"[: columns - 1 if columns > 20 else 200])
         self.stream.flush()
         self.showing = True
 

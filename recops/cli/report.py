@@ -31,13 +31,26 @@ class ReportFormat(str, enum.Enum):
     csv = "csv"
 
 
-OutputOpt = Annotated[str, typer.Option(
-    "-o", "--output", metavar="FILE",
-    help="The report to write (mode 0600: it holds faces); its extension .html, .json or .csv says the format.")]
-BlurOpt = Annotated[bool, typer.Option("--blur", help="Blur every detected face, in the photos and the crops, for sharing.")]
-TemplateOpt = Annotated[Optional[str], typer.Option(
-    metavar="FILE", help="A jinja2 template to render instead of the bundled one; it gets the same variables "
-                         "(documented atop recops/templates/report/*.html.j2) and runs sandboxed.")]
+OutputOpt = Annotated[
+    str,
+    typer.Option(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="The report to write (mode 0600: it holds faces); its extension .html, .json or .csv says the format.",
+    ),
+]
+BlurOpt = Annotated[
+    bool, typer.Option("--blur", help="Blur every detected face, in the photos and the crops, for sharing.")
+]
+TemplateOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        metavar="FILE",
+        help="A jinja2 template to render instead of the bundled one; it gets the same variables "
+        "(documented atop recops/templates/report/*.html.j2) and runs sandboxed.",
+    ),
+]
 
 
 def stdin_carries_records() -> bool:
@@ -53,11 +66,28 @@ def stdin_carries_records() -> bool:
 def rx_report(
     output: OutputOpt,
     root: DatasetOpt = None,
-    kind: Annotated[Optional[Kind], typer.Option(help="What to draw [default: told by the records: a verification, clusters, proposals, else recognize].")] = None,
+    kind: Annotated[
+        Optional[Kind],
+        typer.Option(
+            help="What to draw [default: told by the records: a verification, clusters, proposals, else recognize]."
+        ),
+    ] = None,
     blur: BlurOpt = False,
     template: TemplateOpt = None,
-    title: Annotated[Optional[str], typer.Option(metavar="TEXT", help="The report's title [default: one for its kind].")] = None,
-    fmt: Annotated[Optional[ReportFormat], typer.Option("--format", "-f", help="html, json (the report's variables, no pixels) or csv (match-faces only: dataset-match-faces's columns) [default: by the extension of -o, else html].")] = None,
+    title: Annotated[
+        Optional[str], typer.Option(metavar="TEXT", help="The report's title [default: one for its kind].")
+    ] = None,
+    fmt: Annotated[
+        Optional[ReportFormat],
+        typer.Option(
+            "--format",
+            "-f",
+            help=(
+                "html, json (the report's variables, no pixels) or csv (match-faces only: dataset-match-faces's "
+                "columns) [default: by the extension of -o, else html]."
+            ),
+        ),
+    ] = None,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
 ) -> None:

@@ -8,9 +8,9 @@ import typer
 from ..errors import UsageError
 from ..outputs import open_private
 from ..review import ReviewOptions, link_matched_faces, match_faces, proposal_rows, read_csv, write_csv
-from .match import names
 from .common import DatasetOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, distance, new_app, running
 from .existing import existing_dataset
+from .match import names
 from .pipeline import inputs
 
 app = new_app()
@@ -20,18 +20,42 @@ app = new_app()
 def rx_review() -> None:
     """Propose links of unidentified faces to identities, and apply the ones a person kept.
 
-        rx-review propose -d case.rx --csv proposals.csv    # edit: delete the wrong rows
-        rx-review apply -d case.rx proposals.csv
+    rx-review propose -d case.rx --csv proposals.csv    # edit: delete the wrong rows
+    rx-review apply -d case.rx proposals.csv
     """
 
 
 @app.command()
 def propose(
     root: DatasetOpt = None,
-    threshold: Annotated[Optional[float], typer.Option(metavar="DISTANCE", parser=distance, help="Farthest distance that matches [default: the dataset's].")] = None,
-    exclude_identities: Annotated[Optional[str], typer.Option(metavar="NAMES", help="Comma-separated identity names or ids never proposed.")] = None,
-    csv_file: Annotated[Optional[str], typer.Option("--csv", metavar="FILE", help="Also write the proposals to FILE as CSV: face_id, identity_id, identity_name, distance, threshold, matched_face_id.")] = None,
-    search_k: Annotated[Optional[int], typer.Option(metavar="N", min=1, help="Annoy search_k: nodes inspected per query; more is slower and finds more [default: Annoy's].")] = None,
+    threshold: Annotated[
+        Optional[float],
+        typer.Option(
+            metavar="DISTANCE", parser=distance, help="Farthest distance that matches [default: the dataset's]."
+        ),
+    ] = None,
+    exclude_identities: Annotated[
+        Optional[str], typer.Option(metavar="NAMES", help="Comma-separated identity names or ids never proposed.")
+    ] = None,
+    csv_file: Annotated[
+        Optional[str],
+        typer.Option(
+            "--csv",
+            metavar="FILE",
+            help=(
+                "Also write the proposals to FILE as CSV: face_id, identity_id, identity_name, distance, threshold, "
+                "matched_face_id."
+            ),
+        ),
+    ] = None,
+    search_k: Annotated[
+        Optional[int],
+        typer.Option(
+            metavar="N",
+            min=1,
+            help="Annoy search_k: nodes inspected per query; more is slower and finds more [default: Annoy's].",
+        ),
+    ] = None,
     fmt: FormatOpt = "json",
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
@@ -58,7 +82,16 @@ def propose(
 
 @app.command()
 def apply(
-    csv_file: Annotated[Optional[str], typer.Argument(metavar="CSV", help="Reviewed proposals: a CSV with face_id and identity_id columns (or those two first, without a header). Without it, proposal records are read from stdin.")] = None,
+    csv_file: Annotated[
+        Optional[str],
+        typer.Argument(
+            metavar="CSV",
+            help=(
+                "Reviewed proposals: a CSV with face_id and identity_id columns (or those two first, without a "
+                "header). Without it, proposal records are read from stdin."
+            ),
+        ),
+    ] = None,
     root: DatasetOpt = None,
     null: NullOpt = False,
     fmt: FormatOpt = "json",

@@ -50,7 +50,12 @@ COLUMNS: dict[str, list[Column]] = {
         ("size", lambda r: f"{r.get('width')}x{r.get('height')}"),
         ("bytes", lambda r: r.get("size")),
         ("consent", lambda r: r.get("consent")),
-        ("path", lambda r: (r.get("paths") or [""])[0] + (f" (+{len(r['paths']) - 1})" if len(r.get("paths", [])) > 1 else "")),
+        (
+            "path",
+            lambda r: (
+                (r.get("paths") or [""])[0] + (f" (+{len(r['paths']) - 1})" if len(r.get("paths", [])) > 1 else "")
+            ),
+        ),
     ],
     "faces": [
         ("id", lambda r: str(r.get("id", ""))[:12]),

@@ -15,8 +15,20 @@ def rx_verify(
     first: Annotated[str, typer.Argument(metavar="IMAGE1", help="A photo with exactly one face.")],
     second: Annotated[str, typer.Argument(metavar="IMAGE2", help="Another photo with exactly one face.")],
     root: DatasetOpt = None,
-    threshold: Annotated[Optional[float], typer.Option(metavar="DISTANCE", parser=distance, help="Farthest distance that counts as the same person [default: the dataset's, else deepface's for the model].")] = None,
-    align: Annotated[bool, typer.Option("--align/--no-align", help="Align faces by their landmarks before embedding.")] = True,
+    threshold: Annotated[
+        Optional[float],
+        typer.Option(
+            metavar="DISTANCE",
+            parser=distance,
+            help=(
+                "Farthest distance that counts as the same person [default: the dataset's, else deepface's for the "
+                "model]."
+            ),
+        ),
+    ] = None,
+    align: Annotated[
+        bool, typer.Option("--align/--no-align", help="Align faces by their landmarks before embedding.")
+    ] = True,
     fmt: FormatOpt = "json",
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,

@@ -20,6 +20,7 @@ from ..pixels import load_rgb
 from ..store.dataset import Dataset
 from ..stream import Emitter
 from .naming import STAGE
+
 SHARP_CROP = 200
 """Faces are decoded at this many pixels across at most: enough for a crop a person can judge."""
 

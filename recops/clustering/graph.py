@@ -16,12 +16,12 @@ from typing import Callable
 
 import numpy as np
 
-from ..logs import EMBEDDINGS
 from ..index import build_index, load_index
-from ..vectors import Vectors
+from ..logs import EMBEDDINGS
 from ..parallel import ordered_map
 from ..search import FaceSearch
 from ..store.dataset import Dataset
+from ..vectors import Vectors
 from . import space
 
 logger = logging.getLogger("recops")
@@ -58,12 +58,19 @@ class Edges:
 class Neighbourhood:
     """The faces of one model eligible for clustering, and how to find each one's neighbours."""
 
-    def __init__(self, dataset: Dataset, model: str, metric: str, eligible: Callable[[str, str], bool],
-                 search_k: int | None = None):
+    def __init__(
+        self,
+        dataset: Dataset,
+        model: str,
+        metric: str,
+        eligible: Callable[[str, str], bool],
+        search_k: int | None = None,
+    ):
         self.dataset, self.model, self.metric, self.search_k = dataset, model, metric, search_k
         vectors = Vectors.collect(dataset.log(EMBEDDINGS).records(), model)
-        keep = sorted((face, row) for row, (face, image) in enumerate(zip(vectors.faces, vectors.images))
-                      if eligible(face, image))
+        keep = sorted(
+            (face, row) for row, (face, image) in enumerate(zip(vectors.faces, vectors.images)) if eligible(face, image)
+        )
         rows = np.array([row for _, row in keep], dtype=np.int64)
         matrix = vectors.matrix[rows] if len(rows) else np.zeros((0, max(1, vectors.matrix.shape[-1])), np.float32)
         self.nodes = Nodes([f for f, _ in keep], [vectors.images[r] for _, r in keep], space.prepare(metric, matrix))
@@ -84,7 +91,7 @@ class Neighbourhood:
         hexes = bytes(search.info.faces).hex()
         self.node_of_item = np.full(len(search.info.faces), -1, np.int64)
         for item in range(len(search.info.faces)):
-            node = self.node_of.get(hexes[32 * item:32 * item + 32])
+            node = self.node_of.get(hexes[32 * item : 32 * item + 32])
             if node is not None and self.nodes.faces[node] not in stale:
                 self.item_of[node] = item
                 self.node_of_item[item] = node
@@ -98,14 +105,26 @@ class Neighbourhood:
             build_index(self.dataset, self.model, self.metric)
             self._load_index()
             outside = np.flatnonzero(self.item_of < 0)
-        chunks = [queries[s:s + ITEMS_PER_TASK] for s in range(0, len(queries), ITEMS_PER_TASK)]
+        chunks = [queries[s : s + ITEMS_PER_TASK] for s in range(0, len(queries), ITEMS_PER_TASK)]
         if self.ann is None:
             found = ((chunk, None) for chunk in chunks)
         else:
-            tasks = [(self.ann, self.nodes.vectors.shape[1], self.space, self.item_of[chunk],
-                      self.nodes.vectors[chunk[self.item_of[chunk] < 0]], k + 1, self.search_k or -1) for chunk in chunks]
-            found = ((chunk, result) for chunk, (_, result) in zip(chunks, ordered_map(tasks, _annoy_neighbours, jobs,
-                                                                                        lambda task: task)))
+            tasks = [
+                (
+                    self.ann,
+                    self.nodes.vectors.shape[1],
+                    self.space,
+                    self.item_of[chunk],
+                    self.nodes.vectors[chunk[self.item_of[chunk] < 0]],
+                    k + 1,
+                    self.search_k or -1,
+                )
+                for chunk in chunks
+            ]
+            found = (
+                (chunk, result)
+                for chunk, (_, result) in zip(chunks, ordered_map(tasks, _annoy_neighbours, jobs, lambda task: task))
+            )
         a, b, d = [], [], []
         for chunk, indexed in found:
             near, distance = self._exact(chunk, outside, k)
@@ -121,7 +140,9 @@ class Neighbourhood:
             a.append(np.broadcast_to(chunk[:, None], keep.shape)[keep])
             b.append(near[keep])
             d.append(distance[keep])
-        a, b, d = (np.concatenate(x) if x else np.zeros(0, t) for x, t in ((a, np.int64), (b, np.int64), (d, np.float32)))
+        a, b, d = (
+            np.concatenate(x) if x else np.zeros(0, t) for x, t in ((a, np.int64), (b, np.int64), (d, np.float32))
+        )
         low, high = np.minimum(a, b), np.maximum(a, b)
         _, first = np.unique(low * len(self.nodes) + high, return_index=True)
         return Edges(low[first], high[first], d[first])
@@ -134,15 +155,15 @@ class Neighbourhood:
         if not count:
             return near, distance
         vectors = self.nodes.vectors
-        half_norms = (vectors ** 2).sum(1) / 2
+        half_norms = (vectors**2).sum(1) / 2
         block = max(1, BLOCK_CELLS // len(among))
         for start in range(0, len(queries), block):
-            rows = queries[start:start + block]
+            rows = queries[start : start + block]
             cells = half_norms[rows][:, None] + half_norms[among][None, :] - vectors[rows] @ vectors[among].T
             cells[among[None, :] == rows[:, None]] = np.inf
             nearest = np.argpartition(cells, count - 1, axis=1)[:, :count]
-            near[start:start + len(rows)] = among[nearest]
-            distance[start:start + len(rows)] = np.take_along_axis(cells, nearest, 1)
+            near[start : start + len(rows)] = among[nearest]
+            distance[start : start + len(rows)] = np.take_along_axis(cells, nearest, 1)
         return near, distance
 
 
@@ -169,6 +190,6 @@ def _annoy_neighbours(task) -> tuple[np.ndarray, np.ndarray]:
             near, far = index.get_nns_by_item(item, count, search_k=search_k, include_distances=True)
         else:
             near, far = index.get_nns_by_vector(next(unindexed), count, search_k=search_k, include_distances=True)
-        found[row, :len(near)] = near
-        distances[row, :len(far)] = far
+        found[row, : len(near)] = near
+        distances[row, : len(far)] = far
     return found, distances

@@ -35,8 +35,9 @@ class Rules:
     """Node -> the identities it was rejected for."""
 
     @classmethod
-    def of(cls, images: list[str], face_identity: dict[int, str], rejected: dict[int, set[str]],
-           stored: list[Group] = ()) -> "Rules":
+    def of(
+        cls, images: list[str], face_identity: dict[int, str], rejected: dict[int, set[str]], stored: list[Group] = ()
+    ) -> "Rules":
         """Rules for nodes with these images, identity links (node -> identity) and rejections;
         `stored` are the clusters of the previous run, for an incremental one."""
         shared = {image for image, count in Counter(images).items() if count > 1}
@@ -50,8 +51,11 @@ class Rules:
                 seed_of[identity] = Group([], identity)
                 seeds.append(seed_of[identity])
             seed_of[identity].nodes.append(node)
-        return cls(seeds, {n: i for n, i in enumerate(images) if i in shared},
-                   {n: frozenset(ids) for n, ids in rejected.items()})
+        return cls(
+            seeds,
+            {n: i for n, i in enumerate(images) if i in shared},
+            {n: frozenset(ids) for n, ids in rejected.items()},
+        )
 
 
 def parts(count: int, a: np.ndarray, b: np.ndarray, seeds: list[Group]) -> list[np.ndarray]:

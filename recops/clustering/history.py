@@ -21,10 +21,10 @@ from typing import Callable
 import xxhash
 
 from ..folding import order
+from ..logs import CLUSTERS
 from ..records import timestamp
 from ..store.dataset import Dataset
 from ..store.segments import RecordLog, Segment, SegmentDamaged
-from ..logs import CLUSTERS
 
 logger = logging.getLogger("recops")
 
@@ -40,10 +40,18 @@ def new_run() -> str:
 
 
 def cluster_record(id: str, faces: list[str], identity: dict | None, settings: dict, run: str) -> dict:
-    return {"type": "cluster", "id": id, "faces": sorted(faces), "size": len(faces),
-            "identity": identity["id"] if identity else None,
-            "identity_name": identity.get("name") if identity else None,
-            "label": None, **settings, "run": run, "ts": timestamp()}
+    return {
+        "type": "cluster",
+        "id": id,
+        "faces": sorted(faces),
+        "size": len(faces),
+        "identity": identity["id"] if identity else None,
+        "identity_name": identity.get("name") if identity else None,
+        "label": None,
+        **settings,
+        "run": run,
+        "ts": timestamp(),
+    }
 
 
 def labelled(clusters: list[dict]) -> list[dict]:
@@ -93,7 +101,7 @@ def current(dataset: Dataset, hidden: Callable[[str], bool]) -> Clustering | Non
     fulls = [i for i, s in enumerate(summaries) if s.get("full")]
     if not fulls:
         return None
-    runs = summaries[fulls[-1]:]
+    runs = summaries[fulls[-1] :]
     wanted = {s["id"]: rank for rank, s in enumerate(runs)}
     stated: list[tuple[int, dict]] = []
     for segment in dict.fromkeys(segment for run in wanted for segment in segments_of.get(run, [])):

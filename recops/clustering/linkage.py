@@ -57,10 +57,16 @@ class _Part:
 
     def means(self, low: np.ndarray, high: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
         """`mean` of many pairs of groups at once."""
-        dots = np.concatenate([np.einsum("ij,ij->i", self.sums[low[s:s + chunk]], self.sums[high[s:s + chunk]])
-                               for s in range(0, len(low), chunk)] or [np.zeros(0)]).astype(np.float64)
-        return ((self.size[high] * self.squares[low] + self.size[low] * self.squares[high] - 2 * dots)
-                / (2 * self.size[low] * self.size[high]))
+        dots = np.concatenate(
+            [
+                np.einsum("ij,ij->i", self.sums[low[s : s + chunk]], self.sums[high[s : s + chunk]])
+                for s in range(0, len(low), chunk)
+            ]
+            or [np.zeros(0)]
+        ).astype(np.float64)
+        return (self.size[high] * self.squares[low] + self.size[low] * self.squares[high] - 2 * dots) / (
+            2 * self.size[low] * self.size[high]
+        )
 
     def allowed(self, a: int, b: int) -> bool:
         if self.fixed[a] and self.fixed[b]:
@@ -92,8 +98,9 @@ class _Part:
         return [Group(members, self.identity[g], self.cluster[g]) for g, members in found.items()]
 
 
-def average_linkage(nodes: np.ndarray, a: np.ndarray, b: np.ndarray, vectors: np.ndarray, rules: Rules,
-                    seeds: list[Group], limit: float) -> list[Group]:
+def average_linkage(
+    nodes: np.ndarray, a: np.ndarray, b: np.ndarray, vectors: np.ndarray, rules: Rules, seeds: list[Group], limit: float
+) -> list[Group]:
     """The groups of one connected part: `nodes` (sorted), its edges (a, b: node numbers) and
     the seeds among its nodes; `limit` is the threshold in half squared distance."""
     part = _Part(nodes, vectors, rules, seeds)
@@ -113,8 +120,9 @@ def average_linkage(nodes: np.ndarray, a: np.ndarray, b: np.ndarray, vectors: np
     parent = part.parent
     means = part.means(low, high)
     near = means <= ceiling
-    heap = list(zip(means[near].tolist(), low[near].tolist(), high[near].tolist(), [0] * int(near.sum()),
-                    [0] * int(near.sum())))
+    heap = list(
+        zip(means[near].tolist(), low[near].tolist(), high[near].tolist(), [0] * int(near.sum()), [0] * int(near.sum()))
+    )
     heapq.heapify(heap)
     while heap:
         _, x, y, vx, vy = heapq.heappop(heap)

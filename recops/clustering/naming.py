@@ -54,8 +54,10 @@ def name_cluster(dataset: Dataset, wanted: str, name: str, out: Emitter) -> list
     try:
         identity = editor.view.find(name)
         if cluster.get("identity") and cluster["identity"] != (identity or {}).get("id"):
-            raise UsageError(f"cluster {cluster['id']} is identity {cluster.get('identity_name')!r}'s already; "
-                             "rename that identity with rx-identity update")
+            raise UsageError(
+                f"cluster {cluster['id']} is identity {cluster.get('identity_name')!r}'s already; "
+                "rename that identity with rx-identity update"
+            )
         identity, created = editor.find_or_create(name)
     except InputError as exc:
         raise UsageError(exc.reason) from None
@@ -68,17 +70,29 @@ def name_cluster(dataset: Dataset, wanted: str, name: str, out: Emitter) -> list
             out.fail(face, STAGE, exc.reason, exc.kind, cluster=cluster["id"])
     linked = [f for f in cluster["faces"] if editor.view.face_identity.get(f) == identity["id"]]
     run = history.new_run()
-    home = next((c for c in clustering.clusters.values()
-                 if c.get("identity") == identity["id"] and c["id"] != cluster["id"]), None)
+    home = next(
+        (c for c in clustering.clusters.values() if c.get("identity") == identity["id"] and c["id"] != cluster["id"]),
+        None,
+    )
     settings = {k: cluster.get(k) for k in ("threshold", "metric", "method", "model", "neighbours")}
     if home is None:
         stated = [history.cluster_record(cluster["id"], linked, identity, settings, run)]
     else:
-        stated = [history.cluster_record(home["id"], home["faces"] + linked, identity, settings, run),
-                  history.cluster_record(cluster["id"], [], None, settings, run)]
-    summary = {"type": "clustering", "id": run, "full": False, "named": cluster["id"], "identity": identity["id"],
-               **settings, "ts": timestamp()}
+        stated = [
+            history.cluster_record(home["id"], home["faces"] + linked, identity, settings, run),
+            history.cluster_record(cluster["id"], [], None, settings, run),
+        ]
+    summary = {
+        "type": "clustering",
+        "id": run,
+        "full": False,
+        "named": cluster["id"],
+        "identity": identity["id"],
+        **settings,
+        "ts": timestamp(),
+    }
     history.store_run(dataset, stated, summary)
     now = {**clustering.clusters, **{s["id"]: s for s in stated}}
-    return [c for c in history.labelled([c for c in now.values() if c["faces"]])
-            if c["id"] in {s["id"] for s in stated}]
+    return [
+        c for c in history.labelled([c for c in now.values() if c["faces"]]) if c["id"] in {s["id"] for s in stated}
+    ]

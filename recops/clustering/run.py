@@ -25,8 +25,7 @@ from ..identities import IdentityView
 from ..records import timestamp
 from ..store.dataset import Dataset
 from ..stream import BadInput, Emitter
-from . import history
-from . import space
+from . import history, space
 from .folders import check_target, write_folders
 from .graph import Neighbourhood, Nodes
 from .groups import Group, Rules, parts
@@ -59,8 +58,14 @@ class Outcome:
     """The run's clustering record."""
 
 
-def cluster_and_write(dataset: Dataset, options: ClusterOptions, out: Emitter, skip_single_faces: bool = False,
-                      directory: str | None = None, items: Iterable = ()) -> Outcome:
+def cluster_and_write(
+    dataset: Dataset,
+    options: ClusterOptions,
+    out: Emitter,
+    skip_single_faces: bool = False,
+    directory: str | None = None,
+    items: Iterable = (),
+) -> Outcome:
     """rx-cluster and dataset-cluster-faces: records of `items` pass on, then the clusters (those
     of two faces or more with `skip_single_faces`), written to folders of crops in `directory`,
     then the run's clustering record."""
@@ -72,7 +77,9 @@ def cluster_and_write(dataset: Dataset, options: ClusterOptions, out: Emitter, s
         elif isinstance(item, dict):
             out.emit(item)
         else:
-            out.fail(item, STAGE, "rx-cluster reads records, not paths: it clusters the dataset's faces", "not-a-record")
+            out.fail(
+                item, STAGE, "rx-cluster reads records, not paths: it clusters the dataset's faces", "not-a-record"
+            )
     outcome = cluster_dataset(dataset, options)
     shown = [c for c in outcome.clusters if c["size"] > 1 or not skip_single_faces]
     for cluster in shown:
@@ -94,8 +101,13 @@ def settings_of(dataset: Dataset, options: ClusterOptions) -> dict:
             threshold = space.default_threshold(model, metric)
         except KeyError:
             raise UsageError(f"deepface has no threshold for model {model!r} to start from: give --threshold") from None
-    return {"threshold": threshold, "metric": metric, "method": options.method, "model": model,
-            "neighbours": options.neighbours}
+    return {
+        "threshold": threshold,
+        "metric": metric,
+        "method": options.method,
+        "model": model,
+        "neighbours": options.neighbours,
+    }
 
 
 def cluster_dataset(dataset: Dataset, options: ClusterOptions = ClusterOptions()) -> Outcome:
@@ -122,8 +134,10 @@ def cluster_dataset(dataset: Dataset, options: ClusterOptions = ClusterOptions()
     for face, identity in view.rejected:
         if face in node_of:
             rejected.setdefault(node_of[face], set()).add(identity)
-    previous = [Group([node_of[f] for f in c["faces"]], c.get("identity"), id)
-                for id, c in (stored.clusters.items() if stored else ())]
+    previous = [
+        Group([node_of[f] for f in c["faces"]], c.get("identity"), id)
+        for id, c in (stored.clusters.items() if stored else ())
+    ]
     placed = {n for g in previous for n in g.nodes}
     asked = np.array([n for n in range(len(nodes)) if n not in placed], np.int64)
     run = history.new_run()
@@ -145,8 +159,9 @@ def cluster_dataset(dataset: Dataset, options: ClusterOptions = ClusterOptions()
     labelled = history.labelled(current)
     label_of = {c["id"]: c["label"] for c in labelled}
     changed = [{**c, "label": label_of[c["id"]]} for c in changed]
-    summary = _summary(run, stored is None, settings, nodes, current, len(changed), len(asked), len(edges.a), started,
-                       phases)
+    summary = _summary(
+        run, stored is None, settings, nodes, current, len(changed), len(asked), len(edges.a), started, phases
+    )
     history.store_run(dataset, changed, summary)
     return Outcome(labelled, summary)
 
@@ -199,8 +214,9 @@ def _cluster(nodes: Nodes, edges, rules: Rules, limit: float, options: ClusterOp
     return groups
 
 
-def _records(groups: list[Group], nodes: Nodes, view: IdentityView, stored, settings: dict,
-             run: str) -> tuple[list[dict], list[dict]]:
+def _records(
+    groups: list[Group], nodes: Nodes, view: IdentityView, stored, settings: dict, run: str
+) -> tuple[list[dict], list[dict]]:
     """Every current cluster, and those this run states (all of them in a full run)."""
     current, changed = [], []
     for group in groups:
@@ -217,9 +233,30 @@ def _records(groups: list[Group], nodes: Nodes, view: IdentityView, stored, sett
     return current, changed
 
 
-def _summary(run: str, full: bool, settings: dict, nodes: Nodes, clusters, changed: int, asked: int, edges: int,
-             started: float, phases: dict) -> dict:
-    return {"type": "clustering", "id": run, "full": full, **settings, "guard": GUARD, "faces": len(nodes),
-            "clusters": len(clusters), "changed": changed, "clustered": asked, "edges": edges,
-            "seconds": round(time.monotonic() - started, 3), "phases": {k: round(v, 3) for k, v in phases.items()},
-            "ts": timestamp()}
+def _summary(
+    run: str,
+    full: bool,
+    settings: dict,
+    nodes: Nodes,
+    clusters,
+    changed: int,
+    asked: int,
+    edges: int,
+    started: float,
+    phases: dict,
+) -> dict:
+    return {
+        "type": "clustering",
+        "id": run,
+        "full": full,
+        **settings,
+        "guard": GUARD,
+        "faces": len(nodes),
+        "clusters": len(clusters),
+        "changed": changed,
+        "clustered": asked,
+        "edges": edges,
+        "seconds": round(time.monotonic() - started, 3),
+        "phases": {k: round(v, 3) for k, v in phases.items()},
+        "ts": timestamp(),
+    }

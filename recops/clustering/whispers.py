@@ -17,8 +17,9 @@ from .groups import Group, Rules
 ROUNDS = 100
 
 
-def chinese_whispers(nodes: np.ndarray, a: np.ndarray, b: np.ndarray, rules: Rules, seeds: list[Group],
-                     rng: np.random.Generator) -> list[Group]:
+def chinese_whispers(
+    nodes: np.ndarray, a: np.ndarray, b: np.ndarray, rules: Rules, seeds: list[Group], rng: np.random.Generator
+) -> list[Group]:
     """The groups of one connected part (`nodes` sorted; edges a, b in node numbers)."""
     local_a, local_b = np.searchsorted(nodes, a), np.searchsorted(nodes, b)
     neighbours: list[list[int]] = [[] for _ in range(len(nodes))]

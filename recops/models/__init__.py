@@ -65,8 +65,10 @@ def default_analysers() -> dict[str, str | None]:
     """Per attribute, the first of its candidates usable here (None: none is)."""
     from .attributes import ATTRIBUTES, candidates
 
-    return {attribute: next((name for name in candidates(attribute) if analyser_usable(name)), None)
-            for attribute in ATTRIBUTES}
+    return {
+        attribute: next((name for name in candidates(attribute) if analyser_usable(name)), None)
+        for attribute in ATTRIBUTES
+    }
 
 
 def model_records(task: str | None = None, usable_only: bool = False) -> list[dict]:
@@ -76,8 +78,7 @@ def model_records(task: str | None = None, usable_only: bool = False) -> list[di
 
     defaults = {("face_detector", DEFAULT_DETECTOR), ("facial_recognition", DEFAULT_MODEL)}
     defaults |= {("facial_attribute", name) for name in default_analysers().values() if name}
-    return [model_record(st, (st.task, st.name) in defaults) for st in statuses(task)
-            if st.usable or not usable_only]
+    return [model_record(st, (st.task, st.name) in defaults) for st in statuses(task) if st.usable or not usable_only]
 
 
 def check_analyser(name: str) -> None:
@@ -150,7 +151,23 @@ def get_embedder(name: str) -> Embedder:
     return _load("embedder", name, _embedder_factories, _builtin_embedder)
 
 
-__all__ = ["Detector", "Embedder", "FoundFace", "scale_face", "register_detector", "register_embedder",
-           "check_detector", "check_embedder", "embedding_dim", "get_detector", "get_embedder",
-           "register_analyser", "analyser_attribute", "analyser_usable", "check_analyser", "get_analyser",
-           "default_analysers", "model_records"]
+__all__ = [
+    "Detector",
+    "Embedder",
+    "FoundFace",
+    "scale_face",
+    "register_detector",
+    "register_embedder",
+    "check_detector",
+    "check_embedder",
+    "embedding_dim",
+    "get_detector",
+    "get_embedder",
+    "register_analyser",
+    "analyser_attribute",
+    "analyser_usable",
+    "check_analyser",
+    "get_analyser",
+    "default_analysers",
+    "model_records",
+]

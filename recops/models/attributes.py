@@ -25,8 +25,10 @@ LABELS = {
 }
 # The original recops said of these models: "weak and questionable models that categorize faces
 # in a discriminative way". Every output says it again.
-WARNING = ("age, gender, emotion and race come from weak and questionable models that categorise "
-           "people in a discriminatory way: treat them as unreliable guesses, never as facts about a person")
+WARNING = (
+    "age, gender, emotion and race come from weak and questionable models that categorise "
+    "people in a discriminatory way: treat them as unreliable guesses, never as facts about a person"
+)
 
 DEEPFACE = {"age": "Age", "gender": "Gender", "emotion": "Emotion", "race": "Race"}
 PACKAGED = {"age": "dlib-age", "gender": "dlib-gender", "emotion": "fer-emotion"}
@@ -56,8 +58,10 @@ def scored(attribute: str, probabilities: Sequence[float]) -> dict:
     values = np.asarray(probabilities, dtype=np.float64)
     values = values / values.sum() if values.sum() > 0 else values
     labels = LABELS[attribute]
-    return {attribute: {label: round(float(v) * 100, 2) for label, v in zip(labels, values)},
-            f"dominant_{attribute}": labels[int(np.argmax(values))]}
+    return {
+        attribute: {label: round(float(v) * 100, 2) for label, v in zip(labels, values)},
+        f"dominant_{attribute}": labels[int(np.argmax(values))],
+    }
 
 
 def age(value: float) -> dict:

@@ -28,10 +28,23 @@ class DeepfaceAnalyser:
         for face in faces:
             left, top, right, bottom = (int(v) for v in face["box"])
             marks = face.get("landmarks") or {}
-            area = FacialAreaRegion(x=left, y=top, w=right - left, h=bottom - top,
-                                    left_eye=_tuple(marks.get("left_eye")), right_eye=_tuple(marks.get("right_eye")))
-            crop = detection.extract_face(facial_area=area, img=bgr, align=face.get("aligned", True), expand_percentage=0,
-                                          width_border=0, height_border=0, detector_backend="skip").img
+            area = FacialAreaRegion(
+                x=left,
+                y=top,
+                w=right - left,
+                h=bottom - top,
+                left_eye=_tuple(marks.get("left_eye")),
+                right_eye=_tuple(marks.get("right_eye")),
+            )
+            crop = detection.extract_face(
+                facial_area=area,
+                img=bgr,
+                align=face.get("aligned", True),
+                expand_percentage=0,
+                width_border=0,
+                height_border=0,
+                detector_backend="skip",
+            ).img
             crops.append(preprocessing.resize_image(img=crop / 255.0, target_size=(224, 224))[0])
         output = np.asarray(self.client.predict(np.stack(crops)), dtype=np.float64).reshape(len(faces), -1)
         if self.attribute == "age":

@@ -27,8 +27,16 @@ class KerasNetwork:
     """A Keras 2 functional model of Conv2D, SeparableConv2D, BatchNormalization, Activation,
     MaxPooling2D, Add and GlobalAveragePooling2D layers, channels last, evaluated in float32."""
 
-    LAYERS = ("InputLayer", "Conv2D", "SeparableConv2D", "BatchNormalization", "Activation",
-              "MaxPooling2D", "Add", "GlobalAveragePooling2D")
+    LAYERS = (
+        "InputLayer",
+        "Conv2D",
+        "SeparableConv2D",
+        "BatchNormalization",
+        "Activation",
+        "MaxPooling2D",
+        "Add",
+        "GlobalAveragePooling2D",
+    )
 
     def __init__(self, path: str):
         import h5py
@@ -43,8 +51,13 @@ class KerasNetwork:
                     raise ValueError(f"{os.path.basename(path)}: unsupported Keras layer {kind} ({name})")
                 arrays = {}
                 if name in weights:
-                    weights[name].visititems(lambda key, item: arrays.__setitem__(
-                        key.rsplit("/", 1)[-1].split(":")[0], np.asarray(item, dtype=np.float32)) if hasattr(item, "shape") else None)
+                    weights[name].visititems(
+                        lambda key, item, arrays=arrays: (
+                            arrays.__setitem__(key.rsplit("/", 1)[-1].split(":")[0], np.asarray(item, dtype=np.float32))
+                            if hasattr(item, "shape")
+                            else None
+                        )
+                    )
                 inputs = [node[0] for node in layer["inbound_nodes"][0]] if layer["inbound_nodes"] else []
                 self.layers.append((kind, name, layer["config"], arrays, inputs))
         self.output = config["output_layers"][0][0]
@@ -108,7 +121,7 @@ def _pad(x: np.ndarray, config: dict, value: float = 0.0) -> np.ndarray:
 def _windows(x: np.ndarray, kernel: tuple[int, int], strides: tuple[int, int]) -> np.ndarray:
     """(N, H', W', C, kh, kw) views of the valid windows."""
     view = np.lib.stride_tricks.sliding_window_view(x, kernel, axis=(1, 2))
-    return view[:, ::strides[0], ::strides[1]]
+    return view[:, :: strides[0], :: strides[1]]
 
 
 def _shifted(x: np.ndarray, kh: int, kw: int, strides: tuple[int, int]):
@@ -117,7 +130,15 @@ def _shifted(x: np.ndarray, kh: int, kw: int, strides: tuple[int, int]):
     width = (x.shape[2] - kw) // strides[1] + 1
     for i in range(kh):
         for j in range(kw):
-            yield i, j, x[:, i:i + strides[0] * (height - 1) + 1:strides[0], j:j + strides[1] * (width - 1) + 1:strides[1]]
+            yield (
+                i,
+                j,
+                x[
+                    :,
+                    i : i + strides[0] * (height - 1) + 1 : strides[0],
+                    j : j + strides[1] * (width - 1) + 1 : strides[1],
+                ],
+            )
 
 
 def _conv(x: np.ndarray, kernel: np.ndarray, strides: tuple[int, int]) -> np.ndarray:
@@ -165,5 +186,5 @@ def _square_crop(grey: np.ndarray, box) -> np.ndarray:
     height, width = grey.shape
     pad = max(0, -x0, -y0, x0 + n - width, y0 + n - height)
     padded = cv2.copyMakeBorder(grey, pad, pad, pad, pad, cv2.BORDER_REPLICATE) if pad else grey
-    crop = padded[y0 + pad:y0 + pad + n, x0 + pad:x0 + pad + n]
+    crop = padded[y0 + pad : y0 + pad + n, x0 + pad : x0 + pad + n]
     return cv2.resize(crop, (SIZE, SIZE), interpolation=cv2.INTER_AREA if n > SIZE else cv2.INTER_LINEAR)

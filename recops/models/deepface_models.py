@@ -34,10 +34,16 @@ class DeepfaceDetector:
     def detect(self, image: np.ndarray) -> list[FoundFace]:
         faces = []
         for area in self.client.detect_faces(np.ascontiguousarray(image[:, :, ::-1])):
-            landmarks = {key: _point(getattr(area, key, None))
-                         for key in ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")}
-            box = (max(0, int(area.x)), max(0, int(area.y)),
-                   min(image.shape[1], int(area.x + area.w)), min(image.shape[0], int(area.y + area.h)))
+            landmarks = {
+                key: _point(getattr(area, key, None))
+                for key in ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+            }
+            box = (
+                max(0, int(area.x)),
+                max(0, int(area.y)),
+                min(image.shape[1], int(area.x + area.w)),
+                min(image.shape[0], int(area.y + area.h)),
+            )
             confidence = float(area.confidence) if area.confidence is not None else 0.0
             faces.append(FoundFace(box, round(confidence, 4), {k: v for k, v in landmarks.items() if v}, self.name))
         return faces
@@ -62,11 +68,24 @@ class DeepfaceEmbedder:
         for face in faces:
             left, top, right, bottom = (int(v) for v in face["box"])
             marks = face.get("landmarks") or {}
-            area = FacialAreaRegion(x=left, y=top, w=right - left, h=bottom - top,
-                                    left_eye=_tuple(marks.get("left_eye")), right_eye=_tuple(marks.get("right_eye")),
-                                    confidence=face.get("confidence"))
-            crop = detection.extract_face(facial_area=area, img=bgr, align=align, expand_percentage=0,
-                                          width_border=0, height_border=0, detector_backend="skip").img
+            area = FacialAreaRegion(
+                x=left,
+                y=top,
+                w=right - left,
+                h=bottom - top,
+                left_eye=_tuple(marks.get("left_eye")),
+                right_eye=_tuple(marks.get("right_eye")),
+                confidence=face.get("confidence"),
+            )
+            crop = detection.extract_face(
+                facial_area=area,
+                img=bgr,
+                align=align,
+                expand_percentage=0,
+                width_border=0,
+                height_border=0,
+                detector_backend="skip",
+            ).img
             crops.append(preprocessing.resize_image(img=crop, target_size=(width, height))[0])
         if not crops:
             return np.zeros((0, self.dim), np.float32)
@@ -75,7 +94,9 @@ class DeepfaceEmbedder:
     def _forward(self, crops: list[np.ndarray]) -> np.ndarray:
         from deepface.modules import preprocessing
 
-        batch = np.stack([preprocessing.normalize_input(img=c[None], normalization=self.normalization)[0] for c in crops])
+        batch = np.stack(
+            [preprocessing.normalize_input(img=c[None], normalization=self.normalization)[0] for c in crops]
+        )
         return np.asarray(self.client.forward(batch), dtype=np.float32).reshape(len(crops), -1)
 
 

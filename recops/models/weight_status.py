@@ -8,15 +8,25 @@ import shlex
 from dataclasses import dataclass
 
 from ..errors import ModelError
-from .weight_files import (BACKEND_PACKAGES, MODELS, PACKAGED, PIP, RECOPS_MODELS, TASKS, fetch_hint, installed, locations,
-                           need)
+from .weight_files import (
+    BACKEND_PACKAGES,
+    MODELS,
+    PACKAGED,
+    PIP,
+    RECOPS_MODELS,
+    TASKS,
+    fetch_hint,
+    installed,
+    locations,
+    need,
+)
 from .weight_install import provide
 
 
 @dataclass(frozen=True)
 class WeightFile:
     name: str
-    path: str          # where it is, or where it belongs when missing
+    path: str  # where it is, or where it belongs when missing
     present: bool
     urls: tuple[str, ...]
 
@@ -25,10 +35,10 @@ class WeightFile:
 class Status:
     task: str
     name: str
-    backend: str       # the one its table entry is for: a framework, or "any"
+    backend: str  # the one its table entry is for: a framework, or "any"
     usable: bool
     files: tuple[WeightFile, ...]
-    missing_files: tuple[str, ...]     # full paths where deepface looks
+    missing_files: tuple[str, ...]  # full paths where deepface looks
     missing_packages: tuple[str, ...]  # import names
     note: str
 
@@ -49,8 +59,11 @@ def status(task: str, name: str, backend: str | None = None) -> Status:
 
 
 def statuses(task: str | None = None, backend: str | None = None) -> list[Status]:
-    return [status(t, name, backend) for t in ([task] if task else TASKS)
-            for name in [*MODELS[t], *RECOPS_MODELS.get(t, {})]]
+    return [
+        status(t, name, backend)
+        for t in ([task] if task else TASKS)
+        for name in [*MODELS[t], *RECOPS_MODELS.get(t, {})]
+    ]
 
 
 def usable_models(task: str) -> list[str]:
@@ -88,8 +101,18 @@ def require(task: str, name: str) -> Status:
 
 def model_record(st: Status, default: bool) -> dict:
     primary = next((f.urls[0] for f in st.files if f.urls), None)
-    return {"type": "model", "task": st.task, "name": st.name, "backend": st.backend, "usable": st.usable,
-            "files": [{"name": f.name, "path": f.path, "present": f.present, "url": f.urls[0] if f.urls else None}
-                      for f in st.files],
-            "packages": [PIP.get(p, p) for p in st.missing_packages], "url": primary, "note": st.note,
-            "default": default}
+    return {
+        "type": "model",
+        "task": st.task,
+        "name": st.name,
+        "backend": st.backend,
+        "usable": st.usable,
+        "files": [
+            {"name": f.name, "path": f.path, "present": f.present, "url": f.urls[0] if f.urls else None}
+            for f in st.files
+        ],
+        "packages": [PIP.get(p, p) for p in st.missing_packages],
+        "url": primary,
+        "note": st.note,
+        "default": default,
+    }

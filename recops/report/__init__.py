@@ -64,8 +64,9 @@ def checked_format(output: str, options: ReportOptions) -> str:
     return fmt
 
 
-def report_stream(items: Iterable, dataset: str | None, output: str, out: Emitter,
-                  options: ReportOptions = ReportOptions()) -> dict:
+def report_stream(
+    items: Iterable, dataset: str | None, output: str, out: Emitter, options: ReportOptions = ReportOptions()
+) -> dict:
     """Report on the records of a stream. Pixels, names and colours come from `dataset` (a
     directory), else from the dataset the records name when it is here, else from the records'
     paths and inline data."""
@@ -86,8 +87,9 @@ def report_dataset(dataset: Dataset, output: str, out: Emitter, options: ReportO
     return write_report(from_dataset(dataset, options.kind or "recognize"), dataset, output, out, options)
 
 
-def write_report(gathered: Gathered, dataset: Dataset | None, output: str, out: Emitter,
-                 options: ReportOptions = ReportOptions()) -> dict:
+def write_report(
+    gathered: Gathered, dataset: Dataset | None, output: str, out: Emitter, options: ReportOptions = ReportOptions()
+) -> dict:
     """Render the report, write it atomically (mode 0600: it holds faces), emit and return a
     report record."""
     fmt = checked_format(output, options)
@@ -108,8 +110,16 @@ def write_report(gathered: Gathered, dataset: Dataset | None, output: str, out: 
         write_atomic(output, encoded, mode=0o600)
     except OSError as exc:
         raise UsageError(f"-o {output}: {exc.strerror or exc}") from None
-    record = {"type": "report", "kind": kind, "format": fmt, "file": os.path.abspath(output),
-              "blurred": options.blur and fmt == "html", **counts, "bytes": len(encoded), "ts": timestamp()}
+    record = {
+        "type": "report",
+        "kind": kind,
+        "format": fmt,
+        "file": os.path.abspath(output),
+        "blurred": options.blur and fmt == "html",
+        **counts,
+        "bytes": len(encoded),
+        "ts": timestamp(),
+    }
     out.emit(record)
     return record
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Iterable
 
 SHOWN = ("age", "gender", "emotion", "race")
-WARNING = ("Age, gender, emotion and race come from models that are weak and that categorise people "
-           "in a discriminatory way: treat them as unreliable, never as evidence.")
+WARNING = (
+    "Age, gender, emotion and race come from models that are weak and that categorise people "
+    "in a discriminatory way: treat them as unreliable, never as evidence."
+)
 _NOT_ATTRIBUTES = ("type", "face", "image", "ts")
 
 

@@ -11,11 +11,11 @@ import os
 import re
 
 from .. import __version__, images
+from ..datasets import effective_threshold
 from ..errors import InputError
 from ..faces import FaceCatalog
 from ..identities import DEFAULT_COLOR, IdentityView
 from ..records import timestamp, warning_record
-from ..datasets import effective_threshold
 from ..store.dataset import Dataset
 from ..stream import Emitter
 from .attributes import describe, warning_of
@@ -26,11 +26,17 @@ logger = logging.getLogger("recops")
 UNKNOWN_COLOR = "#ff00ff"
 """Faces of nobody: a colour no identity has by default and photos seldom show."""
 VERIFIED_COLOR = DEFAULT_COLOR
-_CSS_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})|[a-zA-Z]{3,20}"
-                        r"|(?:rgb|hsl)a?\([0-9\s.,%/deg]{1,60}\)")
+_CSS_COLOR = re.compile(
+    r"#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})|[a-zA-Z]{3,20}"
+    r"|(?:rgb|hsl)a?\([0-9\s.,%/deg]{1,60}\)"
+)
 _IDLIKE = re.compile(r"[0-9a-f]{4,64}")
-TITLES = {"recognize": "Recognition", "match-faces": "Proposed links for review",
-          "cluster": "Clusters of faces", "verify": "Verification"}
+TITLES = {
+    "recognize": "Recognition",
+    "match-faces": "Proposed links for review",
+    "cluster": "Clusters of faces",
+    "verify": "Verification",
+}
 
 
 def safe_color(value: object) -> str:
@@ -94,8 +100,12 @@ class Lookup:
         record = self.view.identities.get(id) or self.gathered.identities.get(id)
         if record is None or record.get("deleted"):
             record = {"id": id, "name": name or id[:12]}
-        return {"id": id, "name": record.get("name") or id[:12], "description": record.get("description") or "",
-                "color": safe_color(record.get("color", DEFAULT_COLOR))}
+        return {
+            "id": id,
+            "name": record.get("name") or id[:12],
+            "description": record.get("description") or "",
+            "color": safe_color(record.get("color", DEFAULT_COLOR)),
+        }
 
 
 class StandIns:
@@ -120,8 +130,11 @@ class StandIns:
     def identity(self, identity: dict, real_name: str | None) -> dict:
         if not self.on:
             return identity
-        return {**identity, "name": self._label("Person", identity["id"], [identity["name"], real_name]),
-                "description": ""}
+        return {
+            **identity,
+            "name": self._label("Person", identity["id"], [identity["name"], real_name]),
+            "description": "",
+        }
 
     def photo(self, key: str, name: str, paths: list) -> str:
         return self._label("photo", key, [name, *paths]) if self.on else name
@@ -161,8 +174,12 @@ class Builder:
             pictures.know(record)
 
     def build(self, kind: str, title: str | None = None) -> dict:
-        body = {"recognize": self.recognize, "match-faces": self.match_faces,
-                "cluster": self.cluster, "verify": self.verify}[kind]()
+        body = {
+            "recognize": self.recognize,
+            "match-faces": self.match_faces,
+            "cluster": self.cluster,
+            "verify": self.verify,
+        }[kind]()
         if self.unseen:
             where = "in the dataset" if self.dataset else "in the records, and no dataset says where they are (-d DIR)"
             reason = f"{self.unseen} face(s) are shown by their ids only: they are not {where}"
@@ -177,13 +194,20 @@ class Builder:
             "generated": timestamp(),
             "version": __version__,
             "blurred": self.pictures.blur,
-            "dataset": {"path": "" if hidden else dataset.root, "description": "" if hidden else dataset.config.description,
-                        "detector": dataset.config.detector, "model": dataset.config.model,
-                        "metric": dataset.config.metric, "threshold": effective_threshold(dataset.config)}
-            if dataset else None,
+            "dataset": {
+                "path": "" if hidden else dataset.root,
+                "description": "" if hidden else dataset.config.description,
+                "detector": dataset.config.detector,
+                "model": dataset.config.model,
+                "metric": dataset.config.metric,
+                "threshold": effective_threshold(dataset.config),
+            }
+            if dataset
+            else None,
             # stand-ins in the order they were given, not sorted as text ("Person 10" < "Person 2")
-            "legend": list(self.legend.values()) if hidden else
-            sorted(self.legend.values(), key=lambda i: (i["name"].lower(), i["id"])),
+            "legend": list(self.legend.values())
+            if hidden
+            else sorted(self.legend.values(), key=lambda i: (i["name"].lower(), i["id"])),
             "unknown_color": UNKNOWN_COLOR,
             "attribute_warning": warning_of(attributes) if any(describe(a) for a in attributes) else None,
             "problems": [self.stand_ins.problem(p) for p in self.problems],
@@ -233,25 +257,55 @@ class Builder:
         width, height = size or (None, None)
         src = self._pixels(image, lambda: self.pictures.photo(image, max_side)) if size else None
         name = self.stand_ins.photo(image, name, []) if name else self._image_name(image)
-        return {"image": image, "name": name, "width": width, "height": height,
-                "src": src, "label_size": round(max(width or 0, height or 0) / 40, 1),
-                "boxes": [{"face": b.get("face"), "label": b.get("label", ""), "title": b.get("title", ""),
-                           "color": b["color"], "left": _round(b["box"][0]), "top": _round(b["box"][1]),
-                           "width": _round(b["box"][2] - b["box"][0]), "height": _round(b["box"][3] - b["box"][1])}
-                          for b in boxes]}
+        return {
+            "image": image,
+            "name": name,
+            "width": width,
+            "height": height,
+            "src": src,
+            "label_size": round(max(width or 0, height or 0) / 40, 1),
+            "boxes": [
+                {
+                    "face": b.get("face"),
+                    "label": b.get("label", ""),
+                    "title": b.get("title", ""),
+                    "color": b["color"],
+                    "left": _round(b["box"][0]),
+                    "top": _round(b["box"][1]),
+                    "width": _round(b["box"][2] - b["box"][0]),
+                    "height": _round(b["box"][3] - b["box"][1]),
+                }
+                for b in boxes
+            ],
+        }
 
     def _face_card(self, face: dict) -> dict:
         """A face as a table shows it: id, crop, attributes."""
         self._shown.add(face["id"])
-        return {"id": face["id"], "image": face.get("image"), "image_name": self._image_name(face.get("image")),
-                "box": face.get("box"), "confidence": _number(face.get("confidence")), "detector": face.get("detector"),
-                "crop": self._crop(face), "attributes": describe(self.gathered.attributes.get(face["id"]))}
+        return {
+            "id": face["id"],
+            "image": face.get("image"),
+            "image_name": self._image_name(face.get("image")),
+            "box": face.get("box"),
+            "confidence": _number(face.get("confidence")),
+            "detector": face.get("detector"),
+            "crop": self._crop(face),
+            "attributes": describe(self.gathered.attributes.get(face["id"])),
+        }
 
     def _unseen(self, id: str | None, image: str | None = None) -> dict:
         """A face no record describes (not in the stream, no dataset to look in): its ids only."""
         self.unseen += 1
-        return {"id": id, "image": image, "image_name": self._image_name(image) if image else "",
-                "box": None, "confidence": None, "detector": None, "crop": None, "attributes": []}
+        return {
+            "id": id,
+            "image": image,
+            "image_name": self._image_name(image) if image else "",
+            "box": None,
+            "confidence": None,
+            "detector": None,
+            "crop": None,
+            "attributes": [],
+        }
 
     # -- the kinds
 
@@ -264,7 +318,7 @@ class Builder:
         faces_of: dict[str, dict[str, dict]] = {}
         for face in self.gathered.faces.values():
             faces_of.setdefault(face.get("image"), {})[face["id"]] = face
-        for query, matches in matches_of.items():
+        for query, _matches in matches_of.items():
             face = self.lookup.face(query)
             if face and face.get("image"):
                 faces_of.setdefault(face["image"], {}).setdefault(face["id"], face)
@@ -279,10 +333,22 @@ class Builder:
             for number, face in enumerate(faces, 1):
                 card = self._recognized(face, matches_of.get(face["id"], []), number)
                 cards.append(card)
-                boxes.append({"face": face["id"], "box": face["box"], "color": card["color"], "label": str(number),
-                              "title": card["identity"]["name"] if card["identity"] else "unknown"})
-            shown.append({"photo": self._photo(image, boxes, PAGE_SIDE), "faces": cards,
-                          "detected": image in self.gathered.detected or bool(faces)})
+                boxes.append(
+                    {
+                        "face": face["id"],
+                        "box": face["box"],
+                        "color": card["color"],
+                        "label": str(number),
+                        "title": card["identity"]["name"] if card["identity"] else "unknown",
+                    }
+                )
+            shown.append(
+                {
+                    "photo": self._photo(image, boxes, PAGE_SIDE),
+                    "faces": cards,
+                    "detected": image in self.gathered.detected or bool(faces),
+                }
+            )
         return {"images": shown}
 
     def _recognized(self, face: dict, matches: list[dict], number: int) -> dict:
@@ -291,19 +357,35 @@ class Builder:
         rows = sorted((self._match(m) for m in matches), key=lambda r: (_number(r["rank"]) or 0, _nearest(r)))
         best = next((row for row in rows if row["identity"]), None)
         identity = self._identity(linked) if linked else best["identity"] if best else None
-        return {**self._face_card(face), "number": number, "identity": identity,
-                "identity_source": "linked" if linked else "matched" if identity else None,
-                "color": identity["color"] if identity else UNKNOWN_COLOR, "matches": rows}
+        return {
+            **self._face_card(face),
+            "number": number,
+            "identity": identity,
+            "identity_source": "linked" if linked else "matched" if identity else None,
+            "color": identity["color"] if identity else UNKNOWN_COLOR,
+            "matches": rows,
+        }
 
     def _match(self, match: dict) -> dict:
         candidate = self.lookup.face(match.get("candidate", ""))
         identity = self._identity(match.get("identity"), match.get("identity_name"))
-        card = self._face_card(candidate) if candidate else self._unseen(match.get("candidate"), match.get("candidate_image"))
+        card = (
+            self._face_card(candidate)
+            if candidate
+            else self._unseen(match.get("candidate"), match.get("candidate_image"))
+        )
         distance, threshold = _number(match.get("distance")), _number(match.get("threshold"))
-        return {"rank": match.get("rank"), "face": card, "identity": identity,
-                "color": identity["color"] if identity else UNKNOWN_COLOR,
-                "distance": distance, "threshold": threshold, "metric": match.get("metric"), "model": match.get("model"),
-                "within": distance is not None and threshold is not None and distance <= threshold}
+        return {
+            "rank": match.get("rank"),
+            "face": card,
+            "identity": identity,
+            "color": identity["color"] if identity else UNKNOWN_COLOR,
+            "distance": distance,
+            "threshold": threshold,
+            "metric": match.get("metric"),
+            "model": match.get("model"),
+            "within": distance is not None and threshold is not None and distance <= threshold,
+        }
 
     def match_faces(self) -> dict:
         rows = []
@@ -312,15 +394,38 @@ class Builder:
             color = identity["color"] if identity else UNKNOWN_COLOR
             face = self.lookup.face(proposal.get("face", ""))
             candidate = self.lookup.face(proposal.get("candidate", ""))
-            photo = self._photo(face["image"], [{"face": face["id"], "box": face["box"], "color": color,
-                                                 "title": identity["name"] if identity else ""}], THUMB_SIDE) \
-                if face and face.get("box") else None
-            rows.append({"face": self._face_card(face) if face else self._unseen(proposal.get("face"), proposal.get("image")),
-                         "photo": photo, "identity": identity, "color": color,
-                         "candidate": self._face_card(candidate) if candidate
-                         else self._unseen(proposal.get("candidate"), proposal.get("candidate_image")),
-                         "distance": _number(proposal.get("distance")), "threshold": _number(proposal.get("threshold")),
-                         "metric": proposal.get("metric")})
+            photo = (
+                self._photo(
+                    face["image"],
+                    [
+                        {
+                            "face": face["id"],
+                            "box": face["box"],
+                            "color": color,
+                            "title": identity["name"] if identity else "",
+                        }
+                    ],
+                    THUMB_SIDE,
+                )
+                if face and face.get("box")
+                else None
+            )
+            rows.append(
+                {
+                    "face": self._face_card(face)
+                    if face
+                    else self._unseen(proposal.get("face"), proposal.get("image")),
+                    "photo": photo,
+                    "identity": identity,
+                    "color": color,
+                    "candidate": self._face_card(candidate)
+                    if candidate
+                    else self._unseen(proposal.get("candidate"), proposal.get("candidate_image")),
+                    "distance": _number(proposal.get("distance")),
+                    "threshold": _number(proposal.get("threshold")),
+                    "metric": proposal.get("metric"),
+                }
+            )
         return {"proposals": sorted(rows, key=lambda r: ((r["identity"] or {}).get("name", ""), _nearest(r)))}
 
     def cluster(self) -> dict:
@@ -333,9 +438,18 @@ class Builder:
                 if face and self.pictures.blur and face.get("image"):
                     self.pictures.face_in(face["image"], face["box"])
                 faces.append(self._face_card(face) if face else self._unseen(id))
-            clusters.append({"id": cluster.get("id"), "label": cluster.get("label"), "size": cluster.get("size", len(faces)),
-                             "identity": identity, "color": identity["color"] if identity else UNKNOWN_COLOR,
-                             "threshold": cluster.get("threshold"), "method": cluster.get("method"), "faces": faces})
+            clusters.append(
+                {
+                    "id": cluster.get("id"),
+                    "label": cluster.get("label"),
+                    "size": cluster.get("size", len(faces)),
+                    "identity": identity,
+                    "color": identity["color"] if identity else UNKNOWN_COLOR,
+                    "threshold": cluster.get("threshold"),
+                    "method": cluster.get("method"),
+                    "faces": faces,
+                }
+            )
         return {"clusters": clusters}
 
     def verify(self) -> dict:
@@ -348,11 +462,20 @@ class Builder:
                 self.pictures.know_file(key, path)
                 name = self.stand_ins.photo(key, os.path.basename(path), [path])
                 photos.append(self._photo(key, [{"box": box, "color": color}], PAGE_SIDE // 2, name))
-                crops.append(self._pixels(key, lambda: self.pictures.crop(key, box)))
-            pairs.append({"verified": bool(verification.get("verified")), "color": color, "photos": photos,
-                          "crops": crops, "distance": _number(verification.get("distance")),
-                          "threshold": _number(verification.get("threshold")), "metric": verification.get("metric"),
-                          "model": verification.get("model"), "detector": verification.get("detector")})
+                crops.append(self._pixels(key, lambda key=key, box=box: self.pictures.crop(key, box)))
+            pairs.append(
+                {
+                    "verified": bool(verification.get("verified")),
+                    "color": color,
+                    "photos": photos,
+                    "crops": crops,
+                    "distance": _number(verification.get("distance")),
+                    "threshold": _number(verification.get("threshold")),
+                    "metric": verification.get("metric"),
+                    "model": verification.get("model"),
+                    "detector": verification.get("detector"),
+                }
+            )
         return {"verifications": pairs}
 
 

@@ -18,8 +18,8 @@ from ..faces import FaceCatalog
 from ..folding import newer
 from ..matches import Matches
 from ..review import ReviewOptions, match_faces
-from ..store.dataset import Dataset
 from ..stages.base import records, refuse_paths
+from ..store.dataset import Dataset
 from ..stream import Emitter
 from .attributes import fold_attributes
 
@@ -137,8 +137,12 @@ def from_dataset(dataset: Dataset, kind: str) -> Gathered:
 
 def _recognitions(dataset: Dataset, deletions: Deletions, gathered: Gathered) -> None:
     stored = Matches.of(dataset)
-    latest = [m for m in stored.latest.values() if not deletions.hides(m["query"], m.get("query_image"))
-              and not deletions.hides(m["candidate"], m.get("candidate_image"))]
+    latest = [
+        m
+        for m in stored.latest.values()
+        if not deletions.hides(m["query"], m.get("query_image"))
+        and not deletions.hides(m["candidate"], m.get("candidate_image"))
+    ]
     catalog = images.ImageCatalog.of(dataset)
     wanted = {m.get("query_image") for m in latest} | set(stored.recognised)
     for image in sorted(catalog, key=lambda i: (i.get("ts", ""), i["id"])):

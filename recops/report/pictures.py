@@ -118,8 +118,10 @@ class Pictures:
         pixels, sx, sy = self._decode(image)
         page, scale = fit(pixels, max_side)
         if self.blur and self._faces.get(image):
-            page = blur_faces(page, [[l * sx * scale, t * sy * scale, r * sx * scale, b * sy * scale]
-                                     for l, t, r, b in self._faces[image]])
+            page = blur_faces(
+                page,
+                [[l * sx * scale, t * sy * scale, r * sx * scale, b * sy * scale] for l, t, r, b in self._faces[image]],
+            )
         return data_uri(jpeg(page, quality=85))
 
     def crop(self, image: str, box) -> str | None:

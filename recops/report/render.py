@@ -19,8 +19,9 @@ TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file_
 
 def _bundled(kind: str) -> jinja2.Template:
     # StrictUndefined: a variable the builder forgot is a bug to see, not a blank in the page.
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                             undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
+    )
     return env.get_template(f"{kind}.html.j2")
 
 
@@ -32,9 +33,10 @@ def render_html(variables: dict, template: str | None = None) -> str:
     if template is None:
         return _bundled(variables["kind"]).render(variables)
     folder = os.path.dirname(os.path.abspath(template))
-    env = SandboxedEnvironment(loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(folder),
-                                                           jinja2.FileSystemLoader(TEMPLATES)]),
-                               autoescape=True)
+    env = SandboxedEnvironment(
+        loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(folder), jinja2.FileSystemLoader(TEMPLATES)]),
+        autoescape=True,
+    )
     try:
         return env.get_template(os.path.basename(template)).render(variables)
     except jinja2.TemplateSyntaxError as exc:

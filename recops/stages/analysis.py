@@ -14,19 +14,19 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from .. import models
+from ..attributes import Attributes, fields_of
 from ..errors import InputError, ModelError, UsageError
-from .base import Passing, Stage, face_runs
+from ..logs import ATTRIBUTES as ATTRIBUTE_LOG
+from ..models.attributes import ATTRIBUTES, WARNING, candidates
 from ..models.weight_files import fetch_hint
 from ..models.weight_status import status
-from ..models.attributes import ATTRIBUTES, WARNING, candidates
 from ..pixels import load_rgb
 from ..records import timestamp
 from ..sources import image_source, read_source
+from ..state import state_of
 from ..store.dataset import Dataset
 from ..stream import BadInput, Emitter
-from ..attributes import Attributes, fields_of
-from ..logs import ATTRIBUTES as ATTRIBUTE_LOG
-from ..state import state_of
+from .base import Passing, Stage, face_runs
 
 logger = logging.getLogger("recops")
 STAGE = "analyze"
@@ -41,7 +41,9 @@ class Unavailable:
     reason: str
 
 
-def choose_models(wanted: dict[str, bool | None], named: Iterable[str] = ()) -> tuple[dict[str, str], list[Unavailable]]:
+def choose_models(
+    wanted: dict[str, bool | None], named: Iterable[str] = ()
+) -> tuple[dict[str, str], list[Unavailable]]:
     """Which model analyses each attribute, and the attributes left without one.
 
     `wanted` maps an attribute to True (asked for), False (not wanted) or None (wanted where a
@@ -70,8 +72,15 @@ def choose_models(wanted: dict[str, bool | None], named: Iterable[str] = ()) -> 
     return chosen, unavailable
 
 
-def analyze(out: Emitter, items: Iterable[dict | str | BadInput], wanted: dict[str, bool | None],
-            named: Iterable[str] = (), dataset: Dataset | None = None, workers: int = 1, force: bool = False) -> None:
+def analyze(
+    out: Emitter,
+    items: Iterable[dict | str | BadInput],
+    wanted: dict[str, bool | None],
+    named: Iterable[str] = (),
+    dataset: Dataset | None = None,
+    workers: int = 1,
+    force: bool = False,
+) -> None:
     """Analyse the faces of a stream with the models choose_models picks. An attribute asked
     for that no model can estimate here is an error record; one merely wanted, a warning."""
     chosen, unavailable = choose_models(wanted, named)
@@ -128,8 +137,14 @@ class FaceAnalysis(Stage):
     handles = ("face",)
     work = staticmethod(_work)
 
-    def __init__(self, emitter: Emitter, chosen: dict[str, str], dataset: Dataset | None = None,
-                 workers: int = 1, force: bool = False):
+    def __init__(
+        self,
+        emitter: Emitter,
+        chosen: dict[str, str],
+        dataset: Dataset | None = None,
+        workers: int = 1,
+        force: bool = False,
+    ):
         if not chosen:
             raise ModelError("no attribute to analyse")
         for name in chosen.values():
@@ -150,8 +165,11 @@ class FaceAnalysis(Stage):
     def _known(self, face: str) -> dict[str, tuple[dict, str]]:
         """attribute -> (its fields, when): what the chosen models already said of a face."""
         stated = self.stated
-        return {attribute: said for attribute, name in self.chosen.items()
-                if (said := stated.by(face, attribute, name)) is not None}
+        return {
+            attribute: said
+            for attribute, name in self.chosen.items()
+            if (said := stated.by(face, attribute, name)) is not None
+        }
 
     def units(self, records: Iterable[dict]) -> Iterator:
         """The faces of one image together, with the faces that need a model's work and those models."""
@@ -204,8 +222,11 @@ class FaceAnalysis(Stage):
         record = {"type": "attribute", "face": face["id"], "image": face.get("image")}
         for attribute in self.chosen:
             record.update(known[attribute][0])
-        record |= {"models": dict(self.chosen), "warning": WARNING,
-                   "ts": max(known[attribute][1] for attribute in self.chosen)}
+        record |= {
+            "models": dict(self.chosen),
+            "warning": WARNING,
+            "ts": max(known[attribute][1] for attribute in self.chosen),
+        }
         if computed and self.dataset:
             state_of(self.dataset).append(ATTRIBUTE_LOG, record)
         elif computed:

@@ -42,6 +42,7 @@ def records(items: Iterable, emitter: Emitter, path: Callable[[str], Iterable[di
 
 def refuse_paths(emitter: Emitter, stage: str, tool: str, reads: str = "records") -> Callable[[str], Iterable[dict]]:
     """For stages that read records only: a path is an error record saying what to pipe in."""
+
     def refuse(path: str) -> Iterable[dict]:
         emitter.fail(path, stage, f"{tool} reads {reads}; pipe paths through rx-detect first", "not-a-record")
         return ()
@@ -65,7 +66,9 @@ def face_runs(records: Iterable[dict]) -> Iterator[list[dict] | Passing]:
         yield run
 
 
-def followed(records: Iterable[dict], kind: str, belongs: Callable[[dict, dict], bool]) -> Iterator[tuple[dict, dict | None]]:
+def followed(
+    records: Iterable[dict], kind: str, belongs: Callable[[dict, dict], bool]
+) -> Iterator[tuple[dict, dict | None]]:
     """Each record with the one right after it when that belongs to it (a face and its embedding),
     else with None; a record so taken is not given again on its own."""
     held: dict | None = None

@@ -21,14 +21,14 @@ from .. import models
 from ..errors import InputError
 from ..faces import Detections, FaceCatalog, replacements
 from ..logs import DETECTIONS, FACES
-from ..state import state_of
-from .importing import Importer
 from ..pixels import DEFAULT_MAX_SIDE, fit, load_rgb
 from ..records import timestamp
 from ..sources import image_source, read_source
+from ..state import state_of
 from ..store.dataset import Dataset
 from ..stream import Emitter
 from .base import Stage
+from .importing import Importer
 
 logger = logging.getLogger("recops")
 STAGE = "detect"
@@ -79,8 +79,14 @@ class FaceDetection(Stage):
     handles = ("image",)
     work = staticmethod(_work)
 
-    def __init__(self, emitter: Emitter, options: DetectOptions, dataset: Dataset | None = None,
-                 workers: int = 1, force: bool = False):
+    def __init__(
+        self,
+        emitter: Emitter,
+        options: DetectOptions,
+        dataset: Dataset | None = None,
+        workers: int = 1,
+        force: bool = False,
+    ):
         models.check_detector(options.detector)
         super().__init__(emitter)
         self.options = options
@@ -151,14 +157,30 @@ class FaceDetection(Stage):
         detector, aligned = self.options.detector, self.options.align
         faces = []
         for index, face in enumerate(found):
-            faces.append({
-                "type": "face", "id": face_id(image["id"], detector, aligned, face.box), "image": image["id"],
-                "box": list(face.box), "landmarks": face.landmarks, "confidence": face.confidence,
-                "detector": detector, "method": face.method, "aligned": aligned, "index": index,
-                "ts": timestamp(),
-            })
-        detection = {"type": "detection", "image": image["id"], "detector": detector, "aligned": aligned,
-                     "faces": [f["id"] for f in faces], "count": len(faces), "ts": timestamp()}
+            faces.append(
+                {
+                    "type": "face",
+                    "id": face_id(image["id"], detector, aligned, face.box),
+                    "image": image["id"],
+                    "box": list(face.box),
+                    "landmarks": face.landmarks,
+                    "confidence": face.confidence,
+                    "detector": detector,
+                    "method": face.method,
+                    "aligned": aligned,
+                    "index": index,
+                    "ts": timestamp(),
+                }
+            )
+        detection = {
+            "type": "detection",
+            "image": image["id"],
+            "detector": detector,
+            "aligned": aligned,
+            "faces": [f["id"] for f in faces],
+            "count": len(faces),
+            "ts": timestamp(),
+        }
         if self.dataset:
             detection = self._store(detection, faces)
         self.emitter.emit(image)

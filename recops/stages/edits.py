@@ -52,8 +52,12 @@ def link_each(editor: IdentityEditor, identity: str, op: str, items: Iterable, o
 
 def delete_each(deleter: Deleter, items: Iterable, out: Emitter) -> None:
     """Delete each face or image (an id's kind is looked up)."""
-    Edit(out, ("face", "image"), "delete",
-         lambda item: deleter.delete(_id(item), item["type"] if isinstance(item, dict) else None)).run(items)
+    Edit(
+        out,
+        ("face", "image"),
+        "delete",
+        lambda item: deleter.delete(_id(item), item["type"] if isinstance(item, dict) else None),
+    ).run(items)
 
 
 def _id(item: str | dict) -> str:

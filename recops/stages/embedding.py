@@ -15,15 +15,15 @@ import numpy as np
 
 from .. import models
 from ..errors import InputError
+from ..logs import EMBEDDINGS
 from ..pixels import load_rgb
 from ..records import timestamp
 from ..sources import image_source, read_source
+from ..state import state_of
 from ..store.dataset import Dataset
 from ..stream import Emitter
-from .base import Passing, Stage, face_runs, followed
-from ..logs import EMBEDDINGS
-from ..state import state_of
 from ..vectors import Embeddings, as_vector
+from .base import Passing, Stage, face_runs, followed
 
 logger = logging.getLogger("recops")
 STAGE = "embed"
@@ -72,8 +72,14 @@ class FaceEmbedding(Stage):
     handles = ("face",)
     work = staticmethod(_work)
 
-    def __init__(self, emitter: Emitter, options: EmbedOptions, dataset: Dataset | None = None,
-                 workers: int = 1, force: bool = False):
+    def __init__(
+        self,
+        emitter: Emitter,
+        options: EmbedOptions,
+        dataset: Dataset | None = None,
+        workers: int = 1,
+        force: bool = False,
+    ):
         models.check_embedder(options.model)
         super().__init__(emitter)
         self.options = options
@@ -107,8 +113,12 @@ class FaceEmbedding(Stage):
             yield record
 
     def _belongs(self, face: dict, item: dict) -> bool:
-        return (item.get("type") == "embedding" and item.get("face") == face.get("id")
-                and item.get("model") == self.options.model and bool(item.get("flip")) == self.options.flip)
+        return (
+            item.get("type") == "embedding"
+            and item.get("face") == face.get("id")
+            and item.get("model") == self.options.model
+            and bool(item.get("flip")) == self.options.flip
+        )
 
     def finish(self, unit: tuple[list[dict], list[dict]], result) -> None:
         group, todo = unit
@@ -126,8 +136,9 @@ class FaceEmbedding(Stage):
         vector = as_vector(item["vector"])
         dim = models.embedding_dim(self.options.model)
         if dim is not None and len(vector) != dim:
-            raise InputError("malformed-input", f"its {self.options.model} embedding holds {len(vector)} numbers, "
-                             f"not {dim}: refused")
+            raise InputError(
+                "malformed-input", f"its {self.options.model} embedding holds {len(vector)} numbers, not {dim}: refused"
+            )
         if face["id"] not in self.done:
             embedding = {**item, "vector": vector.astype(np.float32)}
             embedding.pop("dataset", None)
@@ -164,9 +175,18 @@ class FaceEmbedding(Stage):
             self.emitter.emit({**stored, "vector": as_vector(stored["vector"])})
 
     def _record(self, face: dict, vector: np.ndarray, version: str, normalization: str, dim: int) -> None:
-        embedding = {"type": "embedding", "face": face["id"], "image": face["image"], "model": self.options.model,
-                     "model_version": version, "dim": dim, "normalization": normalization,
-                     "vector": vector.astype(np.float32), "ts": timestamp(), **({"flip": True} if self.options.flip else {})}
+        embedding = {
+            "type": "embedding",
+            "face": face["id"],
+            "image": face["image"],
+            "model": self.options.model,
+            "model_version": version,
+            "dim": dim,
+            "normalization": normalization,
+            "vector": vector.astype(np.float32),
+            "ts": timestamp(),
+            **({"flip": True} if self.options.flip else {}),
+        }
         self._store(embedding)
         self.emitter.emit(face)
         self.emitter.emit(embedding)

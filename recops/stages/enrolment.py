@@ -7,8 +7,9 @@ says how many (and, with an errors folder, a copy of its file there); its faces 
 so the next stage (rx-embed) leaves them be. They stay stored, unlinked, as rx-detect found them.
 
 An identity is named (created when no identity has that name, id or start of an id) or comes
-from the image's folder (a folder's name is a name, never a start of an id). A re-run links nothing twice, and leaves alone what a person undid since: a pair that
-was unlinked or rejected, a face linked to another identity.
+from the image's folder (a folder's name is a name, never a start of an id). A re-run links
+nothing twice, and leaves alone what a person undid since: a pair that was unlinked or
+rejected, a face linked to another identity.
 """
 
 from __future__ import annotations
@@ -61,9 +62,16 @@ class Enrolment(Stage):
     stage = STAGE
     tool = "rx-enrol"
 
-    def __init__(self, emitter: Emitter, editor: IdentityEditor, identity_of: IdentityOf,
-                 errors_to: str | None = None, errors_in_folders: bool = False,
-                 path_of: Callable[[dict], str | None] | None = None, names_only: bool = False):
+    def __init__(
+        self,
+        emitter: Emitter,
+        editor: IdentityEditor,
+        identity_of: IdentityOf,
+        errors_to: str | None = None,
+        errors_in_folders: bool = False,
+        path_of: Callable[[dict], str | None] | None = None,
+        names_only: bool = False,
+    ):
         """`errors_to`: the folder that receives a copy of each refused image; in a folder named
         after its identity with `errors_in_folders` (as the old identity import did).
         `names_only`: what `identity_of` gives is a name or a whole id (a folder's name), never a
@@ -148,8 +156,15 @@ class Enrolment(Stage):
         found = "no face" if not faces else f"{len(faces)} faces"
         path = self.path_of(image)
         copy = self._copy(image, path) if self.errors_to else None
-        self.emitter.fail(image["id"], STAGE, f"{path or image['id']}: {found} found; enrolment needs exactly one",
-                          "not-one-face", faces=len(faces), path=path, **({"copy": copy} if copy else {}))
+        self.emitter.fail(
+            image["id"],
+            STAGE,
+            f"{path or image['id']}: {found} found; enrolment needs exactly one",
+            "not-one-face",
+            faces=len(faces),
+            path=path,
+            **({"copy": copy} if copy else {}),
+        )
 
     def _copy(self, image: dict, path: str | None) -> str | None:
         """Copy the refused image into the errors folder, under its identity's folder when it has one."""

@@ -20,18 +20,18 @@ import os
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
-from .chain import Chain
 from ..deletions import Deletions
-from .detection import DetectOptions, FaceDetection
-from .embedding import EmbedOptions, FaceEmbedding
-from .enrolment import Enrolment
 from ..errors import InputError, UsageError
 from ..identities import IdentityEditor
-from .importing import Importer
 from ..inputs import walk_files
 from ..outputs import open_private
 from ..store.dataset import Dataset, is_dataset
 from ..stream import Emitter
+from .chain import Chain
+from .detection import DetectOptions, FaceDetection
+from .embedding import EmbedOptions, FaceEmbedding
+from .enrolment import Enrolment
+from .importing import Importer
 
 logger = logging.getLogger("recops")
 STAGE = "import"
@@ -75,7 +75,9 @@ def identity_files(target: str) -> Iterator[tuple[str, str]]:
         else:
             loose += 1
     if loose:
-        logger.warning("%s: %d entries beside the identity folders (files, links to folders): not imported", target, loose)
+        logger.warning(
+            "%s: %d entries beside the identity folders (files, links to folders): not imported", target, loose
+        )
 
 
 class CreatedObjects:
@@ -121,14 +123,25 @@ class _Screening:
             self.emitter.emit(record)
 
 
-def import_images(dataset: Dataset, target: str, out: Emitter, options: ImportOptions = ImportOptions(),
-                  objects: CreatedObjects | None = None) -> None:
+def import_images(
+    dataset: Dataset,
+    target: str,
+    out: Emitter,
+    options: ImportOptions = ImportOptions(),
+    objects: CreatedObjects | None = None,
+) -> None:
     """Every image under `target` with all its faces, linked to nobody."""
     _run(dataset, ((path, None) for path in files_of(target)), out, options, None, objects)
 
 
-def import_faces(dataset: Dataset, target: str, out: Emitter, options: ImportOptions = ImportOptions(),
-                 identity: str | None = None, objects: CreatedObjects | None = None) -> None:
+def import_faces(
+    dataset: Dataset,
+    target: str,
+    out: Emitter,
+    options: ImportOptions = ImportOptions(),
+    identity: str | None = None,
+    objects: CreatedObjects | None = None,
+) -> None:
     """Images of one face each; with `identity` (a name or id that must exist), each face is linked to it."""
     editor = IdentityEditor(dataset)
     if identity is not None:
@@ -139,14 +152,26 @@ def import_faces(dataset: Dataset, target: str, out: Emitter, options: ImportOpt
     _run(dataset, ((path, identity) for path in files_of(target)), out, options, editor, objects)
 
 
-def import_identities(dataset: Dataset, target: str, out: Emitter, options: ImportOptions = ImportOptions(),
-                      objects: CreatedObjects | None = None) -> None:
+def import_identities(
+    dataset: Dataset,
+    target: str,
+    out: Emitter,
+    options: ImportOptions = ImportOptions(),
+    objects: CreatedObjects | None = None,
+) -> None:
     """One folder per identity: each image's one face linked to the identity named after its folder."""
     _run(dataset, identity_files(target), out, options, IdentityEditor(dataset), objects, from_folders=True)
 
 
-def _run(dataset: Dataset, files: Iterable[tuple[str, str | None]], out: Emitter, options: ImportOptions,
-         editor: IdentityEditor | None, objects: CreatedObjects | None, from_folders: bool = False) -> None:
+def _run(
+    dataset: Dataset,
+    files: Iterable[tuple[str, str | None]],
+    out: Emitter,
+    options: ImportOptions,
+    editor: IdentityEditor | None,
+    objects: CreatedObjects | None,
+    from_folders: bool = False,
+) -> None:
     """Import (file, identity) pairs; with an editor, enrol each file's one face to its identity
     (`from_folders`: the identity is its folder's name)."""
     path_of: dict[str, str] = {}
@@ -159,16 +184,30 @@ def _run(dataset: Dataset, files: Iterable[tuple[str, str | None]], out: Emitter
         return identity
 
     chain = Chain()
-    chain.add(lambda e: FaceDetection(e, DetectOptions(dataset.config.detector, options.align), dataset,
-                                      options.workers, options.force))
+    chain.add(
+        lambda e: FaceDetection(
+            e, DetectOptions(dataset.config.detector, options.align), dataset, options.workers, options.force
+        )
+    )
     if editor is not None:
-        chain.add(lambda e: Enrolment(e, editor, identity_of,
-                                      errors_to=options.errors_to, errors_in_folders=from_folders,
-                                      path_of=lambda image: path_of.get(image["id"]), names_only=from_folders))
+        chain.add(
+            lambda e: Enrolment(
+                e,
+                editor,
+                identity_of,
+                errors_to=options.errors_to,
+                errors_in_folders=from_folders,
+                path_of=lambda image: path_of.get(image["id"]),
+                names_only=from_folders,
+            )
+        )
     else:
         chain.add(lambda e: _Screening(e, Deletions.of(dataset)))
-    chain.add(lambda e: FaceEmbedding(e, EmbedOptions(dataset.config.model, dataset.config.flip), dataset,
-                                      options.workers, options.force))
+    chain.add(
+        lambda e: FaceEmbedding(
+            e, EmbedOptions(dataset.config.model, dataset.config.flip), dataset, options.workers, options.force
+        )
+    )
 
     imported: list[dict] = []
     with Importer(dataset, Emitter(imported.append), options.consent) as importer:

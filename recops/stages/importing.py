@@ -8,12 +8,12 @@ import stat
 from typing import Iterable
 
 from .. import images
-from ..logs import IMAGES
-from ..state import state_of
 from ..errors import InputError
 from ..imageinfo import DEFAULT_MAX_PIXELS, inspect, sniff
 from ..inputs import walk_files
+from ..logs import IMAGES
 from ..records import image_record, timestamp
+from ..state import state_of
 from ..store.dataset import Dataset, is_dataset
 from ..store.objects import content_id
 from ..store.pathcache import PathCache
@@ -157,8 +157,9 @@ class Importer:
         except (ValueError, TypeError) as exc:
             self.emitter.fail(label, STAGE, f"invalid inline image data: {exc}", "malformed-input")
 
-    def _known(self, id: str, paths: list[str], consent: bool | None, data: bytes | None = None,
-               source: str | None = None) -> bool:
+    def _known(
+        self, id: str, paths: list[str], consent: bool | None, data: bytes | None = None, source: str | None = None
+    ) -> bool:
         """Emit the image if the catalog already says all there is to say; else False."""
         if not self.catalog.states(id, paths, consent, self.query):
             return False
@@ -178,8 +179,19 @@ class Importer:
                     self.dataset.objects.put(id, data)
                 except ForeignEntry as exc:
                     raise InputError(exc.kind, f"cannot store it: {exc} (run rx-fsck)") from None
-            self._store(image_record(id, len(data), info.media_type, info.width, info.height, paths,
-                                     bool(consent), info.orientation, query=self.query))
+            self._store(
+                image_record(
+                    id,
+                    len(data),
+                    info.media_type,
+                    info.width,
+                    info.height,
+                    paths,
+                    bool(consent),
+                    info.orientation,
+                    query=self.query,
+                )
+            )
             self.new += 1
         else:
             record = {k: v for k, v in current.items() if k not in ("paths", "consent", "ts", "query")}

@@ -14,19 +14,19 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .. import images
+from ..datasets import effective_threshold
 from ..deletions import Deletions
-from .embedding import EmbedOptions, FaceEmbedding
-from ..vectors import as_vector
 from ..errors import InputError, UsageError
 from ..identities import IdentityView
+from ..logs import MATCHES
 from ..records import timestamp
 from ..search import FaceSearch
-from ..datasets import effective_threshold
-from ..store.dataset import Dataset
-from ..logs import MATCHES
 from ..state import state_of
+from ..store.dataset import Dataset
 from ..stream import Emitter
+from ..vectors import as_vector
 from .base import Passing, Stage, followed, refuse_paths
+from .embedding import EmbedOptions, FaceEmbedding
 
 STAGE = "match"
 
@@ -109,11 +109,21 @@ class Matcher:
         return [self._record(face, image, n, identity, rank) for rank, (n, identity) in enumerate(kept, 1)]
 
     def _record(self, face: str, image: str, n, identity: dict | None, rank: int) -> dict:
-        return {"type": "match", "query": face, "query_image": image, "candidate": n.face,
-                "candidate_image": n.image, "identity": identity["id"] if identity else None,
-                "identity_name": identity.get("name") if identity else None, "distance": round(n.distance, 6),
-                "metric": self.metric, "threshold": self.threshold, "rank": rank, "model": self.model,
-                "ts": timestamp()}
+        return {
+            "type": "match",
+            "query": face,
+            "query_image": image,
+            "candidate": n.face,
+            "candidate_image": n.image,
+            "identity": identity["id"] if identity else None,
+            "identity_name": identity.get("name") if identity else None,
+            "distance": round(n.distance, 6),
+            "metric": self.metric,
+            "threshold": self.threshold,
+            "rank": rank,
+            "model": self.model,
+            "ts": timestamp(),
+        }
 
 
 class FaceMatching(Stage):
@@ -167,8 +177,9 @@ class FaceMatching(Stage):
         by one embedding stage for the whole stream (one read of what the dataset holds)."""
         if self._embedding is None:
             dataset = self.matcher.dataset
-            self._embedding = FaceEmbedding(Emitter(self._embedded.append),
-                                            EmbedOptions(self.matcher.model, dataset.config.flip), dataset)
+            self._embedding = FaceEmbedding(
+                Emitter(self._embedded.append), EmbedOptions(self.matcher.model, dataset.config.flip), dataset
+            )
         self._embedding.run([face])
         produced, self._embedded[:] = list(self._embedded), []
         for record in produced:
@@ -180,8 +191,13 @@ class FaceMatching(Stage):
         """Match a face, then make it part of the gallery the rest of the stream searches."""
         dim = self.matcher.search.dim
         if dim is not None and len(vector) != dim:
-            self.emitter.fail(face, STAGE, f"its vector has {len(vector)} numbers; the {self.matcher.model} "
-                              f"embeddings of {self.matcher.dataset.root} have {dim}", "malformed-input")
+            self.emitter.fail(
+                face,
+                STAGE,
+                f"its vector has {len(vector)} numbers; the {self.matcher.model} "
+                f"embeddings of {self.matcher.dataset.root} have {dim}",
+                "malformed-input",
+            )
             return
         for record in self.matcher.matches(face, image, vector):
             if self.save:

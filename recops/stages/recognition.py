@@ -11,18 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from .chain import Chain
-from .detection import DetectOptions, FaceDetection
-from .embedding import EmbedOptions, FaceEmbedding
-from .importing import Importer
-from .analysis import with_extended_fields
-from .matching import FaceMatching, Matcher, MatchOptions
 from ..logs import MATCHES
 from ..matches import RECOGNITION
 from ..records import timestamp
 from ..state import state_of
 from ..store.dataset import Dataset
 from ..stream import Emitter
+from .analysis import with_extended_fields
+from .chain import Chain
+from .detection import DetectOptions, FaceDetection
+from .embedding import EmbedOptions, FaceEmbedding
+from .importing import Importer
+from .matching import FaceMatching, Matcher, MatchOptions
 
 
 @dataclass(frozen=True)
@@ -34,10 +34,18 @@ class RecognizeOptions:
     match: MatchOptions = MatchOptions()
 
 
-def recognize(dataset: Dataset, paths: Iterable[str], out: Emitter, options: RecognizeOptions = RecognizeOptions()) -> None:
+def recognize(
+    dataset: Dataset, paths: Iterable[str], out: Emitter, options: RecognizeOptions = RecognizeOptions()
+) -> None:
     chain = Chain()
-    chain.add(lambda e: FaceDetection(e, DetectOptions(dataset.config.detector, options.align), dataset, force=options.force))
-    chain.add(lambda e: FaceEmbedding(e, EmbedOptions(dataset.config.model, dataset.config.flip), dataset, force=options.force))
+    chain.add(
+        lambda e: FaceDetection(e, DetectOptions(dataset.config.detector, options.align), dataset, force=options.force)
+    )
+    chain.add(
+        lambda e: FaceEmbedding(
+            e, EmbedOptions(dataset.config.model, dataset.config.flip), dataset, force=options.force
+        )
+    )
     chain.add(lambda e: FaceMatching(e, Matcher(dataset, options.match), save=True))
     sink = with_extended_fields(out, dataset) if options.include_extended_fields else out
     for path in paths:

@@ -35,15 +35,16 @@ def write_atomic(path: str, data: bytes, mode: int = 0o400, sync_dir: bool = Tru
         os.close(fd)
 
 
-def write_at(folder: int, name: str, data: bytes, mode: int = 0o400, sync_dir: bool = True,
-             shown: str | None = None) -> None:
+def write_at(
+    folder: int, name: str, data: bytes, mode: int = 0o400, sync_dir: bool = True, shown: str | None = None
+) -> None:
     """write_atomic within an open folder: the temp file and the rename never leave it."""
     temp = TEMP_PREFIX + os.urandom(8).hex()
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=folder)
     try:
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         os.fchmod(fd, mode)
         os.fsync(fd)
     except BaseException:

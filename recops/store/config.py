@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from ..errors import DatasetError
 from ..records import timestamp
-from .tree import MiB, ForeignEntry, Tree
+from .tree import ForeignEntry, MiB, Tree
 
 CONFIG_NAME = "recops.json"
 FORMAT_VERSION = 1

@@ -59,8 +59,10 @@ class Dataset:
                 found = layout.top_problems(tree)
                 if found:
                     more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
-                    raise DatasetError(f"{found[0].path}: {found[0].reason}{more}; the dataset is not used "
-                                       "while it holds one: run rx-fsck to list them")
+                    raise DatasetError(
+                        f"{found[0].path}: {found[0].reason}{more}; the dataset is not used "
+                        "while it holds one: run rx-fsck to list them"
+                    )
             return cls(tree, config, DatasetLock(tree).acquire(exclusive, wait))
         except BaseException:
             tree.close()
@@ -116,8 +118,9 @@ class Dataset:
 
     def logs(self) -> list[RecordLog]:
         """Every log on disk, including ones this process has not opened."""
-        return [self.log(e.name) for e in self.tree.entries(layout.RECORDS)
-                if e.is_folder and layout.LOG_RE.match(e.name)]
+        return [
+            self.log(e.name) for e in self.tree.entries(layout.RECORDS) if e.is_folder and layout.LOG_RE.match(e.name)
+        ]
 
     def flush(self) -> None:
         for record_log in self._logs.values():

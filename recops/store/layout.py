@@ -20,8 +20,10 @@ from typing import Iterator
 from .atomic import is_temp
 from .config import CONFIG_NAME, MAX_CONFIG
 from .lock import LOCK_NAME
-from .objects import FAN_RE, FOLDER as OBJECTS, ID_RE, MAX_OBJECT
-from .segments import FOLDER as RECORDS, MAX_SEGMENT, SEGMENT_RE
+from .objects import FAN_RE, ID_RE, MAX_OBJECT
+from .objects import FOLDER as OBJECTS
+from .segments import FOLDER as RECORDS
+from .segments import MAX_SEGMENT, SEGMENT_RE
 from .tree import Entry, ForeignEntry, Tree, describe, oversized
 
 CACHE = "cache"
@@ -48,8 +50,13 @@ def _odd(tree: Tree, rel: str, entry: Entry) -> Finding | None:
     if entry.hidden and entry.is_file:
         if is_temp(entry.name):
             return _finding(tree, rel, "temp-file", "leftover of an interrupted write (rx-gc removes it)", False)
-        return _finding(tree, rel, "sync-leftover", "leftover of an interrupted copy (rsync's temporary file; "
-                        "rx-gc removes it)", False)
+        return _finding(
+            tree,
+            rel,
+            "sync-leftover",
+            "leftover of an interrupted copy (rsync's temporary file; rx-gc removes it)",
+            False,
+        )
     return None
 
 

@@ -33,8 +33,9 @@ class DatasetLock:
             info = self.tree.lstat(self.rel)
             if info is not None and not stat.S_ISREG(info.st_mode):
                 raise ForeignEntry(self.path, *describe(info.st_mode))
-            fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o600,
-                         dir_fd=folder)
+            fd = os.open(
+                name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o600, dir_fd=folder
+            )
         except ForeignEntry as exc:
             raise DatasetError(f"{exc} (rx-fsck lists every such entry)") from None
         except OSError as exc:

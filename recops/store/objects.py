@@ -10,7 +10,7 @@ from typing import Iterator
 
 import xxhash
 
-from .tree import GiB, ForeignEntry, Tree
+from .tree import ForeignEntry, GiB, Tree
 
 ID_RE = re.compile(r"^[0-9a-f]{32}$")
 FAN_RE = re.compile(r"^[0-9a-f]{2}$")

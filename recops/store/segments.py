@@ -17,7 +17,7 @@ from typing import Iterable, Iterator
 import msgpack
 import xxhash
 
-from .tree import GiB, ForeignEntry, Tree
+from .tree import ForeignEntry, GiB, Tree
 
 SEGMENT_RE = re.compile(r"^(\d{8}T\d{12}Z)-([0-9a-f]{32})\.msgpack$")
 
@@ -91,8 +91,9 @@ class Segment:
         refused = [(r, why) for r in records if (why := shapes.problem(r)) is not None]
         if not refused:
             return records, True
-        logger.warning("skipping %d invalid record(s) of %s, the first: %s (run rx-fsck)",
-                    len(refused), self.path, refused[0][1])
+        logger.warning(
+            "skipping %d invalid record(s) of %s, the first: %s (run rx-fsck)", len(refused), self.path, refused[0][1]
+        )
         skipped = {id(r) for r, _ in refused}
         return [r for r in records if id(r) not in skipped], False
 

@@ -48,8 +48,15 @@ def describe(mode: int) -> tuple[str, str]:
     """(kind, reason) for an entry that is neither a regular file nor a folder."""
     if stat.S_ISLNK(mode):
         return "symlink", "a symbolic link: recops follows no link inside a dataset (rm removes only the link)"
-    what = ("a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
-            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a special file")
+    what = (
+        "a FIFO"
+        if stat.S_ISFIFO(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "a device"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "a special file"
+    )
     return "special-file", f"{what}: recops opens no special file inside a dataset"
 
 

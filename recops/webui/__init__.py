@@ -29,15 +29,24 @@ from .sites import Sites
 logger = logging.getLogger("recops")
 
 
-def serve(dataset: str | None, folder: str, host: str = "127.0.0.1", port: int = 5000,
-          announce=lambda url: None, allowed_hosts: Iterable[str] = ()) -> None:
+def serve(
+    dataset: str | None,
+    folder: str,
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    announce=lambda url: None,
+    allowed_hosts: Iterable[str] = (),
+) -> None:
     """Serve one dataset, or every dataset under `folder`, until interrupted; `allowed_hosts`:
     more names clients may call it by."""
     sites = Sites(dataset=dataset) if dataset else Sites(folder=folder)
     server, _ = make_server(sites, host, port, allowed_hosts=allowed_hosts)
     if not is_loopback(host):
-        logger.warning("listening on %s, which other machines may reach: faces are biometric data, and "
-                    "anyone who reaches this address sees and changes the dataset", host or "every address")
+        logger.warning(
+            "listening on %s, which other machines may reach: faces are biometric data, and "
+            "anyone who reaches this address sees and changes the dataset",
+            host or "every address",
+        )
     try:
         announce(url_of(server))
         server.serve_forever()

@@ -65,8 +65,12 @@ def create_identity(dataset: Dataset, key: str, name: str, color: str = "", desc
 def update_identity(dataset: Dataset, id: str, name: str | None, color: str | None, description: str | None) -> Outcome:
     editor = IdentityEditor(dataset)
     current = editor.require(id)
-    record = editor.update(id, name=name.strip() if name is not None else None, color=_color(color),
-                           description=description.strip() if description is not None else None)
+    record = editor.update(
+        id,
+        name=name.strip() if name is not None else None,
+        color=_color(color),
+        description=description.strip() if description is not None else None,
+    )
     if record["name"] != current["name"]:
         return Outcome(f"renamed {current['name']} to {record['name']}", records=[record])
     return Outcome(f"updated {record['name']}", records=[record])
@@ -75,8 +79,11 @@ def update_identity(dataset: Dataset, id: str, name: str | None, color: str | No
 def delete_identity(dataset: Dataset, key: str, id: str) -> Outcome:
     editor = IdentityEditor(dataset)
     record = editor.delete(id)
-    return Outcome(f"deleted identity {record['name']}; its faces are linked to nobody now",
-                   go=f"/d/{key}/identities", records=[record])
+    return Outcome(
+        f"deleted identity {record['name']}; its faces are linked to nobody now",
+        go=f"/d/{key}/identities",
+        records=[record],
+    )
 
 
 def merge_identities(dataset: Dataset, key: str, source: str, target: str) -> Outcome:
@@ -149,5 +156,8 @@ def delete(dataset: Dataset, key: str, ids: list[str], target: str) -> Outcome:
     deleter = Deleter(dataset)
     records = [deleter.delete(id, target) for id in ids]
     go = f"/d/{key}/images" if target == "image" else None
-    return Outcome(f"deleted {len(records)} {target}{'' if len(records) == 1 else 's'} (rx-gc reclaims the space)",
-                   go=go, records=records)
+    return Outcome(
+        f"deleted {len(records)} {target}{'' if len(records) == 1 else 's'} (rx-gc reclaims the space)",
+        go=go,
+        records=records,
+    )

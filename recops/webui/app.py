@@ -21,9 +21,9 @@ from urllib.parse import urlencode
 import jinja2
 
 from .. import __version__
+from ..datasets import effective_threshold
 from ..errors import InputError, LockedError, RecopsError
 from ..report.context import UNKNOWN_COLOR
-from ..datasets import effective_threshold
 from ..store.objects import ObjectStore
 from ..store.tree import ForeignEntry
 from . import actions, pages
@@ -35,12 +35,20 @@ from .sites import Site, Sites
 
 logger = logging.getLogger("recops")
 TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "templates")
-PAGE_POLICY = ("default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; form-action 'self'; "
-               "frame-src 'self'; frame-ancestors 'self'; base-uri 'none'")
-REPORT_POLICY = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; form-action 'none'; "
-                 "frame-ancestors 'self'; base-uri 'none'")
-PRIVATE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
-           "X-Frame-Options": "SAMEORIGIN"}
+PAGE_POLICY = (
+    "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; form-action 'self'; "
+    "frame-src 'self'; frame-ancestors 'self'; base-uri 'none'"
+)
+REPORT_POLICY = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; form-action 'none'; "
+    "frame-ancestors 'self'; base-uri 'none'"
+)
+PRIVATE = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "SAMEORIGIN",
+}
 FILE_HEADERS = {"Content-Security-Policy": "default-src 'none'; sandbox", "X-Content-Type-Options": "nosniff"}
 NOTES_KEPT = 500
 SECTIONS = {"image": "images", "face": "faces", "identity": "identities", "recognition": "recognitions"}
@@ -61,8 +69,12 @@ class WebApp:
     def __init__(self, sites: Sites, guard: Guard):
         self.sites = sites
         self.guard = guard
-        loader = jinja2.PrefixLoader({"webui": jinja2.FileSystemLoader(os.path.join(TEMPLATES, "webui")),
-                                      "report": jinja2.FileSystemLoader(os.path.join(TEMPLATES, "report"))})
+        loader = jinja2.PrefixLoader(
+            {
+                "webui": jinja2.FileSystemLoader(os.path.join(TEMPLATES, "webui")),
+                "report": jinja2.FileSystemLoader(os.path.join(TEMPLATES, "report")),
+            }
+        )
         self.env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
         self.env.globals.update(token=guard.token, version=__version__, unknown_color=UNKNOWN_COLOR)
         self.notes: collections.OrderedDict[str, tuple[str, bool]] = collections.OrderedDict()
@@ -101,8 +113,13 @@ class WebApp:
             self.guard.check_host(request.header("host"))
             route, params = self._route(request)
             if route.method == "POST":
-                self.guard.check_change(request.method, request.field("csrf"), request.header("origin"),
-                                        request.header("referer"), request.header("host"))
+                self.guard.check_change(
+                    request.method,
+                    request.field("csrf"),
+                    request.header("origin"),
+                    request.header("referer"),
+                    request.header("host"),
+                )
             if "key" in params:
                 params["site"] = self._site(params.pop("key"))
             return route.handle(request, **params)
@@ -148,11 +165,22 @@ class WebApp:
         snap = variables.pop("snap", None) or site.snapshot()
         query = {k: v[0] for k, v in request.query.items() if k != "note"}
         here = request.path + (f"?{urlencode(query)}" if query else "")
-        return self.render(template, site={"key": site.key, "root": site.root, "name": os.path.basename(site.root),
-                                           "config": snap.config, "threshold": effective_threshold(snap.config),
-                                           "single": self.sites.single is not None},
-                           here=here, note=self.notes.get(request.arg("note")), nav=SECTIONS.get(template, template),
-                           query=query, **variables)
+        return self.render(
+            template,
+            site={
+                "key": site.key,
+                "root": site.root,
+                "name": os.path.basename(site.root),
+                "config": snap.config,
+                "threshold": effective_threshold(snap.config),
+                "single": self.sites.single is not None,
+            },
+            here=here,
+            note=self.notes.get(request.arg("note")),
+            nav=SECTIONS.get(template, template),
+            query=query,
+            **variables,
+        )
 
     def _error(self, status: int, title: str, reason: str, headers: dict | None = None) -> Response:
         response = self.render("error", status, title=title, reason=reason)
@@ -177,7 +205,10 @@ class WebApp:
             outcome = attempt(lambda: operation(dataset))
             site.changed(dataset)
         for record in outcome.records:
-            logger.info("recorded %s", {k: v for k, v in record.items() if k in ("type", "id", "face", "identity", "op", "name")})
+            logger.info(
+                "recorded %s",
+                {k: v for k, v in record.items() if k in ("type", "id", "face", "identity", "op", "name")},
+            )
         return self._after(request, site, outcome)
 
     # -- pages
@@ -185,8 +216,9 @@ class WebApp:
     def home(self, request: Request) -> Response:
         if self.sites.single is not None:
             return self._redirect(f"/d/{self.sites.all()[0].key}/")
-        return self.render("datasets", datasets=self.sites.listing(), folder=self.sites.folder, note=None,
-                           site=None, nav="datasets")
+        return self.render(
+            "datasets", datasets=self.sites.listing(), folder=self.sites.folder, note=None, site=None, nav="datasets"
+        )
 
     def overview(self, request: Request, site: Site) -> Response:
         snap = site.snapshot()
@@ -225,15 +257,33 @@ class WebApp:
         ready = site.proposals(refresh=request.arg("refresh") == "1")
         snap = site.snapshot()
         if ready is None:
-            return self.page(request, site, "proposals", snap=snap, computing=True,
-                             unlinked=len(snap.faces) - len(snap.view.face_identity))
-        return self.page(request, site, "proposals", snap=snap, computing=False,
-                         **pages.proposals(snap, ready[1], ready[0], request.number()))
+            return self.page(
+                request,
+                site,
+                "proposals",
+                snap=snap,
+                computing=True,
+                unlinked=len(snap.faces) - len(snap.view.face_identity),
+            )
+        return self.page(
+            request,
+            site,
+            "proposals",
+            snap=snap,
+            computing=False,
+            **pages.proposals(snap, ready[1], ready[0], request.number()),
+        )
 
     def recognitions(self, request: Request, site: Site) -> Response:
         snap = site.snapshot()
-        return self.page(request, site, "recognitions", snap=snap,
-                         **pages.recognitions(snap, site.key, request.number()), max_upload=MAX_UPLOAD >> 20)
+        return self.page(
+            request,
+            site,
+            "recognitions",
+            snap=snap,
+            **pages.recognitions(snap, site.key, request.number()),
+            max_upload=MAX_UPLOAD >> 20,
+        )
 
     def recognition(self, request: Request, site: Site, id: str) -> Response:
         snap = site.snapshot()
@@ -277,35 +327,54 @@ class WebApp:
         except ForeignEntry as exc:
             raise pages.NotFound(f"the bytes of image {id} are not read: {exc.reason} (run rx-fsck)") from None
         extension = "png" if record["media_type"] == "image/png" else "jpg"
-        return Response(200, data, record["media_type"],
-                        {**PRIVATE, **FILE_HEADERS, "Content-Disposition": f'inline; filename="{id}.{extension}"'})
+        return Response(
+            200,
+            data,
+            record["media_type"],
+            {**PRIVATE, **FILE_HEADERS, "Content-Disposition": f'inline; filename="{id}.{extension}"'},
+        )
 
     # -- changes
 
     def create_identity(self, request: Request, site: Site) -> Response:
-        return self.change(request, site, lambda dataset: actions.create_identity(
-            dataset, site.key, request.field("name"), request.field("color"), request.field("description")))
+        return self.change(
+            request,
+            site,
+            lambda dataset: actions.create_identity(
+                dataset, site.key, request.field("name"), request.field("color"), request.field("description")
+            ),
+        )
 
     def update_identity(self, request: Request, site: Site, id: str) -> Response:
-        fields = {name: (request.form[name][0] if name in request.form else None)
-                  for name in ("name", "color", "description")}
+        fields = {
+            name: (request.form[name][0] if name in request.form else None) for name in ("name", "color", "description")
+        }
         return self.change(request, site, lambda dataset: actions.update_identity(dataset, id, **fields))
 
     def delete_identity(self, request: Request, site: Site, id: str) -> Response:
         return self.change(request, site, lambda dataset: actions.delete_identity(dataset, site.key, id))
 
     def merge_identity(self, request: Request, site: Site, id: str) -> Response:
-        return self.change(request, site, lambda dataset: actions.merge_identities(dataset, site.key, id, request.field("into")))
+        return self.change(
+            request, site, lambda dataset: actions.merge_identities(dataset, site.key, id, request.field("into"))
+        )
 
     def link_faces(self, request: Request, site: Site) -> Response:
         op = request.field("op", "link")
         if op not in ("link", "unlink", "reject"):
             return self._after(request, site, Outcome(f"unknown operation {op!r}", ok=False))
-        return self.change(request, site, lambda dataset: actions.link_faces(
-            dataset, request.form.get("face", []), op, request.field("identity"), request.field("new_name")))
+        return self.change(
+            request,
+            site,
+            lambda dataset: actions.link_faces(
+                dataset, request.form.get("face", []), op, request.field("identity"), request.field("new_name")
+            ),
+        )
 
     def delete_faces(self, request: Request, site: Site) -> Response:
-        return self.change(request, site, lambda dataset: actions.delete(dataset, site.key, request.form.get("face", []), "face"))
+        return self.change(
+            request, site, lambda dataset: actions.delete(dataset, site.key, request.form.get("face", []), "face")
+        )
 
     def delete_image(self, request: Request, site: Site, id: str) -> Response:
         return self.change(request, site, lambda dataset: actions.delete(dataset, site.key, [id], "image"))
@@ -314,8 +383,13 @@ class WebApp:
         decision = request.field("decision")
         if decision not in ("confirm", "reject"):
             return self._after(request, site, Outcome("confirm or reject a proposal", ok=False))
-        return self.change(request, site, lambda dataset: actions.review_proposal(
-            dataset, request.field("face"), request.field("identity"), decision == "confirm"))
+        return self.change(
+            request,
+            site,
+            lambda dataset: actions.review_proposal(
+                dataset, request.field("face"), request.field("identity"), decision == "confirm"
+            ),
+        )
 
     def upload(self, request: Request, site: Site) -> Response:
         upload = request.files.get("photo")
@@ -338,8 +412,13 @@ class _NotAllowed(Exception):
         self.allow = allow
 
 
-def make_server(sites: Sites, host: str = "127.0.0.1", port: int = 5000, limits: Limits = Limits(),
-                allowed_hosts: Iterable[str] = ()) -> tuple[Server, WebApp]:
+def make_server(
+    sites: Sites,
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    limits: Limits = Limits(),
+    allowed_hosts: Iterable[str] = (),
+) -> tuple[Server, WebApp]:
     """A server bound to host:port (port 0: any free one), not yet serving; `allowed_hosts`: more
     names that clients may call it by (guard.Guard)."""
     guard = Guard(host, port, allowed=allowed_hosts)

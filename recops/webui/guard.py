@@ -72,8 +72,9 @@ class Guard:
         if not self.accepts(header):
             raise Refused(f"Host {header!r} is not a name of this server (recops webui --allow-host NAME allows one)")
 
-    def check_change(self, method: str, token: str | None, origin: str | None, referer: str | None,
-                     host: str | None) -> None:
+    def check_change(
+        self, method: str, token: str | None, origin: str | None, referer: str | None, host: str | None
+    ) -> None:
         """A request that changes data: a POST from this server's own pages, with the token."""
         if method != "POST":
             raise Refused("changes are made by the forms of these pages only (POST)")

@@ -38,7 +38,7 @@ class Paging:
     def of(cls, items: Sequence, number: int, size: int = PAGE_SIZE) -> "Paging":
         pages = max(1, math.ceil(len(items) / size))
         number = min(max(1, number), pages)
-        return cls(list(items[(number - 1) * size:number * size]), number, pages, len(items), size)
+        return cls(list(items[(number - 1) * size : number * size]), number, pages, len(items), size)
 
     @property
     def first(self) -> int:
@@ -54,13 +54,20 @@ def face_card(snap: Snapshot, face: dict) -> dict:
     link = snap.view.link_of.get(face["id"])
     cluster = snap.cluster_by_id.get(snap.cluster_of.get(face["id"], ""))
     image = snap.images.get(face["image"], {})
-    return {"id": face["id"], "image": face["image"], "image_name": snap.image_name(face["image"]),
-            "identity": identity, "color": identity["color"] if identity else UNKNOWN_COLOR,
-            "source": link.get("source") if link and identity else None,
-            "cluster": cluster["label"] if cluster else None, "cluster_size": cluster["size"] if cluster else None,
-            "query": bool(image.get("query")), "confidence": face.get("confidence"),
-            "attributes": describe(snap.attributes.get(face["id"])),
-            "rejected": [snap.identity(i) for i in snap.rejected_of.get(face["id"], ()) if snap.identity(i)]}
+    return {
+        "id": face["id"],
+        "image": face["image"],
+        "image_name": snap.image_name(face["image"]),
+        "identity": identity,
+        "color": identity["color"] if identity else UNKNOWN_COLOR,
+        "source": link.get("source") if link and identity else None,
+        "cluster": cluster["label"] if cluster else None,
+        "cluster_size": cluster["size"] if cluster else None,
+        "query": bool(image.get("query")),
+        "confidence": face.get("confidence"),
+        "attributes": describe(snap.attributes.get(face["id"])),
+        "rejected": [snap.identity(i) for i in snap.rejected_of.get(face["id"], ()) if snap.identity(i)],
+    }
 
 
 def photo(snap: Snapshot, key: str, image: str, kind: str = "images", numbered: bool = False) -> dict:
@@ -71,23 +78,46 @@ def photo(snap: Snapshot, key: str, image: str, kind: str = "images", numbered: 
     for number, face in enumerate(snap.faces_of.get(image, []), 1):
         identity = snap.identity_of(face["id"])
         left, top, right, bottom = (float(v) for v in face["box"])
-        boxes.append({"face": face["id"], "label": str(number) if numbered else "",
-                      "title": identity["name"] if identity else "nobody known",
-                      "color": identity["color"] if identity else UNKNOWN_COLOR,
-                      "left": round(left, 1), "top": round(top, 1),
-                      "width": round(right - left, 1), "height": round(bottom - top, 1)})
-    return {"image": image, "name": snap.image_name(image), "width": width, "height": height,
-            "src": f"/d/{key}/thumbs/{kind}/{image}.jpg", "label_size": round(max(width, height) / 40, 1),
-            "boxes": boxes, "query": bool(record.get("query")), "faces": len(boxes)}
+        boxes.append(
+            {
+                "face": face["id"],
+                "label": str(number) if numbered else "",
+                "title": identity["name"] if identity else "nobody known",
+                "color": identity["color"] if identity else UNKNOWN_COLOR,
+                "left": round(left, 1),
+                "top": round(top, 1),
+                "width": round(right - left, 1),
+                "height": round(bottom - top, 1),
+            }
+        )
+    return {
+        "image": image,
+        "name": snap.image_name(image),
+        "width": width,
+        "height": height,
+        "src": f"/d/{key}/thumbs/{kind}/{image}.jpg",
+        "label_size": round(max(width, height) / 40, 1),
+        "boxes": boxes,
+        "query": bool(record.get("query")),
+        "faces": len(boxes),
+    }
 
 
 def overview(snap: Snapshot) -> dict:
     linked = len(snap.view.face_identity)
-    return {"counts": {"images": len(snap.images), "faces": len(snap.faces), "identities": len(snap.view.identities),
-                       "linked": linked, "unlinked": len(snap.faces) - linked, "clusters": len(snap.clusters),
-                       "recognitions": len(snap.recognitions),
-                       "analysed": len(snap.labels)},
-            "identities": [dict(i, faces=n) for i, n in _counted(snap)[:SAMPLE_FACES * 2]]}
+    return {
+        "counts": {
+            "images": len(snap.images),
+            "faces": len(snap.faces),
+            "identities": len(snap.view.identities),
+            "linked": linked,
+            "unlinked": len(snap.faces) - linked,
+            "clusters": len(snap.clusters),
+            "recognitions": len(snap.recognitions),
+            "analysed": len(snap.labels),
+        },
+        "identities": [dict(i, faces=n) for i, n in _counted(snap)[: SAMPLE_FACES * 2]],
+    }
 
 
 def _counted(snap: Snapshot) -> list[tuple[dict, int]]:
@@ -105,9 +135,12 @@ def image(snap: Snapshot, key: str, id: str) -> dict:
     if id not in snap.images:
         raise NotFound(f"no image {id} in this dataset")
     record = snap.images[id]
-    return {"photo": photo(snap, key, id, "views", numbered=True), "record": record,
-            "faces": [face_card(snap, f) for f in snap.faces_of.get(id, [])],
-            "identities": snap.identities_by_name()}
+    return {
+        "photo": photo(snap, key, id, "views", numbered=True),
+        "record": record,
+        "faces": [face_card(snap, f) for f in snap.faces_of.get(id, [])],
+        "identities": snap.identities_by_name(),
+    }
 
 
 def faces(snap: Snapshot, wanted: dict[str, str], number: int) -> dict:
@@ -141,30 +174,41 @@ def faces(snap: Snapshot, wanted: dict[str, str], number: int) -> dict:
     for labels in snap.labels.values():
         for name, value in labels.items():
             values.setdefault(name, set()).add(value)
-    return {"paging": paging, "cards": [face_card(snap, f) for f in paging.items],
-            "filter": {"identity": identity, "cluster": cluster, "attribute": attribute},
-            "title": ", ".join(title),
-            "identities": snap.identities_by_name(),
-            "clusters": [c for c in snap.clusters[:CLUSTERS_LISTED] if c["size"] > 1],
-            "attributes": [{"name": n, "values": sorted(v)} for n, v in sorted(values.items())]}
+    return {
+        "paging": paging,
+        "cards": [face_card(snap, f) for f in paging.items],
+        "filter": {"identity": identity, "cluster": cluster, "attribute": attribute},
+        "title": ", ".join(title),
+        "identities": snap.identities_by_name(),
+        "clusters": [c for c in snap.clusters[:CLUSTERS_LISTED] if c["size"] > 1],
+        "attributes": [{"name": n, "values": sorted(v)} for n, v in sorted(values.items())],
+    }
 
 
 def face(snap: Snapshot, key: str, id: str, nearest: list[dict], proposal: dict | None) -> dict:
     if id not in snap.faces:
         raise NotFound(f"no face {id} in this dataset")
     record = snap.faces[id]
-    return {"card": face_card(snap, record), "record": record, "photo": photo(snap, key, record["image"], "views"),
-            "identities": snap.identities_by_name(),
-            "matches": [_match(snap, m) for m in snap.matches_of.get(id, [])],
-            "nearest": [_match(snap, m) for m in nearest],
-            "proposal": proposal}
+    return {
+        "card": face_card(snap, record),
+        "record": record,
+        "photo": photo(snap, key, record["image"], "views"),
+        "identities": snap.identities_by_name(),
+        "matches": [_match(snap, m) for m in snap.matches_of.get(id, [])],
+        "nearest": [_match(snap, m) for m in nearest],
+        "proposal": proposal,
+    }
 
 
 def _match(snap: Snapshot, match: dict) -> dict:
     candidate = snap.faces.get(match["candidate"])
-    return {"candidate": face_card(snap, candidate) if candidate else None, "distance": match.get("distance"),
-            "threshold": match.get("threshold"), "metric": match.get("metric"),
-            "within": (match.get("distance") or 0) <= (match.get("threshold") or 0)}
+    return {
+        "candidate": face_card(snap, candidate) if candidate else None,
+        "distance": match.get("distance"),
+        "threshold": match.get("threshold"),
+        "metric": match.get("metric"),
+        "within": (match.get("distance") or 0) <= (match.get("threshold") or 0),
+    }
 
 
 def identities(snap: Snapshot, number: int) -> dict:
@@ -183,17 +227,26 @@ def identity(snap: Snapshot, id: str, number: int) -> dict:
     members = snap.faces_of_identity(id)
     members.sort(key=lambda f: (snap.images[f["image"]].get("ts", ""), f["image"], f["id"]))
     paging = Paging.of(members, number)
-    return {"identity": found, "paging": paging, "cards": [face_card(snap, f) for f in paging.items],
-            "others": [i for i in snap.identities_by_name() if i["id"] != id],
-            "rejected": sum(1 for _, i in snap.view.rejected if i == id)}
+    return {
+        "identity": found,
+        "paging": paging,
+        "cards": [face_card(snap, f) for f in paging.items],
+        "others": [i for i in snap.identities_by_name() if i["id"] != id],
+        "rejected": sum(1 for _, i in snap.view.rejected if i == id),
+    }
 
 
 def open_proposals(snap: Snapshot, proposals: list[dict]) -> list[dict]:
     """The proposals still open: face and identity live, the face of nobody yet, the pair not rejected."""
-    return [p for p in proposals
-            if p["face"] in snap.faces and p["identity"] in snap.view.identities
-            and p["face"] not in snap.view.face_identity and (p["face"], p["identity"]) not in snap.view.rejected
-            and p.get("candidate") in snap.faces]
+    return [
+        p
+        for p in proposals
+        if p["face"] in snap.faces
+        and p["identity"] in snap.view.identities
+        and p["face"] not in snap.view.face_identity
+        and (p["face"], p["identity"]) not in snap.view.rejected
+        and p.get("candidate") in snap.faces
+    ]
 
 
 def proposals(snap: Snapshot, proposals: list[dict], computed: float, number: int) -> dict:
@@ -201,9 +254,16 @@ def proposals(snap: Snapshot, proposals: list[dict], computed: float, number: in
     paging = Paging.of(still, number)
     rows = []
     for p in paging.items:
-        rows.append({"face": face_card(snap, snap.faces[p["face"]]), "identity": snap.identity(p["identity"]),
-                     "candidate": face_card(snap, snap.faces[p["candidate"]]), "distance": p["distance"],
-                     "threshold": p["threshold"], "metric": p["metric"]})
+        rows.append(
+            {
+                "face": face_card(snap, snap.faces[p["face"]]),
+                "identity": snap.identity(p["identity"]),
+                "candidate": face_card(snap, snap.faces[p["candidate"]]),
+                "distance": p["distance"],
+                "threshold": p["threshold"],
+                "metric": p["metric"],
+            }
+        )
     return {"paging": paging, "rows": rows, "computed": computed, "settled": len(proposals) - len(still)}
 
 
@@ -233,6 +293,13 @@ def recognitions(snap: Snapshot, key: str, number: int) -> dict:
         for card in cards:
             for match in snap.matches_of.get(card["id"], [])[:1]:
                 best[card["id"]] = snap.identity(match.get("identity"))
-        rows.append({"photo": photo(snap, key, image), "record": snap.images[image], "when": snap.recognitions[image],
-                     "faces": cards, "best": best})
+        rows.append(
+            {
+                "photo": photo(snap, key, image),
+                "record": snap.images[image],
+                "when": snap.recognitions[image],
+                "faces": cards,
+                "best": best,
+            }
+        )
     return {"paging": paging, "rows": rows}

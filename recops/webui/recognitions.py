@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 
 from ..errors import InputError
-from ..stages.recognition import recognize
 from ..report.context import Builder
 from ..report.gather import Gathered, from_dataset
 from ..report.pictures import Pictures
 from ..report.render import render_html
+from ..stages.recognition import recognize
 from ..store.dataset import Dataset
 from ..stream import Emitter
 
@@ -29,8 +29,10 @@ def recognize_upload(dataset: Dataset, path: str) -> str:
     errors = [r for r in records if r.get("type") == "error"]
     image = next((r["id"] for r in records if r.get("type") == "image"), None)
     if image is None:
-        raise InputError(errors[0].get("kind", "failed") if errors else "failed",
-                         errors[0].get("reason", "not recognised") if errors else "the photo was not recognised")
+        raise InputError(
+            errors[0].get("kind", "failed") if errors else "failed",
+            errors[0].get("reason", "not recognised") if errors else "the photo was not recognised",
+        )
     return image
 
 
@@ -48,5 +50,6 @@ def recognition_report(dataset: Dataset, image: str) -> str:
     one.attributes = kept.attributes
     name = os.path.basename((kept.images[image].get("paths") or [image])[0])
     variables = Builder(one, dataset, Pictures(dataset), Emitter(lambda record: None)).build(
-        "recognize", f"Recognition of {name}")
+        "recognize", f"Recognition of {name}"
+    )
     return render_html(variables)

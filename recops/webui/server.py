@@ -122,7 +122,8 @@ def _read_all(read: Callable[[int], bytes], length: int) -> bytes:
 
 def _boundary(content_type: str) -> bytes:
     header = email.parser.BytesHeaderParser(policy=email.policy.HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n")
+        b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n"
+    )
     boundary = header.get_param("boundary")
     if not isinstance(boundary, str) or not 0 < len(boundary) <= 70:
         raise BadRequest(400, "a multipart form needs a boundary (1 to 70 characters)")
@@ -148,7 +149,8 @@ class Multipart:
                 if parts > MAX_PARTS:
                     raise BadRequest(413, f"a form of more than {MAX_PARTS} parts")
                 part = email.parser.BytesHeaderParser(policy=email.policy.HTTP).parsebytes(
-                    self._collect(b"\r\n\r\n", MAX_PART_HEADERS, "a part's headers").lstrip(b"\r\n") + b"\r\n\r\n")
+                    self._collect(b"\r\n\r\n", MAX_PART_HEADERS, "a part's headers").lstrip(b"\r\n") + b"\r\n\r\n"
+                )
                 name = part.get_param("name", header="content-disposition")
                 filename = part.get_filename()
                 if filename is not None:
@@ -208,7 +210,7 @@ class Multipart:
             found = self._buffer.find(marker)
             if found >= 0:
                 sink(bytes(self._buffer[:found]))
-                del self._buffer[:found + len(marker)]
+                del self._buffer[: found + len(marker)]
                 return
             cut = len(self._buffer) - (len(marker) - 1)  # what may begin the marker waits for more
             if cut > 0:
@@ -294,8 +296,13 @@ def handler_class(app: Callable[[Request], Response], max_upload: int, limits: L
 
         def _serve(self) -> None:
             parts = urlsplit(self.path)
-            request = Request(self.command, parts.path, parse_qs(parts.query, keep_blank_values=True),
-                              {k.lower(): v for k, v in self.headers.items()}, raw_query=parts.query)
+            request = Request(
+                self.command,
+                parts.path,
+                parse_qs(parts.query, keep_blank_values=True),
+                {k.lower(): v for k, v in self.headers.items()},
+                raw_query=parts.query,
+            )
             try:
                 self._read(request)
                 response = app(request)
@@ -305,8 +312,11 @@ def handler_class(app: Callable[[Request], Response], max_upload: int, limits: L
             finally:
                 discard(request)
             self.send_response(response.status)
-            headers = {"Content-Type": response.content_type, "Content-Length": str(len(response.body)),
-                       **response.headers}
+            headers = {
+                "Content-Type": response.content_type,
+                "Content-Length": str(len(response.body)),
+                **response.headers,
+            }
             for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
@@ -323,8 +333,10 @@ def handler_class(app: Callable[[Request], Response], max_upload: int, limits: L
 
 BUSY_WARNING_EVERY = 10.0
 _BUSY_TEXT = b"too many connections: try again in a moment\n"
-BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 5\r\n"
-        b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(_BUSY_TEXT), _BUSY_TEXT))
+BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 5\r\n"
+    b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(_BUSY_TEXT), _BUSY_TEXT)
+)
 
 
 class Server(ThreadingHTTPServer):
@@ -344,8 +356,11 @@ class Server(ThreadingHTTPServer):
         if not self._slots.acquire(blocking=False):
             if time.monotonic() - self._warned > BUSY_WARNING_EVERY:
                 self._warned = time.monotonic()
-                logger.warning("%d connections at once: more are answered 503 (the last from %s)",
-                            self.limits.connections, client_address[0])
+                logger.warning(
+                    "%d connections at once: more are answered 503 (the last from %s)",
+                    self.limits.connections,
+                    client_address[0],
+                )
             try:
                 request.setblocking(False)
                 request.send(BUSY)

@@ -16,15 +16,14 @@ from typing import Iterator
 import xxhash
 
 from ..datasets import dataset_record
-from ..logs import EMBEDDINGS
 from ..errors import RecopsError
-from ..vectors import Vectors
-from ..stages.matching import Matcher, MatchOptions
+from ..logs import EMBEDDINGS
 from ..review import ReviewOptions, match_faces
+from ..stages.matching import Matcher, MatchOptions
 from ..store.dataset import Dataset, find_datasets
+from ..vectors import Vectors
 from .snapshot import SegmentCache, Snapshot, signature
 from .thumbs import Thumbnails
-
 
 PROPOSALS_WAIT = 3.0
 """Seconds a page waits for proposals being computed before it says so and reloads itself."""

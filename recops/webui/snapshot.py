@@ -12,16 +12,17 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from .. import images
+from ..attributes import Attributes
 from ..clustering import history
 from ..deletions import Deletions
 from ..faces import FaceCatalog
-from ..attributes import Attributes
 from ..identities import IdentityView
 from ..logs import IMAGES
 from ..matches import Matches
 from ..report.context import UNKNOWN_COLOR, safe_color
 from ..store.dataset import Dataset
-from ..store.segments import FOLDER as RECORDS, RecordLog, SegmentDamaged
+from ..store.segments import FOLDER as RECORDS
+from ..store.segments import RecordLog, SegmentDamaged
 from ..store.tree import ForeignEntry, Tree
 
 logger = logging.getLogger("recops")

@@ -18,7 +18,7 @@ from ..crops import crop, jpeg
 from ..pixels import fit, load_rgb
 from ..store.layout import CACHE
 from ..store.objects import ObjectStore
-from ..store.tree import MiB, ForeignEntry, Tree
+from ..store.tree import ForeignEntry, MiB, Tree
 
 FACE_SIDE = 160
 IMAGE_SIDE = 360

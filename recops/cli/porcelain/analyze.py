@@ -1,7 +1,7 @@
 """recops dataset-compute-extended-fields: the original's attribute analysis, over rx-analyze's core."""
 
-from ...stages.analysis import analyze
 from ...listing import list_kind
+from ...stages.analysis import analyze
 from ...store.dataset import Dataset, locate
 from ...stream import Emitter
 from ..analyze import AgeOpt, EmotionOpt, GenderOpt, ModelsOpt, RaceOpt

@@ -32,10 +32,17 @@ def restore_command(
     archive: Annotated[str, typer.Argument(metavar="FILE", help="A zip written by recops backup.")],
     target: Annotated[str, typer.Argument(metavar="DIR", help="A new (or empty) folder for the dataset.")],
     check: Annotated[bool, typer.Option("--check/--no-check", help="Run rx-fsck on the restored dataset.")] = True,
-    max_size: Annotated[Optional[str], typer.Option(
-        metavar="SIZE", help="Refuse a backup that unpacks to more than SIZE bytes (or K, M, G, T) "
-                             "[default: the free space where DIR goes, at most 1T].")] = None,
-    max_members: Annotated[int, typer.Option(metavar="N", min=1, help="Refuse a backup of more than N files and folders.")] = MAX_MEMBERS,
+    max_size: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="SIZE",
+            help="Refuse a backup that unpacks to more than SIZE bytes (or K, M, G, T) "
+            "[default: the free space where DIR goes, at most 1T].",
+        ),
+    ] = None,
+    max_members: Annotated[
+        int, typer.Option(metavar="N", min=1, help="Refuse a backup of more than N files and folders.")
+    ] = MAX_MEMBERS,
 ) -> None:
     """Restore a backup into a new folder, all or nothing.
 

@@ -15,9 +15,32 @@ from .shared import DatasetArg, app, run
 @app.command("dataset-cluster-faces")
 def dataset_cluster_faces(
     root: DatasetArg,
-    output: Annotated[str, typer.Option("-o", "--output", metavar="DIR", help="Folder to write one folder of face crops per cluster into (new or empty): DIR/cluster-LABEL/FACE_ID.jpg.")] = "clustered",
-    threshold: Annotated[Optional[float], typer.Option(metavar="DISTANCE", parser=distance, help="Farthest distance of two faces that may share a cluster [default: 0.055 for Dlib and cosine; rx-cluster --help].")] = None,
-    skip_single_faces: Annotated[bool, typer.Option("--skip-single-faces", help="Export only faces that share their cluster with another face.")] = False,
+    output: Annotated[
+        str,
+        typer.Option(
+            "-o",
+            "--output",
+            metavar="DIR",
+            help=(
+                "Folder to write one folder of face crops per cluster into (new or empty): "
+                "DIR/cluster-LABEL/FACE_ID.jpg."
+            ),
+        ),
+    ] = "clustered",
+    threshold: Annotated[
+        Optional[float],
+        typer.Option(
+            metavar="DISTANCE",
+            parser=distance,
+            help=(
+                "Farthest distance of two faces that may share a cluster [default: 0.055 for Dlib and cosine; "
+                "rx-cluster --help]."
+            ),
+        ),
+    ] = None,
+    skip_single_faces: Annotated[
+        bool, typer.Option("--skip-single-faces", help="Export only faces that share their cluster with another face.")
+    ] = False,
 ) -> None:
     """Group the faces of a dataset into people and write a folder of face crops per group (rx-cluster -o).
 
@@ -32,8 +55,18 @@ def dataset_cluster_faces(
 
 @app.command("cluster-to-identity")
 def cluster_to_identity(
-    cluster: Annotated[str, typer.Argument(metavar="CLUSTER", help="Cluster label in the current clustering, or its id (or a unique start of it).")],
-    name: Annotated[str, typer.Argument(metavar="NAME", help="Identity name (or id, or a unique start of it): created when no identity has it.")],
+    cluster: Annotated[
+        str,
+        typer.Argument(
+            metavar="CLUSTER", help="Cluster label in the current clustering, or its id (or a unique start of it)."
+        ),
+    ],
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME", help="Identity name (or id, or a unique start of it): created when no identity has it."
+        ),
+    ],
     root: DatasetArg,
 ) -> None:
     """Make a cluster an identity: link its faces to NAME, created when missing (rx-cluster name)."""

@@ -15,7 +15,9 @@ from .shared import DatasetArg, app, run, show
 
 @app.command("dataset-create")
 def dataset_create(
-    root: Annotated[str, typer.Argument(metavar="DATASET", help="Dataset name (created under $RECOPS_HOME) or directory.")],
+    root: Annotated[
+        str, typer.Argument(metavar="DATASET", help="Dataset name (created under $RECOPS_HOME) or directory.")
+    ],
     detector: DetectorOpt = None,
     basemodel: ModelOpt = None,
     distance_metric: MetricOpt = None,
@@ -25,14 +27,18 @@ def dataset_create(
 ) -> None:
     """Create a dataset, or update an existing one's description, threshold and metric (rx-init)."""
     with run("dataset-create") as out:
-        dataset, created = init_dataset(locate(root), detector, basemodel, distance_metric, threshold, description, flip)
+        dataset, created = init_dataset(
+            locate(root), detector, basemodel, distance_metric, threshold, description, flip
+        )
         with dataset:
             out.emit(dataset_record(dataset) | {"new": created})
 
 
 @app.command("dataset-list")
 def dataset_list(
-    folder: Annotated[Optional[str], typer.Argument(metavar="FOLDER", help="Where to look [default: $RECOPS_HOME].")] = None,
+    folder: Annotated[
+        Optional[str], typer.Argument(metavar="FOLDER", help="Where to look [default: $RECOPS_HOME].")
+    ] = None,
 ) -> None:
     """List datasets with their detector, model, threshold and counts (rx-ls datasets)."""
     with run("dataset-list") as out:

@@ -13,11 +13,13 @@ from ...outputs import open_private
 from ...report import ReportOptions, gather, write_report
 from ...review import ReviewOptions, link_matched_faces, match_faces, read_csv, write_csv
 from ...store.dataset import Dataset, locate
-from ..match import names
 from ..common import distance
+from ..match import names
 from .shared import DatasetArg, app, dataset_location, output_form, run, show
 
-IdentityIdArg = Annotated[str, typer.Argument(metavar="IDENTITY_ID", help="Identity id, a unique start of it, or a name.")]
+IdentityIdArg = Annotated[
+    str, typer.Argument(metavar="IDENTITY_ID", help="Identity id, a unique start of it, or a name.")
+]
 FaceIdArg = Annotated[str, typer.Argument(metavar="FACE_ID", help="Face id, or a unique start of it.")]
 
 
@@ -33,13 +35,29 @@ def _edit(name: str, root: str, operation) -> None:
 
 @app.command("identity-create")
 def identity_create(
-    name: Annotated[str, typer.Argument(metavar="NAME", help="Name of the identity: a person, a team, anything a case needs.")],
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="Name of the identity: a person, a team, anything a case needs.")
+    ],
     root: DatasetArg,
-    color: Annotated[Optional[str], typer.Option("--color", metavar="COLOR", help="Colour of the identity in reports [default: one of ten that no identity has yet, else one of the least used].")] = None,
+    color: Annotated[
+        Optional[str],
+        typer.Option(
+            "--color",
+            metavar="COLOR",
+            help=(
+                "Colour of the identity in reports [default: one of ten that no identity has yet, else one of the "
+                "least used]."
+            ),
+        ),
+    ] = None,
     description: Annotated[str, typer.Option(metavar="TEXT", help="What the identity stands for.")] = "",
 ) -> None:
     """Create an identity (rx-identity create); one of that name already there is kept, with a warning."""
-    _edit("identity-create", root, lambda dataset: IdentityEditor(dataset).create(name, description, color, reuse_name=True))
+    _edit(
+        "identity-create",
+        root,
+        lambda dataset: IdentityEditor(dataset).create(name, description, color, reuse_name=True),
+    )
 
 
 @app.command("identity-link")
@@ -65,14 +83,24 @@ def face_delete(face_id: FaceIdArg, root: DatasetArg) -> None:
 
 
 @app.command("image-delete")
-def image_delete(image_id: Annotated[str, typer.Argument(metavar="IMAGE_ID", help="Image id, or a unique start of it.")], root: DatasetArg) -> None:
+def image_delete(
+    image_id: Annotated[str, typer.Argument(metavar="IMAGE_ID", help="Image id, or a unique start of it.")],
+    root: DatasetArg,
+) -> None:
     """Delete an image and its faces for good; rx-gc reclaims the space (rx-delete)."""
     _edit("image-delete", root, lambda dataset: Deleter(dataset).delete(image_id, "image"))
 
 
 @app.command("dataset-delete")
 def dataset_delete(
-    root: Annotated[str, typer.Argument(metavar="DATASET", parser=dataset_location, help="Dataset name (under $RECOPS_HOME), directory, or id (as dataset-list shows it).")],
+    root: Annotated[
+        str,
+        typer.Argument(
+            metavar="DATASET",
+            parser=dataset_location,
+            help="Dataset name (under $RECOPS_HOME), directory, or id (as dataset-list shows it).",
+        ),
+    ],
     yes: Annotated[bool, typer.Option("--yes", help="Really delete: required, as nothing asks.")] = False,
 ) -> None:
     """Delete a dataset: its directory, images, faces and identities, all of it.
@@ -89,9 +117,27 @@ def dataset_delete(
 @app.command("dataset-match-faces")
 def dataset_match_faces(
     root: DatasetArg,
-    output: Annotated[Optional[str], typer.Option("-o", "--output", metavar="FILE", help="Write the proposals to FILE: as CSV (face_id, identity_id, identity_name, distance, threshold, matched_face_id), or, for a FILE ending in .html, as rx-report's review sheet.")] = None,
-    threshold: Annotated[Optional[float], typer.Option(metavar="DISTANCE", parser=distance, help="Farthest distance that matches [default: the dataset's].")] = None,
-    exclude_identities: Annotated[Optional[str], typer.Option(metavar="IDS", help="Comma-separated identity ids (or names) never proposed.")] = None,
+    output: Annotated[
+        Optional[str],
+        typer.Option(
+            "-o",
+            "--output",
+            metavar="FILE",
+            help=(
+                "Write the proposals to FILE: as CSV (face_id, identity_id, identity_name, distance, threshold, "
+                "matched_face_id), or, for a FILE ending in .html, as rx-report's review sheet."
+            ),
+        ),
+    ] = None,
+    threshold: Annotated[
+        Optional[float],
+        typer.Option(
+            metavar="DISTANCE", parser=distance, help="Farthest distance that matches [default: the dataset's]."
+        ),
+    ] = None,
+    exclude_identities: Annotated[
+        Optional[str], typer.Option(metavar="IDS", help="Comma-separated identity ids (or names) never proposed.")
+    ] = None,
 ) -> None:
     """Propose an identity for every face without one: that of its nearest identified face (rx-review propose).
 
@@ -112,7 +158,16 @@ def dataset_match_faces(
 
 @app.command("dataset-link-matched-faces")
 def dataset_link_matched_faces(
-    target_path: Annotated[str, typer.Argument(metavar="CSV", help="Reviewed CSV of dataset-match-faces (at least face_id and identity_id; without a header, those two columns first).")],
+    target_path: Annotated[
+        str,
+        typer.Argument(
+            metavar="CSV",
+            help=(
+                "Reviewed CSV of dataset-match-faces (at least face_id and identity_id; without a header, those two "
+                "columns first)."
+            ),
+        ),
+    ],
     root: DatasetArg,
 ) -> None:
     """Link the faces of a reviewed CSV to their identities (rx-review apply).

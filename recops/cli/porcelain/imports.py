@@ -7,20 +7,39 @@ from typing import Annotated, Optional
 
 import typer
 
-from ...stages.folder_imports import CreatedObjects, ImportOptions, import_faces, import_identities, import_images, objects_file
 from ...records import timestamp
+from ...stages.folder_imports import (
+    CreatedObjects,
+    ImportOptions,
+    import_faces,
+    import_identities,
+    import_images,
+    objects_file,
+)
 from ...store.dataset import Dataset, locate
 from .. import common, table
 from ..pipeline import JobsOpt, jobs
 from .shared import DatasetArg, app, run
 
 TargetArg = Annotated[str, typer.Argument(metavar="TARGET_PATH", help="Image file or folder (walked).")]
-ConsentOpt = Annotated[Optional[bool], typer.Option("--consent/--no-consent", help="Record that the people shown consented (or not).")]
+ConsentOpt = Annotated[
+    Optional[bool], typer.Option("--consent/--no-consent", help="Record that the people shown consented (or not).")
+]
 AlignOpt = Annotated[bool, typer.Option("--align/--no-align", help="Align faces by their landmarks before embedding.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Detect and embed again what the dataset has already.")]
-OutputErrorsOpt = Annotated[Optional[str], typer.Option(metavar="DIR", help="Copy each image without exactly one face into DIR.")]
-OutputObjectsOpt = Annotated[Optional[str], typer.Option(metavar="FILE", help="Append the objects this run stored (images, faces, identities) to FILE: kind,id,path lines.")]
-OutputFormatOpt = Annotated[str, typer.Option(metavar="csv|jsonl", help="Format of --output-objects: csv (kind,id,path, no header) or jsonl.")]
+OutputErrorsOpt = Annotated[
+    Optional[str], typer.Option(metavar="DIR", help="Copy each image without exactly one face into DIR.")
+]
+OutputObjectsOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        metavar="FILE",
+        help="Append the objects this run stored (images, faces, identities) to FILE: kind,id,path lines.",
+    ),
+]
+OutputFormatOpt = Annotated[
+    str, typer.Option(metavar="csv|jsonl", help="Format of --output-objects: csv (kind,id,path, no header) or jsonl.")
+]
 
 
 def _import(name: str, root: str, output_objects: str | None, output_format: str, call) -> None:
@@ -60,8 +79,15 @@ def dataset_import_images(
     and faces that were deleted stay deleted. Writes the records of every stage on stdout; on a
     terminal, a table of the objects stored.
     """
-    _import("dataset-import-images", root, output_objects, output_format,
-            lambda dataset, out, objects: import_images(dataset, target_path, out, ImportOptions(consent, align, force, jobs(workers)), objects))
+    _import(
+        "dataset-import-images",
+        root,
+        output_objects,
+        output_format,
+        lambda dataset, out, objects: import_images(
+            dataset, target_path, out, ImportOptions(consent, align, force, jobs(workers)), objects
+        ),
+    )
 
 
 @app.command("dataset-import-faces")
@@ -69,7 +95,16 @@ def dataset_import_faces(
     target_path: TargetArg,
     root: DatasetArg,
     consent: ConsentOpt = None,
-    identity_id: Annotated[Optional[str], typer.Option(metavar="IDENTITY_ID", help="Link every face to this identity (an id or a unique start of it, or a name; create it with identity-create).")] = None,
+    identity_id: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="IDENTITY_ID",
+            help=(
+                "Link every face to this identity (an id or a unique start of it, or a name; create it with "
+                "identity-create)."
+            ),
+        ),
+    ] = None,
     align: AlignOpt = True,
     force: ForceOpt = False,
     output_errors: OutputErrorsOpt = None,
@@ -83,19 +118,34 @@ def dataset_import_faces(
     in the dataset, its faces unlinked and not embedded. Stop at any time with Ctrl-C: what is
     done is stored, and a re-run picks up from there without linking anything twice.
     """
-    _import("dataset-import-faces", root, output_objects, output_format,
-            lambda dataset, out, objects: import_faces(dataset, target_path, out, ImportOptions(consent, align, force, jobs(workers), output_errors),
-                                                  identity_id, objects))
+    _import(
+        "dataset-import-faces",
+        root,
+        output_objects,
+        output_format,
+        lambda dataset, out, objects: import_faces(
+            dataset,
+            target_path,
+            out,
+            ImportOptions(consent, align, force, jobs(workers), output_errors),
+            identity_id,
+            objects,
+        ),
+    )
 
 
 @app.command("dataset-import-identities")
 def dataset_import_identities(
-    target_path: Annotated[str, typer.Argument(metavar="TARGET_PATH", help="Folder holding one folder per identity, each named after it.")],
+    target_path: Annotated[
+        str, typer.Argument(metavar="TARGET_PATH", help="Folder holding one folder per identity, each named after it.")
+    ],
     root: DatasetArg,
     consent: ConsentOpt = None,
     align: AlignOpt = True,
     force: ForceOpt = False,
-    output_errors: Annotated[Optional[str], typer.Option(metavar="DIR", help="Copy each image without exactly one face into DIR/IDENTITY.")] = None,
+    output_errors: Annotated[
+        Optional[str], typer.Option(metavar="DIR", help="Copy each image without exactly one face into DIR/IDENTITY.")
+    ] = None,
     output_objects: OutputObjectsOpt = None,
     output_format: OutputFormatOpt = "csv",
     workers: JobsOpt = None,
@@ -107,6 +157,12 @@ def dataset_import_identities(
     --output-errors/IDENTITY). Stop at any time with Ctrl-C: what is done is stored, and a re-run
     picks up from there without linking anything twice; links a person undid since stay undone.
     """
-    _import("dataset-import-identities", root, output_objects, output_format,
-            lambda dataset, out, objects: import_identities(dataset, target_path, out, ImportOptions(consent, align, force, jobs(workers), output_errors),
-                                                       objects))
+    _import(
+        "dataset-import-identities",
+        root,
+        output_objects,
+        output_format,
+        lambda dataset, out, objects: import_identities(
+            dataset, target_path, out, ImportOptions(consent, align, force, jobs(workers), output_errors), objects
+        ),
+    )

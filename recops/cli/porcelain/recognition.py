@@ -11,9 +11,9 @@ from ...stages.matching import MatchOptions
 from ...stages.recognition import RecognizeOptions, recognize
 from ...store.dataset import Dataset, locate
 from ...stream import RecordWriter
+from ...verify import verify_photos
 from .. import common
 from ..match import ExcludeOpt, IdentifiedOpt, MatchThresholdOpt, MaximumOpt, names
-from ...verify import verify_photos
 from .shared import DatasetArg, app, dataset_location, output_form, run
 
 
@@ -21,13 +21,44 @@ from .shared import DatasetArg, app, dataset_location, output_form, run
 def recognize_command(
     images: Annotated[list[str], typer.Argument(metavar="IMAGE...", help="Photos to recognise (folders are walked).")],
     root: DatasetArg,
-    output: Annotated[Optional[str], typer.Option("-o", "--output", metavar="FILE", help="Write the records to FILE (JSON lines) instead of stdout; a FILE ending in .html gets the report of rx-report (the original's image-view).")] = None,
-    blur: Annotated[bool, typer.Option("--blur", help="Blur every detected face in the HTML report, for sharing (the original's image-blur-view).")] = False,
-    template: Annotated[Optional[str], typer.Option(metavar="FILE", help="A jinja2 template for the HTML report instead of the bundled one (see rx-report).")] = None,
-    consent: Annotated[Optional[bool], typer.Option("--consent/--no-consent", help="Record that the people shown consented (or not).")] = None,
-    align: Annotated[bool, typer.Option("--align/--no-align", help="Align faces by their landmarks before embedding.")] = True,
+    output: Annotated[
+        Optional[str],
+        typer.Option(
+            "-o",
+            "--output",
+            metavar="FILE",
+            help=(
+                "Write the records to FILE (JSON lines) instead of stdout; a FILE ending in .html gets the report of "
+                "rx-report (the original's image-view)."
+            ),
+        ),
+    ] = None,
+    blur: Annotated[
+        bool,
+        typer.Option(
+            "--blur", help="Blur every detected face in the HTML report, for sharing (the original's image-blur-view)."
+        ),
+    ] = False,
+    template: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="FILE", help="A jinja2 template for the HTML report instead of the bundled one (see rx-report)."
+        ),
+    ] = None,
+    consent: Annotated[
+        Optional[bool], typer.Option("--consent/--no-consent", help="Record that the people shown consented (or not).")
+    ] = None,
+    align: Annotated[
+        bool, typer.Option("--align/--no-align", help="Align faces by their landmarks before embedding.")
+    ] = True,
     force: Annotated[bool, typer.Option("--force", help="Detect and embed again even if the dataset has it.")] = False,
-    include_extended_fields: Annotated[bool, typer.Option("--include-extended-fields", help="Add the stored attributes (age, gender, emotion, race) to faces and matches.")] = False,
+    include_extended_fields: Annotated[
+        bool,
+        typer.Option(
+            "--include-extended-fields",
+            help="Add the stored attributes (age, gender, emotion, race) to faces and matches.",
+        ),
+    ] = False,
     maximum: MaximumOpt = 10,
     threshold: MatchThresholdOpt = None,
     identified_faces: IdentifiedOpt = False,
@@ -41,7 +72,13 @@ def recognize_command(
     searched by later recognitions unless linked to an identity.
     """
     with run("recognize") as out:
-        options = RecognizeOptions(consent, align, force, include_extended_fields, MatchOptions(maximum, threshold, identified_faces, names(exclude_identities)))
+        options = RecognizeOptions(
+            consent,
+            align,
+            force,
+            include_extended_fields,
+            MatchOptions(maximum, threshold, identified_faces, names(exclude_identities)),
+        )
         form = output_form(output, "records", blur, template)
         if form == "html":
             report = ReportOptions("recognize", "html", blur, template)
@@ -67,9 +104,21 @@ def recognize_command(
 def verify_command(
     first: Annotated[str, typer.Argument(metavar="IMAGE1", help="A photo with exactly one face.")],
     second: Annotated[str, typer.Argument(metavar="IMAGE2", help="Another photo with exactly one face.")],
-    root: Annotated[Optional[str], typer.Option("-d", "--dataset", "--dataset-id", metavar="NAME|DIR|ID", parser=dataset_location, help="Use this dataset's detector, model, metric and threshold.")] = None,
+    root: Annotated[
+        Optional[str],
+        typer.Option(
+            "-d",
+            "--dataset",
+            "--dataset-id",
+            metavar="NAME|DIR|ID",
+            parser=dataset_location,
+            help="Use this dataset's detector, model, metric and threshold.",
+        ),
+    ] = None,
     threshold: MatchThresholdOpt = None,
-    align: Annotated[bool, typer.Option("--align/--no-align", help="Align faces by their landmarks before embedding.")] = True,
+    align: Annotated[
+        bool, typer.Option("--align/--no-align", help="Align faces by their landmarks before embedding.")
+    ] = True,
 ) -> None:
     """Tell whether two photos show the same person (rx-verify); stores nothing."""
     with run("verify") as out:

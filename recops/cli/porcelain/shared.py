@@ -24,16 +24,34 @@ def dataset_location(text: str) -> str:
         raise typer.BadParameter(str(exc)) from None
 
 
-DatasetArg = Annotated[str, typer.Option("-d", "--dataset", "--dataset-id", envvar=common.ENV_VAR, show_envvar=True, metavar="NAME|DIR|ID",
-                                         parser=dataset_location,
-                                         help="Dataset name (under $RECOPS_HOME), directory, or the id dataset-list shows (or a unique start of it).")]
+DatasetArg = Annotated[
+    str,
+    typer.Option(
+        "-d",
+        "--dataset",
+        "--dataset-id",
+        envvar=common.ENV_VAR,
+        show_envvar=True,
+        metavar="NAME|DIR|ID",
+        parser=dataset_location,
+        help="Dataset name (under $RECOPS_HOME), directory, or the id dataset-list shows (or a unique start of it).",
+    ),
+]
 _state: dict = {"level": None, "log_file": None}
 
 
 @app.callback()
 def porcelain(
-    log_level: Annotated[Optional[str], typer.Option(metavar="LEVEL", help="Logging level: DEBUG, INFO, WARNING or ERROR [default: INFO on a terminal, else WARNING].")] = None,
-    log_file: Annotated[Optional[str], typer.Option(metavar="FILE", help="Append logs to this file instead of stderr.")] = None,
+    log_level: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="LEVEL",
+            help="Logging level: DEBUG, INFO, WARNING or ERROR [default: INFO on a terminal, else WARNING].",
+        ),
+    ] = None,
+    log_file: Annotated[
+        Optional[str], typer.Option(metavar="FILE", help="Append logs to this file instead of stderr.")
+    ] = None,
 ) -> None:
     """Face recognition for investigators: the functions of the original recops command.
 

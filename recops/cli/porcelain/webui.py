@@ -12,10 +12,46 @@ from .shared import app, dataset_location, run
 # The original spelt the host -h, so here --help alone asks for help.
 @app.command("webui", context_settings={"help_option_names": ["--help"]})
 def webui(
-    host: Annotated[str, typer.Option("-h", "--host", metavar="HOST", help="Address to listen on; anything but 127.0.0.1 (or another loopback address) lets other machines see the faces.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("-p", "--port", metavar="PORT", help="Port to listen on (0: any free one).")] = 5000,
-    root: Annotated[Optional[str], typer.Option("-d", "--dataset", "--dataset-id", metavar="NAME|DIR|ID", parser=dataset_location, help="Serve this dataset (a name under $RECOPS_HOME, a directory, or the id dataset-list shows) [default: every dataset under $RECOPS_HOME].")] = None,
-    allow_host: Annotated[Optional[list[str]], typer.Option("--allow-host", metavar="NAME", help="Answer requests that call the server NAME too (repeatable); it already answers to its address, and with -h 0.0.0.0 to any address, localhost and the machine's own names.")] = None,
+    host: Annotated[
+        str,
+        typer.Option(
+            "-h",
+            "--host",
+            metavar="HOST",
+            help=(
+                "Address to listen on; anything but 127.0.0.1 (or another loopback address) lets other machines see "
+                "the faces."
+            ),
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("-p", "--port", metavar="PORT", help="Port to listen on (0: any free one).")
+    ] = 5000,
+    root: Annotated[
+        Optional[str],
+        typer.Option(
+            "-d",
+            "--dataset",
+            "--dataset-id",
+            metavar="NAME|DIR|ID",
+            parser=dataset_location,
+            help=(
+                "Serve this dataset (a name under $RECOPS_HOME, a directory, or the id dataset-list shows) [default: "
+                "every dataset under $RECOPS_HOME]."
+            ),
+        ),
+    ] = None,
+    allow_host: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--allow-host",
+            metavar="NAME",
+            help=(
+                "Answer requests that call the server NAME too (repeatable); it already answers to its address, and "
+                "with -h 0.0.0.0 to any address, localhost and the machine's own names."
+            ),
+        ),
+    ] = None,
 ) -> None:
     """Browse and curate datasets in a web browser: images, faces, identities, matches.
 
@@ -38,6 +74,7 @@ def webui(
     from ...webui import serve  # here, not atop: the server's modules would slow every recops command
 
     with run("webui"):
+
         def announce(url: str) -> None:
             print(f"recops webui: serving on {url} (Ctrl-C stops)", file=sys.stderr, flush=True)
 
