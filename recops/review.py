@@ -21,7 +21,6 @@ from typing import IO, Iterable, Iterator
 from .errors import InputError
 from .identities import IdentityEditor
 from .ids import resolve
-from .logs import EMBEDDINGS
 from .records import timestamp
 from .stages.matching import Matcher, MatchOptions
 from .store.dataset import Dataset
@@ -56,7 +55,7 @@ def match_faces(dataset: Dataset, options: ReviewOptions = ReviewOptions()) -> l
         ),
     )
     view, deletions = matcher.identities, matcher.deletions
-    vectors = Vectors.collect(dataset.log(EMBEDDINGS).records(), matcher.model)
+    vectors = Vectors.of(dataset, matcher.model)
     by_photo: dict[str, list[dict]] = {}
     for face, image, vector in zip(vectors.faces, vectors.images, vectors.matrix):
         if face in view.face_identity or deletions.hides(face, image) or image in matcher.query_images:

@@ -92,6 +92,17 @@ class Vectors:
     matrix: np.ndarray
 
     @classmethod
+    def of(cls, dataset: "Dataset", model: str) -> "Vectors":
+        """Every stored embedding of `model` as one matrix (state.py): read once, and again only
+        after the log grows, since a matrix takes no record in place."""
+        return state_of(dataset).view(
+            f"vectors:{model}",
+            lambda: cls.collect(dataset.log(EMBEDDINGS).records(), model),
+            folds=(),
+            reads=(EMBEDDINGS,),
+        )
+
+    @classmethod
     def collect(cls, records: Iterable[dict], model: str, dim: int | None = None) -> "Vectors":
         """The latest embedding of each face, in order of first appearance. Vectors of a length
         other than the model's (`dim`, else the model's known length, else the most common one)

@@ -17,7 +17,6 @@ from typing import Callable
 import numpy as np
 
 from ..index import build_index, load_index
-from ..logs import EMBEDDINGS
 from ..parallel import ordered_map
 from ..search import FaceSearch
 from ..store.dataset import Dataset
@@ -67,7 +66,7 @@ class Neighbourhood:
         search_k: int | None = None,
     ):
         self.dataset, self.model, self.metric, self.search_k = dataset, model, metric, search_k
-        vectors = Vectors.collect(dataset.log(EMBEDDINGS).records(), model)
+        vectors = Vectors.of(dataset, model)
         keep = sorted(
             (face, row) for row, (face, image) in enumerate(zip(vectors.faces, vectors.images)) if eligible(face, image)
         )

@@ -17,7 +17,6 @@ import xxhash
 
 from ..datasets import dataset_record
 from ..errors import RecopsError
-from ..logs import EMBEDDINGS
 from ..review import ReviewOptions, match_faces
 from ..stages.matching import Matcher, MatchOptions
 from ..store.dataset import Dataset, find_datasets
@@ -127,7 +126,7 @@ class Site:
             if self._nearest is None or self._nearest[0] != seen:
                 with self.reading() as dataset:
                     matcher = Matcher(dataset, MatchOptions(count))
-                    vectors = Vectors.collect(dataset.log(EMBEDDINGS).records(), matcher.model)
+                    vectors = Vectors.of(dataset, matcher.model)
                 self._nearest = (seen, matcher, vectors, {f: row for row, f in enumerate(vectors.faces)})
             _, matcher, vectors, rows = self._nearest
             if face not in rows:
