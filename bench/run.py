@@ -32,6 +32,7 @@ BENCHMARKS = {
     "attributes": "attribute_consistency",
     "webui": "webui_speed",
     "bare-faces": "bare_faces",
+    "calibration": "calibration_eval",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 from . import model_names
@@ -9,13 +10,9 @@ from .errors import DatasetError, UsageError
 from .store.config import Config, finite_positive
 from .store.dataset import Dataset, find_datasets, is_dataset
 from .stream import Emitter
+from .thresholds import calibration_of, convert, default_threshold, effective_threshold, threshold_source
 
-
-def effective_threshold(config: Config) -> float:
-    """The farthest distance that matches: the dataset's threshold, else deepface's for its model and metric."""
-    if config.threshold is not None:
-        return config.threshold
-    return model_names.default_threshold(config.model, config.metric)
+logger = logging.getLogger("recops")
 
 
 def create_dataset(
@@ -52,7 +49,8 @@ def dataset_record(dataset: Dataset, counts: bool = False) -> dict:
         "model": config.model,
         "metric": config.metric,
         "threshold": effective_threshold(config),
-        "threshold_source": "dataset" if config.threshold is not None else "deepface",
+        "threshold_source": threshold_source(config)[0],
+        "threshold_note": threshold_source(config)[1],
         "flip": config.flip,
         "format": config.format,
         "created": config.created,
@@ -95,7 +93,7 @@ def init_dataset(
         metric = metric or model_names.DEFAULT_METRIC
         if threshold is None:
             try:
-                model_names.default_threshold(model, metric)
+                default_threshold(Config(detector, model, metric, flip=bool(flip)))
             except KeyError as exc:
                 raise UsageError(f"{exc.args[0]}; give --threshold") from None
         return create_dataset(root, detector, model, metric, threshold, description or "", bool(flip)), True
@@ -111,9 +109,35 @@ def init_dataset(
                 f"{root}: the {what} is {current} and cannot change (faces found or embedded with another "
                 f"{what} are not comparable); create a new dataset for {wanted}"
             )
-    if (threshold, description, metric) != (None, None, None):
-        dataset.update(threshold=threshold, description=description, metric=metric)
+    changes: dict = {} if description is None else {"description": description}
+    if metric is not None and metric != dataset.config.metric:
+        changes.update(_rethreshold(dataset, metric), metric=metric)
+    if threshold is not None:
+        changes.update(threshold=threshold, threshold_source="set by a person", threshold_fmr=None)
+    if changes:
+        dataset.update(**changes)
     return dataset, False
+
+
+def _rethreshold(dataset: Dataset, metric: str) -> dict:
+    """What becomes of a set threshold when the metric changes: a calibrated one is chosen again
+    for its false-match rate, a person's converted where it can be, else the default holds."""
+    config = dataset.config
+    if config.threshold is None:
+        return {}
+    calibration = calibration_of(dataset) if config.threshold_fmr is not None else None
+    if calibration is not None:
+        return {"threshold": round(calibration.curve(metric).threshold_for(config.threshold_fmr), 6)}
+    converted = convert(config.threshold, config.metric, metric)
+    if converted is None:
+        logger.warning(
+            "the threshold %g (%s) has no %s equivalent: the default threshold holds now",
+            config.threshold,
+            config.metric,
+            metric,
+        )
+        return {"threshold": None, "threshold_source": "", "threshold_fmr": None}
+    return {"threshold": converted}
 
 
 def open_or_create(root: str) -> tuple[Dataset, bool]:

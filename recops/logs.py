@@ -25,4 +25,7 @@ MATCHES = "matches"
 CLUSTERS = "clusters"
 """cluster and clustering records of rx-cluster's runs (clustering.history)"""
 
-ALL = (IMAGES, DETECTIONS, FACES, EMBEDDINGS, ATTRIBUTES, IDENTITIES, LINKS, DELETIONS, MATCHES, CLUSTERS)
+CALIBRATIONS = "calibrations"
+"""calibration records of rx-calibrate: pair distances of the dataset's own people (calibration.Calibrations)"""
+
+ALL = (IMAGES, DETECTIONS, FACES, EMBEDDINGS, ATTRIBUTES, IDENTITIES, LINKS, DELETIONS, MATCHES, CLUSTERS, CALIBRATIONS)

@@ -38,6 +38,8 @@ class ReviewOptions:
     threshold: float | None = None
     exclude_identities: tuple[str, ...] = ()
     search_k: int | None = None
+    min_quality: float | None = None
+    """Faces of a lower quality score are neither proposed nor proposed for."""
 
 
 def match_faces(dataset: Dataset, options: ReviewOptions = ReviewOptions()) -> list[dict]:
@@ -52,6 +54,7 @@ def match_faces(dataset: Dataset, options: ReviewOptions = ReviewOptions()) -> l
             exclude_identities=options.exclude_identities,
             best_per_identity=True,
             search_k=options.search_k,
+            min_quality=options.min_quality,
         ),
     )
     view, deletions = matcher.identities, matcher.deletions
@@ -59,6 +62,8 @@ def match_faces(dataset: Dataset, options: ReviewOptions = ReviewOptions()) -> l
     by_photo: dict[str, list[dict]] = {}
     for face, image, vector in zip(vectors.faces, vectors.images, vectors.matrix):
         if face in view.face_identity or deletions.hides(face, image) or image in matcher.query_images:
+            continue
+        if matcher.low_quality(face) is not None:
             continue
         matches = matcher.matches(face, image, vector)
         if matches:
@@ -98,6 +103,7 @@ def _proposal(match: dict) -> dict:
         "candidate": match["candidate"],
         "candidate_image": match["candidate_image"],
         "model": match["model"],
+        **{k: match[k] for k in ("fmr", "expected_false", "calibration") if k in match},
         "ts": timestamp(),
     }
 

@@ -132,6 +132,23 @@ def _id_map(value: object) -> bool:
     return isinstance(value, dict) and all(is_id(k) and is_id(v) for k, v in value.items())
 
 
+def _measures(value: object) -> bool:
+    return isinstance(value, dict) and all(v is None or _number(v) for v in value.values())
+
+
+def _curves(value: object) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(c, dict)
+        and _number(c.get("end"))
+        and all(isinstance(c.get(k), list) and all(_count(n) for n in c[k]) for k in ("genuine", "impostor"))
+        for c in value.values()
+    )
+
+
+def _rate(value: object) -> bool:
+    return _number(value) and 0 <= value <= 1
+
+
 def _scores(value: object) -> bool:
     return isinstance(value, dict) and all(_number(v) for v in value.values())
 
@@ -169,6 +186,12 @@ REQUIRED: dict[str, dict[str, tuple[Check, str]]] = {
     "attribute": {"face": ID},
     "deletion": {"target": (_one_of("face", "image"), "face or image"), "id": ID},
     "recognition": {"image": ID},
+    "calibration": {"id": ID, "name": TEXT, "curves": (_curves, "counts of pairs per metric")},
+}
+RATES = {
+    "fmr": (_rate, "a rate from 0 to 1"),
+    "expected_false": (_distance, "a finite number, 0 or more"),
+    "calibration": TEXT,
 }
 # Fields that may be absent, but when present must be right.
 OPTIONAL: dict[str, dict[str, tuple[Check, str]]] = {
@@ -195,6 +218,7 @@ OPTIONAL: dict[str, dict[str, tuple[Check, str]]] = {
         "path": TEXT,
         "ts": TEXT,
         "time": DISTANCE,
+        "quality": (_measures, "a map of measures (numbers or null)"),
     },
     "embedding": {"dim": COUNT, "flip": FLAG, "model_version": TEXT, "normalization": TEXT, "ts": TEXT},
     "detection": {
@@ -214,6 +238,7 @@ OPTIONAL: dict[str, dict[str, tuple[Check, str]]] = {
         "rank": COUNT,
         "metric": TEXT,
         "model": TEXT,
+        **RATES,
     },
     "proposal": {
         "image": ID,
@@ -222,6 +247,7 @@ OPTIONAL: dict[str, dict[str, tuple[Check, str]]] = {
         "identity_name": NAME_OR_NONE,
         "distance": DISTANCE,
         "threshold": DISTANCE,
+        **RATES,
     },
     "cluster": {
         "id": ID,
@@ -255,6 +281,8 @@ OPTIONAL: dict[str, dict[str, tuple[Check, str]]] = {
         "distance": DISTANCE,
         "threshold": DISTANCE,
         "verified": FLAG,
+        "fmr": RATES["fmr"],
+        "calibration": TEXT,
     },
 }
 

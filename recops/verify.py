@@ -6,14 +6,17 @@ import os
 from dataclasses import dataclass
 
 from . import metrics, models
-from .datasets import effective_threshold, settings
+from .calibration import Calibration, error_rate, shipped
+from .datasets import settings
 from .errors import InputError
 from .imageinfo import inspect
 from .records import timestamp
 from .stages.detection import DetectOptions, find_faces
 from .stages.embedding import embed_faces
 from .stages.importing import read_image_file, stat_image_file
+from .store.dataset import Dataset
 from .stream import Emitter
+from .thresholds import calibration_of, effective_threshold
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,8 @@ class VerifyOptions:
     threshold: float
     align: bool = True
     flip: bool = False
+    calibration: Calibration | None = None
+    """What tells the distance's false-match rate (the dataset's, else the shipped one)."""
 
 
 def only_face(data: bytes, options: VerifyOptions, label: str) -> dict:
@@ -60,6 +65,7 @@ def verify(
         "metric": options.metric,
         "model": options.model,
         "detector": options.detector,
+        **error_rate(options.calibration, options.metric, distance),
         "ts": timestamp(),
     }
 
@@ -71,7 +77,12 @@ def verify_photos(
     the defaults), or an error record naming both: rx-verify's work, and recops verify's."""
     config = settings(root)
     limit = threshold if threshold is not None else effective_threshold(config)
-    options = VerifyOptions(config.detector, config.model, config.metric, limit, align, config.flip)
+    if root is None:
+        calibration = shipped(config.detector, config.model, config.flip)
+    else:
+        with Dataset.open(root) as dataset:
+            calibration = calibration_of(dataset)
+    options = VerifyOptions(config.detector, config.model, config.metric, limit, align, config.flip, calibration)
     try:
         data = []
         for path in (first, second):

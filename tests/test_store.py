@@ -5,7 +5,7 @@ import stat
 import pytest
 
 from recops import metrics, model_names
-from recops.datasets import create_dataset, effective_threshold
+from recops.datasets import create_dataset
 from recops.errors import DatasetError, LockedError
 from recops.store import config
 from recops.store.atomic import write_atomic
@@ -13,6 +13,7 @@ from recops.store.dataset import Dataset, find_datasets, locate
 from recops.store.objects import ObjectStore, content_id
 from recops.store.segments import RecordLog, SegmentDamaged
 from recops.store.tree import Tree
+from recops.thresholds import effective_threshold
 
 
 def test_write_atomic_leaves_only_the_named_file(tmp_path):

@@ -15,6 +15,7 @@ TOOLS = {
     "rx-analyze": "recops.cli.analyze",
     "rx-enrol": "recops.cli.enrol",
     "rx-index": "recops.cli.index",
+    "rx-calibrate": "recops.cli.calibrate",
     "rx-match": "recops.cli.match",
     "rx-verify": "recops.cli.verify",
     "rx-identity": "recops.cli.identity",

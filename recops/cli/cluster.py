@@ -7,7 +7,7 @@ import typer
 
 from ..clustering.naming import name_cluster
 from ..clustering.run import NEIGHBOURS, ClusterOptions, cluster_and_write
-from .common import DatasetOpt, FormatOpt, QuietOpt, VerboseOpt, distance, new_app, running
+from .common import DatasetOpt, FormatOpt, MinQualityOpt, QuietOpt, VerboseOpt, distance, new_app, running
 from .existing import existing_dataset
 from .pipeline import JobsOpt, inputs
 from .pipeline import jobs as worker_count
@@ -74,6 +74,7 @@ def rx_cluster(
     neighbours: Annotated[
         int, typer.Option("-k", "--neighbours", metavar="K", min=1, help="Nearest faces looked at per face.")
     ] = NEIGHBOURS,
+    min_quality: MinQualityOpt = None,
     search_k: Annotated[
         Optional[int],
         typer.Option(
@@ -108,7 +109,9 @@ def rx_cluster(
         return
     with running("rx-cluster", fmt, verbose, quiet) as out:
         with existing_dataset(root, inputs(None, False), "rx-cluster") as (dataset, items):
-            options = ClusterOptions(threshold, method.value, neighbours, seed, full, search_k, worker_count(jobs))
+            options = ClusterOptions(
+                threshold, method.value, neighbours, seed, full, search_k, worker_count(jobs), min_quality
+            )
             cluster_and_write(dataset, options, out, skip_single_faces, output, items)
 
 

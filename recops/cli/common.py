@@ -84,6 +84,47 @@ def distance(text: str) -> float:
     return value
 
 
+def rate(text: str) -> float:
+    """A rate given on the command line: above 0 and below 1 (1e-3, 0.01)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and 0 < value < 1):
+        raise typer.BadParameter(f"{text} is not a rate: give a number above 0 and below 1")
+    return value
+
+
+def score(text: str) -> float:
+    """A quality score given on the command line: from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and 0 <= value <= 1):
+        raise typer.BadParameter(f"{text} is not a quality score: give a number from 0 to 1")
+    return value
+
+
+MinQualityOpt = Annotated[
+    Optional[float],
+    typer.Option(
+        metavar="SCORE",
+        parser=score,
+        help="Leave out faces whose quality score (0 to 1: size, sharpness, pose) is lower; faces found before "
+        "recops measured quality have none and stay.",
+    ),
+]
+MaxFalseAlarmOpt = Annotated[
+    Optional[float],
+    typer.Option(
+        metavar="RATE",
+        parser=rate,
+        help="Instead of a distance: the chance that a stranger comes that close somewhere in the gallery "
+        "searched (0.01: one query in a hundred of someone not there finds a false match); the threshold is the "
+        "calibration's for RATE divided by the gallery's size.",
+    ),
+]
 ThresholdOpt = Annotated[
     Optional[float],
     typer.Option(

@@ -7,7 +7,18 @@ import typer
 from ..errors import UsageError
 from ..stages.analysis import with_extended_fields
 from ..stages.matching import FaceMatching, Matcher, MatchOptions
-from .common import DatasetOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, distance, new_app, running
+from .common import (
+    DatasetOpt,
+    FormatOpt,
+    MaxFalseAlarmOpt,
+    MinQualityOpt,
+    NullOpt,
+    QuietOpt,
+    VerboseOpt,
+    distance,
+    new_app,
+    running,
+)
 from .pipeline import inputs, stream_dataset
 
 app = new_app()
@@ -52,6 +63,8 @@ def rx_match(
             ),
         ),
     ] = None,
+    max_false_alarm: MaxFalseAlarmOpt = None,
+    min_quality: MinQualityOpt = None,
     save: Annotated[bool, typer.Option("--save", help="Keep the match records in the dataset.")] = False,
     include_extended_fields: Annotated[
         bool,
@@ -72,7 +85,9 @@ def rx_match(
 
     Reads embedding records (or face records, which it embeds with the dataset's model). Every
     record passes on; each embedding is followed by its match records, nearest first: query face,
-    candidate face, the candidate's identity, distance, metric, threshold, rank. The gallery is
+    candidate face, the candidate's identity, distance, metric, threshold, rank, and how likely
+    a stranger is that close: fmr (the calibrated false-match rate at that distance) and
+    expected_false (how many strangers of a gallery this size come that close). The gallery is
     every embedded face of the dataset but those of query images (kept by recops recognize)
     that nobody linked to an identity; a face never matches a face of its own photo. Uses the
     Annoy index (rx-index) and searches faces embedded since its build exactly.
@@ -81,8 +96,17 @@ def rx_match(
         with stream_dataset(root, inputs(None, null)) as (dataset, items):
             if dataset is None:
                 raise UsageError("matching needs a dataset to search: -d DIR or $RX_DATASET")
+            if threshold is not None and max_false_alarm is not None:
+                raise UsageError("give --threshold or --max-false-alarm, not both")
             options = MatchOptions(
-                maximum, threshold, identified_faces, names(exclude_identities), best_per_identity, search_k
+                maximum,
+                threshold,
+                identified_faces,
+                names(exclude_identities),
+                best_per_identity,
+                search_k,
+                max_false_alarm,
+                min_quality,
             )
             sink = with_extended_fields(out, dataset) if include_extended_fields else out
             FaceMatching(sink, Matcher(dataset, options), save).run(items)

@@ -8,7 +8,7 @@ import typer
 from ..errors import UsageError
 from ..outputs import open_private
 from ..review import ReviewOptions, link_matched_faces, match_faces, proposal_rows, read_csv, write_csv
-from .common import DatasetOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, distance, new_app, running
+from .common import DatasetOpt, FormatOpt, MinQualityOpt, NullOpt, QuietOpt, VerboseOpt, distance, new_app, running
 from .existing import existing_dataset
 from .match import names
 from .pipeline import inputs
@@ -48,6 +48,7 @@ def propose(
             ),
         ),
     ] = None,
+    min_quality: MinQualityOpt = None,
     search_k: Annotated[
         Optional[int],
         typer.Option(
@@ -72,7 +73,7 @@ def propose(
     with running("rx-review propose", fmt, verbose, quiet) as out:
         with existing_dataset(root, tool="rx-review") as (dataset, _):
             excluded = names(exclude_identities)
-            proposals = match_faces(dataset, ReviewOptions(threshold, excluded, search_k))
+            proposals = match_faces(dataset, ReviewOptions(threshold, excluded, search_k, min_quality))
             if csv_file:
                 with open_private(csv_file, "w", label="--csv", newline="") as handle:
                     write_csv(proposals, handle)

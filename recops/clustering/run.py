@@ -21,7 +21,9 @@ import numpy as np
 from .. import images
 from ..deletions import Deletions
 from ..errors import UsageError
+from ..faces import FaceCatalog
 from ..identities import IdentityView
+from ..quality import score_of
 from ..records import timestamp
 from ..store.dataset import Dataset
 from ..stream import BadInput, Emitter
@@ -48,6 +50,8 @@ class ClusterOptions:
     full: bool = False
     search_k: int | None = None
     jobs: int = 1
+    min_quality: float | None = None
+    """Faces of a lower quality score stay out of every cluster."""
 
 
 @dataclass
@@ -117,7 +121,12 @@ def cluster_dataset(dataset: Dataset, options: ClusterOptions = ClusterOptions()
     view = IdentityView.of(dataset)
     queries = {i["id"] for i in images.ImageCatalog.of(dataset) if i.get("query")}
 
+    faces = FaceCatalog.of(dataset) if options.min_quality is not None else None
+
     def eligible(face: str, image: str) -> bool:
+        score = score_of(faces.get(face) or {}) if faces is not None else None
+        if score is not None and score < options.min_quality:
+            return False
         return not deletions.hides(face, image) and (image not in queries or face in view.face_identity)
 
     hood = Neighbourhood(dataset, settings["model"], settings["metric"], eligible, options.search_k)

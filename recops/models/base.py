@@ -20,6 +20,8 @@ class FoundFace:
     landmarks: dict[str, list] = field(default_factory=dict)
     method: str = ""
     """What found it, when a detector has stages (dlib: hog, then ssd for what hog missed)."""
+    quality: dict | None = None
+    """quality.measure's measures (rx-detect adds them where it has the pixels)."""
 
     def scaled(self, factor: float) -> "FoundFace":
         """The same face in an image `factor` times the size."""
@@ -27,7 +29,7 @@ class FoundFace:
             return self
         box = tuple(int(round(v * factor)) for v in self.box)
         landmarks = {k: _scale_points(v, factor) for k, v in self.landmarks.items()}
-        return FoundFace(box, self.confidence, landmarks, self.method)
+        return FoundFace(box, self.confidence, landmarks, self.method, self.quality)
 
 
 def scale_face(face: dict, factor: float) -> dict:

@@ -11,13 +11,15 @@ import os
 import re
 
 from .. import __version__, images
-from ..datasets import effective_threshold
+from ..calibration import shown_rate
 from ..errors import InputError
 from ..faces import FaceCatalog
 from ..identities import DEFAULT_COLOR, IdentityView
+from ..quality import band, score_of
 from ..records import timestamp, warning_record
 from ..store.dataset import Dataset
 from ..stream import Emitter
+from ..thresholds import effective_threshold
 from .attributes import describe, warning_of
 from .gather import STAGE, Gathered
 from .pictures import PAGE_SIDE, THUMB_SIDE, Pictures
@@ -291,6 +293,7 @@ class Builder:
             "detector": face.get("detector"),
             "crop": self._crop(face),
             "attributes": describe(self.gathered.attributes.get(face["id"])),
+            "quality": _quality(face),
         }
 
     def _unseen(self, id: str | None, image: str | None = None) -> dict:
@@ -305,6 +308,7 @@ class Builder:
             "detector": None,
             "crop": None,
             "attributes": [],
+            "quality": None,
         }
 
     # -- the kinds
@@ -385,6 +389,7 @@ class Builder:
             "metric": match.get("metric"),
             "model": match.get("model"),
             "within": distance is not None and threshold is not None and distance <= threshold,
+            **shown_rate(match),
         }
 
     def match_faces(self) -> dict:
@@ -424,6 +429,7 @@ class Builder:
                     "distance": _number(proposal.get("distance")),
                     "threshold": _number(proposal.get("threshold")),
                     "metric": proposal.get("metric"),
+                    **shown_rate(proposal),
                 }
             )
         return {"proposals": sorted(rows, key=lambda r: ((r["identity"] or {}).get("name", ""), _nearest(r)))}
@@ -474,6 +480,7 @@ class Builder:
                     "metric": verification.get("metric"),
                     "model": verification.get("model"),
                     "detector": verification.get("detector"),
+                    **shown_rate(verification),
                 }
             )
         return {"verifications": pairs}
@@ -494,3 +501,12 @@ def _nearest(row: dict) -> tuple:
 
 def _round(value) -> float:
     return round(float(value), 1)
+
+
+def _quality(face: dict) -> dict | None:
+    """{score, band, eyes, sharpness, yaw} of a measured face; None for one measured before quality was."""
+    quality = face.get("quality")
+    score = score_of(face)
+    if score is None:
+        return None
+    return {"score": score, "band": band(score), **{k: quality.get(k) for k in ("eyes", "sharpness", "yaw")}}

@@ -22,6 +22,7 @@ from ..errors import InputError
 from ..faces import Detections, FaceCatalog, replacements
 from ..logs import DETECTIONS, FACES
 from ..pixels import DEFAULT_MAX_SIDE, fit, load_rgb
+from ..quality import measure
 from ..records import timestamp
 from ..sources import image_source, read_source
 from ..state import state_of
@@ -55,7 +56,10 @@ def find_faces(data: bytes, options: DetectOptions) -> list[models.FoundFace]:
     pixels, decoded_scale = load_rgb(data, options.max_side)
     searched, fit_scale = fit(pixels, options.max_side)
     faces = models.get_detector(options.detector).detect(searched)
-    found = [face.scaled(1.0 / (decoded_scale * fit_scale)) for face in faces]
+    back = 1.0 / (decoded_scale * fit_scale)
+    for face in faces:
+        face.quality = measure(searched, face.box, face.landmarks, back)
+    found = [face.scaled(back) for face in faces]
     return [f for f in found if min(f.box[2] - f.box[0], f.box[3] - f.box[1]) >= options.min_size]
 
 
@@ -169,6 +173,7 @@ class FaceDetection(Stage):
                     "method": face.method,
                     "aligned": aligned,
                     "index": index,
+                    **({"quality": face.quality} if face.quality else {}),
                     "ts": timestamp(),
                 }
             )

@@ -14,16 +14,19 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .. import images
-from ..datasets import effective_threshold
+from ..calibration import error_rate
 from ..deletions import Deletions
 from ..errors import InputError, UsageError
+from ..faces import FaceCatalog
 from ..identities import IdentityView
 from ..logs import MATCHES
-from ..records import timestamp
+from ..quality import score_of
+from ..records import timestamp, warning_record
 from ..search import FaceSearch
 from ..state import state_of
 from ..store.dataset import Dataset
 from ..stream import Emitter
+from ..thresholds import calibration_of, effective_threshold
 from ..vectors import as_vector
 from .base import Passing, Stage, followed, refuse_paths
 from .embedding import EmbedOptions, FaceEmbedding
@@ -44,6 +47,11 @@ class MatchOptions:
     exclude_identities: tuple[str, ...] = ()
     best_per_identity: bool = False
     search_k: int | None = None
+    max_false_alarm: float | None = None
+    """Instead of a distance: the chance of a stranger coming this close somewhere in the gallery
+    searched; the threshold is the calibration's for that rate divided by the gallery's size."""
+    min_quality: float | None = None
+    """Faces whose quality score (quality.py) is lower are neither matched nor offered as candidates."""
 
 
 class Matcher:
@@ -52,13 +60,14 @@ class Matcher:
         self.options = options
         self.model = dataset.config.model
         self.metric = dataset.config.metric
-        self.threshold = options.threshold if options.threshold is not None else effective_threshold(dataset.config)
-        if not (math.isfinite(self.threshold) and self.threshold >= 0):
-            raise UsageError(f"a threshold is a distance, a finite number of 0 or more, not {self.threshold}")
+        self.calibration = calibration_of(dataset)
+        self.curve = self.calibration.curve(self.metric) if self.calibration else None
         self.deletions = Deletions.of(dataset)
         self.identities = IdentityView.of(dataset)
         only = set(self.identities.face_identity) if options.identified_only else None
         self.search = FaceSearch(dataset, self.model, self.metric, options.search_k, only)
+        self.threshold = self._threshold(options)
+        self.faces = FaceCatalog.of(dataset) if options.min_quality is not None else None
         self.query_images = {i["id"] for i in images.ImageCatalog.of(dataset) if i.get("query")}
         self.excluded = set()
         for name in options.exclude_identities:
@@ -70,8 +79,33 @@ class Matcher:
                 raise UsageError(f"--exclude-identities: no identity {name!r} in {dataset.root}")
             self.excluded.add(found["id"])
 
+    def _threshold(self, options: MatchOptions) -> float:
+        if options.max_false_alarm is not None:
+            if self.curve is None:
+                raise UsageError(
+                    f"no calibration tells false alarms for {self.dataset.config.model}: run rx-calibrate "
+                    "on the dataset's people, or give --threshold"
+                )
+            if not 0 < options.max_false_alarm < 1:
+                raise UsageError(f"a false-alarm rate is between 0 and 1, not {options.max_false_alarm}")
+            return round(self.curve.threshold_for(options.max_false_alarm / max(1, self.search.size)), 6)
+        threshold = options.threshold if options.threshold is not None else effective_threshold(self.dataset.config)
+        if not (math.isfinite(threshold) and threshold >= 0):
+            raise UsageError(f"a threshold is a distance, a finite number of 0 or more, not {threshold}")
+        return threshold
+
+    def low_quality(self, face: str, record: dict | None = None) -> float | None:
+        """The quality score of a face below --min-quality, else None (a face measured before
+        quality was, without a score, is not held back)."""
+        if self.options.min_quality is None:
+            return None
+        score = score_of(record if record is not None else (self.faces.get(face) or {}))
+        return score if score is not None and score < self.options.min_quality else None
+
     def _eligible(self, query_face: str, query_image: str, candidate) -> bool:
         if candidate.face == query_face or candidate.image == query_image:
+            return False
+        if self.low_quality(candidate.face) is not None:
             return False
         if self.deletions.hides(candidate.face, candidate.image):
             return False
@@ -122,8 +156,17 @@ class Matcher:
             "threshold": self.threshold,
             "rank": rank,
             "model": self.model,
+            **self.error_rates(n.distance),
             "ts": timestamp(),
         }
+
+    def error_rates(self, distance: float) -> dict:
+        """`fmr` (the calibrated false-match rate at the distance), the `calibration` it comes from,
+        and `expected_false`: how many strangers of a gallery this size come that close."""
+        rates = error_rate(self.calibration, self.metric, distance)
+        if rates:
+            rates["expected_false"] = float(f"{rates['fmr'] * self.search.size:.3g}")
+        return rates
 
 
 class FaceMatching(Stage):
@@ -170,7 +213,7 @@ class FaceMatching(Stage):
             self.emitter.emit(face)
         self.emitter.emit(embedding)
         if embedding.get("model") == self.matcher.model:
-            self._match(embedding["face"], embedding["image"], as_vector(embedding["vector"]))
+            self._match(embedding["face"], embedding["image"], as_vector(embedding["vector"]), face)
 
     def _embed_and_match(self, face: dict) -> None:
         """A face record that arrived without its embedding: embed it (stored, memoised) first,
@@ -185,10 +228,16 @@ class FaceMatching(Stage):
         for record in produced:
             self.emitter.emit(record)
             if record.get("type") == "embedding":
-                self._match(record["face"], record["image"], as_vector(record["vector"]))
+                self._match(record["face"], record["image"], as_vector(record["vector"]), face)
 
-    def _match(self, face: str, image: str, vector: np.ndarray) -> None:
-        """Match a face, then make it part of the gallery the rest of the stream searches."""
+    def _match(self, face: str, image: str, vector: np.ndarray, record: dict | None = None) -> None:
+        """Match a face, then make it part of the gallery the rest of the stream searches; a face
+        under --min-quality is neither (a warning says so)."""
+        low = self.matcher.low_quality(face, record)
+        if low is not None:
+            reason = f"quality {low:g} is under --min-quality {self.matcher.options.min_quality:g}: not matched"
+            self.emitter.emit(warning_record(face, STAGE, reason, "low-quality"))
+            return
         dim = self.matcher.search.dim
         if dim is not None and len(vector) != dim:
             self.emitter.fail(

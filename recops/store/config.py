@@ -25,7 +25,13 @@ class Config:
     model: str
     metric: str
     threshold: float | None = None
-    """None: deepface's threshold for the model and metric."""
+    """None: the default, the shipped calibration's for the pipeline (thresholds.py), else deepface's."""
+    threshold_source: str = ""
+    """Where a threshold that is set came from: a person, or a calibration at a false-match rate."""
+    threshold_fmr: float | None = None
+    """The false-match rate a calibrated threshold was chosen for (chosen again when the metric changes)."""
+    calibration: str | None = None
+    """The id of the dataset's own calibration record (rx-calibrate); None: the shipped one."""
     flip: bool = False
     """Embeddings average each face with its mirror image (fixed at creation, like the model)."""
     description: str = ""
@@ -56,6 +62,12 @@ _CHECKS = {
     "threshold": (lambda v: v is None or finite_positive(v), "a positive number, or null"),
     "flip": (lambda v: isinstance(v, bool), "true or false"),
     "description": (lambda v: isinstance(v, str), "text"),
+    "threshold_source": (lambda v: isinstance(v, str), "text"),
+    "threshold_fmr": (lambda v: v is None or (finite_positive(v) and v < 1), "a rate between 0 and 1, or null"),
+    "calibration": (
+        lambda v: v is None or (isinstance(v, str) and re.fullmatch(r"[0-9a-f]{32}", v) is not None),
+        "an id (32 hex digits), or null",
+    ),
     "id": (lambda v: isinstance(v, str) and re.fullmatch(r"[0-9a-f]{32}", v) is not None, "32 hex digits"),
     "created": (lambda v: isinstance(v, str), "a time stamp"),
 }

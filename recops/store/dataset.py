@@ -100,13 +100,13 @@ class Dataset:
         tree.write(_config.CONFIG_NAME, data, mode=0o600)
         return cls(tree, config, DatasetLock(tree).acquire())
 
-    def update(self, threshold: float | None = None, description: str | None = None, metric: str | None = None) -> None:
-        if threshold is not None:
-            self.config.threshold = threshold
-        if description is not None:
-            self.config.description = description
-        if metric is not None:
-            self.config.metric = metric
+    def update(self, **changes: object) -> None:
+        """Change fields of the config (never the detector, model or flip setting) and save it."""
+        fixed = {"detector", "model", "flip", "format", "id", "created"} & set(changes)
+        if fixed:
+            raise ValueError(f"{', '.join(sorted(fixed))} cannot change")
+        for name, value in changes.items():
+            setattr(self.config, name, value)
         _config.save(self.tree, self.config)
 
     def log(self, name: str) -> RecordLog:

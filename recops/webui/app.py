@@ -21,11 +21,11 @@ from urllib.parse import urlencode
 import jinja2
 
 from .. import __version__
-from ..datasets import effective_threshold
 from ..errors import InputError, LockedError, RecopsError
 from ..report.context import UNKNOWN_COLOR
 from ..store.objects import ObjectStore
 from ..store.tree import ForeignEntry
+from ..thresholds import effective_threshold
 from . import actions, pages
 from .actions import Outcome, attempt
 from .guard import Guard, Refused, local_path

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
+from ..calibration import shown_rate
 from ..report.attributes import describe
 from ..report.context import UNKNOWN_COLOR
 from .snapshot import Snapshot
@@ -208,6 +209,7 @@ def _match(snap: Snapshot, match: dict) -> dict:
         "threshold": match.get("threshold"),
         "metric": match.get("metric"),
         "within": (match.get("distance") or 0) <= (match.get("threshold") or 0),
+        **shown_rate(match),
     }
 
 
@@ -262,6 +264,7 @@ def proposals(snap: Snapshot, proposals: list[dict], computed: float, number: in
                 "distance": p["distance"],
                 "threshold": p["threshold"],
                 "metric": p["metric"],
+                **shown_rate(p),
             }
         )
     return {"paging": paging, "rows": rows, "computed": computed, "settled": len(proposals) - len(still)}

@@ -5,6 +5,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ...errors import UsageError
 from ...outputs import open_private
 from ...report import ReportOptions, checked_format, gather, write_report
 from ...stages.matching import MatchOptions
@@ -63,6 +64,8 @@ def recognize_command(
     threshold: MatchThresholdOpt = None,
     identified_faces: IdentifiedOpt = False,
     exclude_identities: ExcludeOpt = None,
+    max_false_alarm: common.MaxFalseAlarmOpt = None,
+    min_quality: common.MinQualityOpt = None,
 ) -> None:
     """Recognise the faces of photos against a dataset (rx-import | rx-detect | rx-embed | rx-match).
 
@@ -72,12 +75,21 @@ def recognize_command(
     searched by later recognitions unless linked to an identity.
     """
     with run("recognize") as out:
+        if threshold is not None and max_false_alarm is not None:
+            raise UsageError("give --threshold or --max-false-alarm, not both")
         options = RecognizeOptions(
             consent,
             align,
             force,
             include_extended_fields,
-            MatchOptions(maximum, threshold, identified_faces, names(exclude_identities)),
+            MatchOptions(
+                maximum,
+                threshold,
+                identified_faces,
+                names(exclude_identities),
+                max_false_alarm=max_false_alarm,
+                min_quality=min_quality,
+            ),
         )
         form = output_form(output, "records", blur, template)
         if form == "html":
