@@ -37,8 +37,8 @@ RANGES = {"cosine": 1.0, "euclidean_l2": math.sqrt(2.0), "angular": 0.5}
 """Where each metric's bins end; farther pairs count in the last bin (they never match). Raw
 euclidean distances have no natural end: their range is the farthest pair's."""
 SHIPPED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "calibrations")
-DEFAULT_FMR = 1e-3
-"""The false-match rate of a dataset's default threshold: 1 stranger pair in 1,000 comes this close
+DEFAULT_FMR = 3e-3
+"""The false-match rate of a dataset's default threshold: 1 stranger pair in about 330 comes this close
 (1:1 verification; a 1:N search says how many strangers to expect, expected_false)."""
 FEW_FALSE = 10
 """A target FMR that fewer impostor pairs than this reach rests on too little to trust."""

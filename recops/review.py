@@ -25,6 +25,7 @@ from .records import timestamp
 from .stages.matching import Matcher, MatchOptions
 from .store.dataset import Dataset
 from .stream import BadInput, Emitter
+from .thresholds import calibration_of, set_by_person
 from .vectors import Vectors
 
 STAGE = "review"
@@ -40,6 +41,16 @@ class ReviewOptions:
     search_k: int | None = None
     min_quality: float | None = None
     """Faces of a lower quality score are neither proposed nor proposed for."""
+    max_false_alarm: float | None = None
+    """Without a threshold: the chance that a face of someone not enrolled is proposed for an
+    identity (the threshold is the calibration's for it over the identified faces searched);
+    None: FALSE_ALARM where a calibration covers the pipeline, unless a person set the dataset's
+    threshold, which then holds."""
+
+
+FALSE_ALARM = 0.01
+"""Proposals are links a person confirms one by one: by default one face in a hundred of a
+stranger is proposed, whatever the number of identified faces searched."""
 
 
 def match_faces(dataset: Dataset, options: ReviewOptions = ReviewOptions()) -> list[dict]:
@@ -55,6 +66,7 @@ def match_faces(dataset: Dataset, options: ReviewOptions = ReviewOptions()) -> l
             best_per_identity=True,
             search_k=options.search_k,
             min_quality=options.min_quality,
+            max_false_alarm=_false_alarm(dataset, options),
         ),
     )
     view, deletions = matcher.identities, matcher.deletions
@@ -76,6 +88,16 @@ def match_faces(dataset: Dataset, options: ReviewOptions = ReviewOptions()) -> l
     for image, matches in by_photo.items():
         proposals += _assign(matches, identities_in_photo.get(image, set()))
     return sorted(proposals, key=lambda p: (p["identity_name"] or "", p["distance"], p["face"]))
+
+
+def _false_alarm(dataset: Dataset, options: ReviewOptions) -> float | None:
+    if options.threshold is not None:
+        return None
+    if options.max_false_alarm is not None:
+        return options.max_false_alarm
+    if set_by_person(dataset.config) or calibration_of(dataset) is None:
+        return None
+    return FALSE_ALARM
 
 
 def _assign(matches: list[dict], taken: set[str]) -> list[dict]:

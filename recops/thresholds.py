@@ -38,6 +38,10 @@ def effective_threshold(config: "Config") -> float:
     return config.threshold if config.threshold is not None else default_threshold(config)[0]
 
 
+def set_by_person(config: "Config") -> bool:
+    return config.threshold is not None and not config.threshold_source
+
+
 def threshold_source(config: "Config") -> tuple[str, str]:
     """Where the threshold comes from: a slug ("dataset": set in it, by a person or rx-calibrate;
     "calibration": the shipped calibration's default; "deepface") and, in words, how."""

@@ -14,6 +14,7 @@ from recops.calibration import Calibration, Calibrations, in_words, measure
 from recops.datasets import create_dataset, init_dataset
 from recops.errors import UsageError
 from recops.identities import IdentityEditor
+from recops.review import FALSE_ALARM, match_faces
 from recops.stages.matching import Matcher, MatchOptions
 from recops.store.dataset import Dataset
 from recops.stream import Emitter
@@ -177,3 +178,17 @@ def test_a_dataset_without_a_calibration_keeps_deepfaces_threshold(tmp_path):
     with Dataset.open(root) as dataset:
         assert calibration_of(dataset) is None and effective_threshold(dataset.config) == pytest.approx(0.593)
         assert "fmr" not in Matcher(dataset).error_rates(0.1)
+
+
+def test_proposals_keep_a_gallery_wide_false_alarm_rate_unless_a_person_set_the_threshold(labelled):
+    root, vectors, _ = labelled
+    with Dataset.open(root) as dataset:
+        add_face(dataset, 999, 999, vectors[0] + 0.01)
+        dataset.flush()
+        (proposal,) = match_faces(dataset)
+        assert proposal["threshold"] == dataset.config.threshold == 0.3  # a person's threshold holds
+        calibrate(dataset, Emitter(lambda r: None), CalibrateOptions(target_fmr=0.05))
+        (proposal,) = match_faces(dataset)
+        curve = calibration_of(dataset).curve("cosine")
+        assert proposal["threshold"] == pytest.approx(curve.threshold_for(FALSE_ALARM / 150), abs=1e-6)
+        assert proposal["threshold"] < dataset.config.threshold and proposal["fmr"] <= FALSE_ALARM / 150

@@ -5,6 +5,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..calibrate import CalibrateOptions, calibrate
+from ..calibration import DEFAULT_FMR
 from ..errors import UsageError
 from ..report.curves import write_page
 from ..store.dataset import Dataset
@@ -31,7 +32,9 @@ def rx_calibrate(
         typer.Option(
             metavar="RATE",
             parser=rate,
-            help="Set the threshold where this share of pairs of two people comes as close [default: 0.001].",
+            help=(
+                f"Set the threshold where this share of pairs of two people comes as close [default: {DEFAULT_FMR:g}]."
+            ),
         ),
     ] = None,
     best_accuracy: Annotated[

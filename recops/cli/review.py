@@ -8,7 +8,18 @@ import typer
 from ..errors import UsageError
 from ..outputs import open_private
 from ..review import ReviewOptions, link_matched_faces, match_faces, proposal_rows, read_csv, write_csv
-from .common import DatasetOpt, FormatOpt, MinQualityOpt, NullOpt, QuietOpt, VerboseOpt, distance, new_app, running
+from .common import (
+    DatasetOpt,
+    FormatOpt,
+    MaxFalseAlarmOpt,
+    MinQualityOpt,
+    NullOpt,
+    QuietOpt,
+    VerboseOpt,
+    distance,
+    new_app,
+    running,
+)
 from .existing import existing_dataset
 from .match import names
 from .pipeline import inputs
@@ -31,7 +42,10 @@ def propose(
     threshold: Annotated[
         Optional[float],
         typer.Option(
-            metavar="DISTANCE", parser=distance, help="Farthest distance that matches [default: the dataset's]."
+            metavar="DISTANCE",
+            parser=distance,
+            help="Farthest distance that matches [default: the calibration's for --max-false-alarm 0.01, "
+            "unless a person set the dataset's threshold, which then holds].",
         ),
     ] = None,
     exclude_identities: Annotated[
@@ -49,6 +63,7 @@ def propose(
         ),
     ] = None,
     min_quality: MinQualityOpt = None,
+    max_false_alarm: MaxFalseAlarmOpt = None,
     search_k: Annotated[
         Optional[int],
         typer.Option(
@@ -65,7 +80,11 @@ def propose(
 
     Writes a proposal record per face that comes within the threshold of a face linked to an
     identity (face, image, identity, identity_name, distance, threshold, candidate: the
-    identified face), ordered by identity name, then distance. Deleted faces, faces of
+    identified face, and fmr, the calibrated false-match rate at the distance), ordered by
+    identity name, then distance. Searching many identified faces, a stranger comes near one of
+    them more often than near one face: by default the threshold keeps that chance at 1 in 100
+    for each face proposed (--max-false-alarm), however many faces are identified; a threshold a
+    person set on the dataset (rx-init --threshold) holds instead. Deleted faces, faces of
     recognitions' query photos, and pairs a person rejected are left out. Two faces of one photo
     are two people: an identity is proposed for one face of a photo at most, and never for a
     photo where a face has it already. Nothing is stored.
@@ -73,7 +92,10 @@ def propose(
     with running("rx-review propose", fmt, verbose, quiet) as out:
         with existing_dataset(root, tool="rx-review") as (dataset, _):
             excluded = names(exclude_identities)
-            proposals = match_faces(dataset, ReviewOptions(threshold, excluded, search_k, min_quality))
+            if threshold is not None and max_false_alarm is not None:
+                raise UsageError("give --threshold or --max-false-alarm, not both")
+            options = ReviewOptions(threshold, excluded, search_k, min_quality, max_false_alarm)
+            proposals = match_faces(dataset, options)
             if csv_file:
                 with open_private(csv_file, "w", label="--csv", newline="") as handle:
                     write_csv(proposals, handle)

@@ -27,6 +27,7 @@ from ..quality import score_of
 from ..records import timestamp
 from ..store.dataset import Dataset
 from ..stream import BadInput, Emitter
+from ..thresholds import calibration_of
 from . import history, space
 from .folders import check_target, write_folders
 from .graph import Neighbourhood, Nodes
@@ -43,7 +44,8 @@ NEIGHBOURS = 20
 @dataclass(frozen=True)
 class ClusterOptions:
     threshold: float | None = None
-    """In the dataset's metric; None: space.default_threshold for its model and metric."""
+    """In the dataset's metric; None: the calibrated default for the number of faces clustered
+    (space.calibrated_threshold), else a share of deepface's for the model and metric."""
     method: str = "average"
     neighbours: int = NEIGHBOURS
     seed: int = 0
@@ -94,12 +96,13 @@ def cluster_and_write(
     return outcome
 
 
-def settings_of(dataset: Dataset, options: ClusterOptions) -> dict:
+def settings_of(dataset: Dataset, options: ClusterOptions, faces: int) -> dict:
     model, metric = dataset.config.model, dataset.config.metric
-    if options.method not in METHODS:
-        raise ValueError(f"unknown method {options.method!r}; choose from {', '.join(METHODS)}")
+    calibration = calibration_of(dataset)
     if options.threshold is not None:
         threshold = options.threshold
+    elif calibration is not None:
+        threshold = space.calibrated_threshold(calibration.curve(metric), faces)
     else:
         try:
             threshold = space.default_threshold(model, metric)
@@ -116,7 +119,8 @@ def settings_of(dataset: Dataset, options: ClusterOptions) -> dict:
 
 def cluster_dataset(dataset: Dataset, options: ClusterOptions = ClusterOptions()) -> Outcome:
     started = time.monotonic()
-    settings = settings_of(dataset, options)
+    if options.method not in METHODS:
+        raise ValueError(f"unknown method {options.method!r}; choose from {', '.join(METHODS)}")
     deletions = Deletions.of(dataset)
     view = IdentityView.of(dataset)
     queries = {i["id"] for i in images.ImageCatalog.of(dataset) if i.get("query")}
@@ -129,8 +133,9 @@ def cluster_dataset(dataset: Dataset, options: ClusterOptions = ClusterOptions()
             return False
         return not deletions.hides(face, image) and (image not in queries or face in view.face_identity)
 
-    hood = Neighbourhood(dataset, settings["model"], settings["metric"], eligible, options.search_k)
+    hood = Neighbourhood(dataset, dataset.config.model, dataset.config.metric, eligible, options.search_k)
     nodes, node_of = hood.nodes, hood.node_of
+    settings = settings_of(dataset, options, len(nodes))
     phases = {"read": time.monotonic() - started}
     logger.info("%d faces read in %.1f s", len(nodes), phases["read"])
     stored = None if options.full else history.current(dataset, lambda face: face not in node_of)
