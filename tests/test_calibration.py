@@ -192,3 +192,17 @@ def test_proposals_keep_a_gallery_wide_false_alarm_rate_unless_a_person_set_the_
         curve = calibration_of(dataset).curve("cosine")
         assert proposal["threshold"] == pytest.approx(curve.threshold_for(FALSE_ALARM / 150), abs=1e-6)
         assert proposal["threshold"] < dataset.config.threshold and proposal["fmr"] <= FALSE_ALARM / 150
+
+
+def test_the_original_match_faces_takes_a_false_alarm_rate_too(labelled):
+    root, vectors, _ = labelled
+    with Dataset.open(root) as dataset:
+        add_face(dataset, 999, 999, vectors[0] + 0.01)
+        dataset.flush()
+        calibrate(dataset, Emitter(lambda r: None), CalibrateOptions(target_fmr=0.05))
+        wanted = calibration_of(dataset).curve("cosine").threshold_for(0.1 / 150)
+    result = run(["recops", "dataset-match-faces", "-d", root, "--max-false-alarm", "0.1"])
+    (proposal,) = jsonl(result.stdout)
+    assert result.returncode == 0 and proposal["threshold"] == pytest.approx(wanted, abs=1e-6)
+    both = run(["recops", "dataset-match-faces", "-d", root, "--max-false-alarm", "0.1", "--threshold", "0.2"])
+    assert both.returncode == 2 and b"not both" in both.stderr

@@ -26,6 +26,16 @@ from .pipeline import inputs
 
 app = new_app()
 
+ProposalThresholdOpt = Annotated[
+    Optional[float],
+    typer.Option(
+        metavar="DISTANCE",
+        parser=distance,
+        help="Farthest distance that matches [default: the calibration's for --max-false-alarm 0.01, "
+        "unless a person set the dataset's threshold, which then holds].",
+    ),
+]
+
 
 @app.callback()
 def rx_review() -> None:
@@ -39,15 +49,7 @@ def rx_review() -> None:
 @app.command()
 def propose(
     root: DatasetOpt = None,
-    threshold: Annotated[
-        Optional[float],
-        typer.Option(
-            metavar="DISTANCE",
-            parser=distance,
-            help="Farthest distance that matches [default: the calibration's for --max-false-alarm 0.01, "
-            "unless a person set the dataset's threshold, which then holds].",
-        ),
-    ] = None,
+    threshold: ProposalThresholdOpt = None,
     exclude_identities: Annotated[
         Optional[str], typer.Option(metavar="NAMES", help="Comma-separated identity names or ids never proposed.")
     ] = None,

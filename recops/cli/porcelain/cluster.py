@@ -1,6 +1,6 @@
 """recops dataset-cluster-faces and cluster-to-identity: the original's clustering, and naming a cluster."""
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -8,7 +8,8 @@ from ...clustering.naming import name_cluster
 from ...clustering.run import ClusterOptions, cluster_and_write
 from ...parallel import cpu_count
 from ...store.dataset import Dataset, locate
-from ..common import distance
+from ..cluster import ClusterThresholdOpt
+from ..common import MinQualityOpt
 from .shared import DatasetArg, app, run
 
 
@@ -27,17 +28,8 @@ def dataset_cluster_faces(
             ),
         ),
     ] = "clustered",
-    threshold: Annotated[
-        Optional[float],
-        typer.Option(
-            metavar="DISTANCE",
-            parser=distance,
-            help=(
-                "Farthest distance of two faces that may share a cluster [default: 0.055 for Dlib and cosine; "
-                "rx-cluster --help]."
-            ),
-        ),
-    ] = None,
+    threshold: ClusterThresholdOpt = None,
+    min_quality: MinQualityOpt = None,
     skip_single_faces: Annotated[
         bool, typer.Option("--skip-single-faces", help="Export only faces that share their cluster with another face.")
     ] = False,
@@ -50,7 +42,13 @@ def dataset_cluster_faces(
     """
     with run("dataset-cluster-faces") as out:
         with Dataset.open(locate(root)) as dataset:
-            cluster_and_write(dataset, ClusterOptions(threshold, jobs=cpu_count()), out, skip_single_faces, output)
+            cluster_and_write(
+                dataset,
+                ClusterOptions(threshold, jobs=cpu_count(), min_quality=min_quality),
+                out,
+                skip_single_faces,
+                output,
+            )
 
 
 @app.command("cluster-to-identity")

@@ -13,8 +13,9 @@ from ...outputs import open_private
 from ...report import ReportOptions, gather, write_report
 from ...review import ReviewOptions, link_matched_faces, match_faces, read_csv, write_csv
 from ...store.dataset import Dataset, locate
-from ..common import distance
+from ..common import MaxFalseAlarmOpt, MinQualityOpt
 from ..match import names
+from ..review import ProposalThresholdOpt
 from .shared import DatasetArg, app, dataset_location, output_form, run, show
 
 IdentityIdArg = Annotated[
@@ -129,15 +130,12 @@ def dataset_match_faces(
             ),
         ),
     ] = None,
-    threshold: Annotated[
-        Optional[float],
-        typer.Option(
-            metavar="DISTANCE", parser=distance, help="Farthest distance that matches [default: the dataset's]."
-        ),
-    ] = None,
+    threshold: ProposalThresholdOpt = None,
     exclude_identities: Annotated[
         Optional[str], typer.Option(metavar="IDS", help="Comma-separated identity ids (or names) never proposed.")
     ] = None,
+    max_false_alarm: MaxFalseAlarmOpt = None,
+    min_quality: MinQualityOpt = None,
 ) -> None:
     """Propose an identity for every face without one: that of its nearest identified face (rx-review propose).
 
@@ -147,7 +145,12 @@ def dataset_match_faces(
     with run("dataset-match-faces") as out:
         form = output_form(output, "csv")
         with Dataset.open(locate(root)) as dataset:
-            proposals = match_faces(dataset, ReviewOptions(threshold, names(exclude_identities)))
+            if threshold is not None and max_false_alarm is not None:
+                raise UsageError("give --threshold or --max-false-alarm, not both")
+            options = ReviewOptions(
+                threshold, names(exclude_identities), min_quality=min_quality, max_false_alarm=max_false_alarm
+            )
+            proposals = match_faces(dataset, options)
             if form == "html":
                 write_report(gather(proposals, out), dataset, output, out, ReportOptions("match-faces"))
         if form == "csv":
