@@ -48,6 +48,10 @@ def _count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+def _counts(value: object) -> bool:
+    return isinstance(value, list) and all(_count(v) for v in value)
+
+
 def _distance(value: object) -> bool:
     return _number(value) and value >= 0
 
@@ -281,6 +285,8 @@ OPTIONAL: dict[str, dict[str, tuple[Check, str]]] = {
         "distance": DISTANCE,
         "threshold": DISTANCE,
         "verified": FLAG,
+        "compared": TEXT,
+        "faces_found": (_counts, "a list of counts"),
         "fmr": RATES["fmr"],
         "calibration": TEXT,
     },
