@@ -117,7 +117,7 @@ def _fetch_file(file_name: str, urls: list[str], sha256: str | None, target: str
         return Installed(file_name, target, url, len(data), "fetched", how)
     raise InputError(
         "bad-weight" if "bad-weight" in kinds else "fetch-failed",
-        f"{file_name}: no source gave a file that checks out ({'; '.join(reasons)}); or bring it: rx-models add FILE"
+        f"{file_name}: no source gave a file that checks out ({'; '.join(reasons)}); or bring it: rx-models add FILE",
     )
 
 
