@@ -42,8 +42,14 @@ def only_face(data: bytes, options: VerifyOptions, label: str) -> dict:
         raise InputError(
             "not-one-face", f"{label}: {found} found by {options.detector}; verify needs exactly one face per image"
         )
-    face = faces[0]
-    return {"box": list(face.box), "landmarks": face.landmarks, "confidence": face.confidence, "aligned": options.align}
+    picture, face = faces[0]
+    return {
+        "box": list(face.box),
+        "landmarks": face.landmarks,
+        "confidence": face.confidence,
+        "aligned": options.align,
+        **picture.fields,
+    }
 
 
 def verify(
