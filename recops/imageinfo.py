@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import threading
 from dataclasses import dataclass
 
 from .errors import InputError, UsageError
@@ -179,17 +180,29 @@ def _register_heif() -> None:
         pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
 
 
+_unbounded = {"depth": 0, "saved": None}
+_unbounded_lock = threading.Lock()
+
+
 @contextlib.contextmanager
 def unbounded():
-    """Pillow's own bomb check off: recops checked its limit, which may be higher, already."""
+    """Pillow's own bomb check off: recops checks its own limit, which may be higher, from the
+    header at import, and decodes only what passed it. Counted, so that threads decoding at
+    once (the web interface's) leave Pillow's setting as it was when the last one is done."""
     from PIL import Image
 
-    previous = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = None
+    with _unbounded_lock:
+        if not _unbounded["depth"]:
+            _unbounded["saved"] = Image.MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = None
+        _unbounded["depth"] += 1
     try:
         yield
     finally:
-        Image.MAX_IMAGE_PIXELS = previous
+        with _unbounded_lock:
+            _unbounded["depth"] -= 1
+            if not _unbounded["depth"]:
+                Image.MAX_IMAGE_PIXELS = _unbounded["saved"]
 
 
 def inspect(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
@@ -202,7 +215,7 @@ def inspect(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
         raise InputError("not-an-image", f"not an image recops reads ({SUPPORTED}): content looks like {what}")
     try:
         with unbounded(), open_image(data, media_type) as image:
-            _check_pixels(*image.size, max_pixels)
+            check_pixels(*image.size, max_pixels)
             orientation = _orientation(image)
             width, height = displayed_size(image, media_type)
             pages = _count_pages(image, width * height, max_pixels) if media_type == TIFF else 1
@@ -232,12 +245,13 @@ def displayed_size(image, media_type: str) -> tuple[int, int]:
     return width, height
 
 
-def _check_pixels(width: int, height: int, max_pixels: int, page: str = "") -> None:
+def check_pixels(width: int, height: int, max_pixels: int, page: str = "") -> None:
+    """Refuse a picture whose header claims more than `max_pixels` (`page` says which, if not the first)."""
     if width * height > max_pixels:
         raise InputError(
             "too-many-pixels",
             f"header claims {width}x{height} = {width * height:,} pixels{page}, over the limit of "
-            f"{max_pixels:,} (a decompression bomb? raise it with --max-pixels)",
+            f"{max_pixels:,} (a decompression bomb? raise it with --max-pixels or ${MAX_PIXELS_ENV})",
         )
 
 
@@ -253,13 +267,13 @@ def _count_pages(image, first: int, max_pixels: int) -> int:
         if pages == MAX_PAGES:
             raise InputError("too-many-pages", f"more than {MAX_PAGES} pages: not a scan recops searches")
         width, height = image.size
-        _check_pixels(width, height, max_pixels, f" on page {pages + 1}")
+        check_pixels(width, height, max_pixels, f" on page {pages + 1}")
         total += width * height
         if total > PAGES_PIXELS * max_pixels:
             raise InputError(
                 "too-many-pixels",
                 f"its first {pages + 1} pages hold {total:,} pixels, over {PAGES_PIXELS} times the limit of "
-                f"{max_pixels:,} (raise it with --max-pixels)",
+                f"{max_pixels:,} (raise it with --max-pixels or ${MAX_PIXELS_ENV})",
             )
         pages += 1
     image.seek(0)

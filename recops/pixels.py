@@ -19,7 +19,17 @@ from typing import Iterator
 import numpy as np
 
 from .errors import InputError
-from .imageinfo import HEAD, MAX_PAGES, TIFF, displayed_size, open_image, sniff
+from .imageinfo import (
+    HEAD,
+    MAX_PAGES,
+    TIFF,
+    check_pixels,
+    default_max_pixels,
+    displayed_size,
+    open_image,
+    sniff,
+    unbounded,
+)
 from .models.base import scale_face
 
 DEFAULT_MAX_SIDE = 1600
@@ -69,7 +79,7 @@ def load_rgb(
     With `max_side` (or `scale`), a large JPEG is decoded at a reduced scale (libjpeg's DCT
     scaling, several times faster) that keeps its long side at or above `max_side` (or at or
     above `scale` times the full size)."""
-    with open_image(data) as image:
+    with unbounded(), open_image(data) as image:
         _seek(image, picture)
         return _decode(image, max_side, scale)
 
@@ -77,7 +87,7 @@ def load_rgb(
 def load_pictures(data: bytes, max_side: int | None = None) -> Iterator[tuple[Picture, np.ndarray, float]]:
     """Every picture of an image, decoded one after the other (what rx-detect searches)."""
     media_type = sniff(data[:HEAD])
-    with open_image(data, media_type) as image:
+    with unbounded(), open_image(data, media_type) as image:
         pages = min(image.n_frames, MAX_PAGES) if media_type == TIFF else 1
         for page in range(pages):
             picture = Picture(page=page)
@@ -88,7 +98,7 @@ def load_pictures(data: bytes, max_side: int | None = None) -> Iterator[tuple[Pi
 def picture_size(data: bytes, picture: Picture = FIRST) -> tuple[int, int]:
     """A picture's full size as displayed, read from its header."""
     media_type = sniff(data[:HEAD])
-    with open_image(data, media_type) as image:
+    with unbounded(), open_image(data, media_type) as image:
         _seek(image, picture)
         return displayed_size(image, media_type)
 
@@ -113,11 +123,14 @@ def face_pictures(
 
 
 def _seek(image, picture: Picture) -> None:
+    """Go to the picture, and refuse it, from its header, when it holds more pixels than the
+    limit ($RX_MAX_PIXELS, else rx-import's default): Pillow's own check is off."""
     if picture.page:
         try:
             image.seek(picture.page)
         except EOFError:
             raise InputError("no-such-page", f"the image has no page {picture.page + 1}") from None
+    check_pixels(*image.size, default_max_pixels(), f" on page {picture.page + 1}" if picture.page else "")
 
 
 def _decode(image, max_side: int | None, scale: float | None) -> tuple[np.ndarray, float]:

@@ -66,3 +66,16 @@ def test_the_faces_of_an_image_are_decoded_once_per_picture_they_are_on(monkeypa
     assert [indices for indices, _, _ in found] == [[1], [0, 2]] and len(calls) == 2
     assert [colour for _, colour, _ in found] == [[255, 0, 0], [0, 0, 255]]
     assert [face for _, _, on in found for face in on] == [faces[1], faces[0], faces[2]]  # a TIFF decodes whole
+
+
+def test_decoding_checks_recops_limit_from_the_header_not_pillows(monkeypatch):
+    from recops.errors import InputError
+    from recops.imageinfo import MAX_PIXELS_ENV
+
+    data = encoded(Image.new("RGB", (20, 20)))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # Pillow's would refuse it, and it is not Pillow's to say
+    assert load_rgb(data)[0].shape == (20, 20, 3) and Image.MAX_IMAGE_PIXELS == 100
+    monkeypatch.setenv(MAX_PIXELS_ENV, "399")
+    with pytest.raises(InputError) as refused:
+        load_rgb(data)
+    assert refused.value.kind == "too-many-pixels" and MAX_PIXELS_ENV in refused.value.reason
