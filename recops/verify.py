@@ -55,8 +55,14 @@ def faces_of(data: bytes, options: VerifyOptions, label: str) -> list[dict]:
             "told which (--faces largest, closest or every)",
         )
     faces = [
-        {"box": list(f.box), "landmarks": f.landmarks, "confidence": f.confidence, "aligned": options.align}
-        for f in found
+        {
+            "box": list(face.box),
+            "landmarks": face.landmarks,
+            "confidence": face.confidence,
+            "aligned": options.align,
+            **picture.fields,
+        }
+        for picture, face in found
     ]
     if options.pick == "largest":
         faces = [max(faces, key=_area)]
