@@ -18,7 +18,6 @@ A broken EXIF block never refuses a photo: at worst it has no metadata.
 from __future__ import annotations
 
 import datetime as _dt
-import io
 import math
 import re
 import warnings
@@ -43,10 +42,10 @@ def describe(source) -> dict:
     """The metadata fields of a photo (bytes, or an image Pillow opened), only those found and
     sound; {} when there are none or the EXIF cannot be read."""
     if isinstance(source, (bytes, bytearray, memoryview)):
-        from PIL import Image
+        from .imageinfo import open_image
 
         try:
-            with Image.open(io.BytesIO(source)) as image:
+            with open_image(bytes(source)) as image:
                 return describe(image)
         except Exception:  # not an image Pillow opens: no metadata, and importing says why elsewhere
             return {}

@@ -35,8 +35,10 @@ def image_record(
     orientation: int = 1,
     ts: str | None = None,
     query: bool = False,
+    pages: int = 1,
 ) -> dict:
-    """An image: its content id (xxh3-128 hex), display size (after EXIF orientation) and origins."""
+    """An image: its content id (xxh3-128 hex), display size (after EXIF orientation), pages (of
+    a multi-page TIFF) and origins."""
     record = {
         "type": "image",
         "id": id,
@@ -52,4 +54,6 @@ def image_record(
         record["orientation"] = orientation
     if query:
         record["query"] = True
+    if pages > 1:
+        record["pages"] = pages
     return record

@@ -37,7 +37,8 @@ def region_proposals(dataset: Dataset, min_overlap: float = MIN_OVERLAP, exclude
         if not image.get("regions") or image.get("query") or deletions.hides(image=id) or id not in latest:
             continue
         found = [faces.get(f) for f in latest[id].get("faces", ())]
-        found = [f for f in found if f is not None and not deletions.hides(f["id"], id)]
+        # a region is of the first picture of a multi-page image: faces of the others are not its
+        found = [f for f in found if f is not None and not f.get("page") and not deletions.hides(f["id"], id)]
         pairs = sorted(
             ((overlap(f["box"], r["box"]), f["id"], n) for f in found for n, r in enumerate(image["regions"])),
             key=lambda pair: (-pair[0], pair[1], pair[2]),

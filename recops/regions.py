@@ -157,12 +157,10 @@ def embedded(source) -> Found | None:
     """The face regions of the XMP packet inside a photo (bytes, or an image Pillow opened);
     None when it has none. XMPError when its packet is broken."""
     if isinstance(source, (bytes, bytearray, memoryview)):
-        import io
-
-        from PIL import Image
+        from .imageinfo import open_image
 
         try:
-            with Image.open(io.BytesIO(source)) as image:
+            with open_image(bytes(source)) as image:
                 return embedded(image)
         except xmp.XMPError:
             raise

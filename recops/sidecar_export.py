@@ -17,6 +17,7 @@ and follows no link.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import stat
@@ -86,7 +87,7 @@ def _plans(dataset: Dataset, unnamed: bool, chosen: set[str] | None) -> Iterable
             continue
         found = []
         for face in sorted(filter(None, map(faces.get, latest[id].get("faces", ()))), key=lambda f: f.get("index", 0)):
-            if deletions.hides(face["id"], id):
+            if deletions.hides(face["id"], id) or face.get("page"):  # a region is of the first picture
                 continue
             identity = view.identity_of(face["id"])
             if identity or unnamed:
@@ -115,7 +116,7 @@ class _Writer:
         self._common = _common_folder(paths) if options.folder else ""
         if options.folder:
             private_folders(options.folder)
-            self.options = SidecarOptions(os.path.abspath(options.folder), *list(vars(options).values())[1:])
+            self.options = dataclasses.replace(options, folder=os.path.abspath(options.folder))
 
     def write(self, image: str, path: str, areas: list, width: int, height: int) -> None:
         folder, filename = os.path.split(os.path.abspath(path))

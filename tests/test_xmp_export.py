@@ -1,6 +1,7 @@
 """rx-export's XMP sidecars, read back by exiftool and exiv2 as the regions written; sidecars
 that exist are refused or merged; and proposals and links from the regions a photo came with."""
 
+import io
 import json
 import os
 import shutil
@@ -258,3 +259,25 @@ def test_regions_are_proposed_for_the_faces_they_cover_and_applied_as_links(name
         editor.link(jane_face, IdentityView.of(ds).find("Jane Doe")["id"], "link")
         editor.link(jane_face, identity["id"], "link")  # by hand: Ann, against the region
         assert region_proposals(ds) == []
+
+
+def test_regions_are_of_the_first_picture_of_a_multi_page_image(tmp_path, offcentre):
+    out = io.BytesIO()
+    first, second = (Image.new("RGB", (100, 60), colour) for colour in ((10, 20, 30), (200, 100, 50)))
+    first.save(out, "TIFF", save_all=True, append_images=[second])
+    (tmp_path / "scan.tif").write_bytes(out.getvalue())
+    (tmp_path / "scan.tif.xmp").write_bytes(sidecar(("Ann Lee", 0.2, 0.4, 0.2, 0.4)))
+    root = str(tmp_path / "case.rx")
+    create_dataset(root, detector="offcentre").close()
+    with Dataset.open(root) as ds:
+        images, found = [], []
+        with Importer(ds, Emitter(images.append)) as importer:
+            importer.add_arguments([str(tmp_path / "scan.tif")])
+        FaceDetection(Emitter(found.append), DetectOptions("offcentre"), ds, 1).run(images)
+        faces = [r for r in found if r["type"] == "face"]
+        assert [f.get("page", 0) for f in faces] == [0, 1]  # the same box on each page
+        (proposal,) = proposals(ds, ReviewOptions())
+        assert proposal["face"] == faces[0]["id"] and proposal["identity_name"] == "Ann Lee"
+        ds.flush()
+    (record,) = exported(root, folder=str(tmp_path / "xmp"), unnamed=True)
+    assert record["faces"] == 1

@@ -180,6 +180,37 @@ def test_import_keeps_the_regions_of_sidecars_by_either_name_and_of_the_photo_it
     assert "regions" not in records["d.jpg"]
 
 
+@pytest.mark.parametrize("kind", ["png", "webp", "heic", "avif", "tiff"])
+def test_every_format_carries_its_exif_and_the_regions_of_its_own_xmp(dataset, tmp_path, kind):
+    import pillow_heif
+    from PIL import PngImagePlugin
+
+    pillow_heif.register_heif_opener()
+    stored = packet(entry("Jane Doe", 0.25, 0.6, 0.3, 0.2), applied(90, 60))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif.get_ifd(0x8769)[0x9003] = "2021:12:31 23:59:59"
+    options = {
+        "png": ("PNG", {"pnginfo": PngImagePlugin.PngInfo()}),
+        "webp": ("WEBP", {"xmp": stored}),
+        "heic": ("HEIF", {"xmp": stored}),
+        "avif": ("AVIF", {"xmp": stored}),
+        # a TIFF's own tags are its EXIF: Pillow writes them (and no EXIF sub-IFD) from tiffinfo
+        "tiff": ("TIFF", {"exif": b"", "tiffinfo": {700: stored, 0x0112: 6, 0x0132: "2021:12:31 23:59:59"}}),
+    }[kind]
+    if kind == "png":
+        options[1]["pnginfo"].add_itxt("XML:com.adobe.xmp", stored.decode())
+    out = io.BytesIO()
+    options[1].setdefault("exif", exif.tobytes())
+    Image.new("RGB", (90, 60), (200, 180, 160)).save(out, options[0], **options[1])
+    photo = tmp_path / f"p.{kind}"
+    photo.write_bytes(out.getvalue())
+    (record,) = imported(dataset, [photo])
+    assert (record["width"], record["height"], record["taken"]) == (60, 90, "2021-12-31T23:59:59")
+    assert record["regions"] == [{"name": "Jane Doe", "box": [18.0, 9.0, 30.0, 36.0]}]
+    assert record["regions_source"] == "embedded"
+
+
 def test_a_sidecar_edited_after_import_is_read_again_and_its_regions_win(dataset, tmp_path):
     photo = tmp_path / "p.jpg"
     photo.write_bytes(make_jpeg(5, size=(100, 100)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import stat
@@ -10,7 +9,7 @@ from typing import Iterable
 
 from .. import images, photometa, regions, sidecars
 from ..errors import InputError
-from ..imageinfo import DEFAULT_MAX_PIXELS, inspect, sniff
+from ..imageinfo import DEFAULT_MAX_PIXELS, HEAD, inspect, open_image, sniff, unbounded
 from ..inputs import walk_files
 from ..logs import IMAGES
 from ..records import image_record, timestamp, warning_record
@@ -52,11 +51,11 @@ def stat_image_file(path: str) -> os.stat_result:
 
 
 def read_image_file(path: str) -> bytes:
-    """The bytes of a file, or only its first bytes when they show it is no JPEG or PNG
+    """The bytes of a file, or only its first bytes when they show it is no image recops reads
     (a video or an archive is refused before gigabytes of it are read)."""
     try:
         with open(path, "rb", buffering=0) as handle:
-            head = handle.read(16)
+            head = handle.read(HEAD)
             if head and sniff(head) is None:
                 return head
             handle.seek(0)  # one read into one buffer: a large photo is held once, not twice
@@ -211,6 +210,7 @@ class Importer:
                     bool(consent),
                     info.orientation,
                     query=self.query,
+                    pages=info.pages,
                 )
                 | described
             )
@@ -243,26 +243,19 @@ class Importer:
     def _described(self, id: str, data: bytes, info, sidecar: regions.Found | None, source: str | None) -> dict:
         """What a new image's EXIF says (photometa.py), and its face regions: its sidecar's, else
         those of the XMP inside it (a broken one is a warning; the photo is imported)."""
-        from PIL import Image
-
-        try:
-            image = Image.open(io.BytesIO(data))
-        except Exception:  # Pillow's own pixel limit, which recops's (inspect() checked it) may exceed
-            return {}
-        with image:
+        found, where = sidecar, "sidecar"
+        with unbounded(), open_image(data, info.media_type) as image:  # inspect() opened it: it opens
             fields = photometa.describe(image)
-            if sidecar is not None:
-                boxes = sidecar.boxes(info.width, info.height, info.orientation)
-                return fields | {"regions": boxes, "regions_source": "sidecar"}
-            try:
-                inside = regions.embedded(image)
-            except InputError as exc:
-                reason = f"the XMP inside the photo: {exc.reason}"
-                logger.warning("%s: %s", source or id, reason)
-                self.emitter.emit(warning_record(source or id, STAGE, reason, exc.kind))
-                return fields
-        boxes = inside.boxes(info.width, info.height, info.orientation) if inside else []
-        return fields | ({"regions": boxes, "regions_source": "embedded"} if boxes else {})
+            if found is None:
+                where = "embedded"
+                try:
+                    found = regions.embedded(image)
+                except InputError as exc:
+                    reason = f"the XMP inside the photo: {exc.reason}"
+                    logger.warning("%s: %s", source or id, reason)
+                    self.emitter.emit(warning_record(source or id, STAGE, reason, exc.kind))
+        boxes = found.boxes(info.width, info.height, info.orientation) if found else []
+        return fields | ({"regions": boxes, "regions_source": where} if boxes or sidecar else {})
 
     @staticmethod
     def _boxes(image: dict, found: regions.Found) -> list[dict]:
