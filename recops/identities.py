@@ -4,7 +4,8 @@
                     description, colour); a rename writes a new whole record with the same id,
                     and `deleted: true` is a tombstone
     links log:      link records: face, its image, identity, op = link | unlink | reject, and
-                    source = manual | enrol | review (who decided)
+                    source = manual | enrol | review | xmp (who decided; xmp: a face region
+                    tagged in another tool, accepted in review)
 
 Every replica folds the same records in the same order (timestamp, then content), so two copies
 merged by copying files end in the same state. An identity is what its latest record says, so a
@@ -52,8 +53,8 @@ from .store.lock import DatasetLock
 
 logger = logging.getLogger("recops")
 OPS = ("link", "unlink", "reject")
-SOURCES = ("manual", "enrol", "review")
-AUTOMATIC = ("enrol", "review")
+SOURCES = ("manual", "enrol", "review", "xmp")
+AUTOMATIC = ("enrol", "review", "xmp")
 """Link sources held to the rule that two faces of one photo are never one identity."""
 DEFAULT_COLOR = "#00ff01"
 """The original recops's default identity colour."""

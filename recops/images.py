@@ -2,9 +2,9 @@
 
 An image may be recorded many times (a new original path, a consent statement, another
 machine's import). The view is the union: every field from the first record that has it, every
-path in order of appearance, consent from the latest record that states it (by timestamp, then
-by value, so every replica resolves a tie the same way), and `query` only while every record
-says so.
+path in order of appearance, consent and face regions (a sidecar edited since) from the latest
+record that states them (by timestamp, then by value, so every replica resolves a tie the same
+way), and `query` only while every record says so.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ class ImageCatalog:
     def __init__(self, records: Iterable[dict] = ()):
         self._by_id: dict[str, dict] = {}
         self._consent_key: dict[str, tuple] = {}
+        self._regions_key: dict[str, tuple] = {}
         for record in records:
             self.add(record)
 
@@ -62,6 +63,15 @@ class ImageCatalog:
             if key > self._consent_key.get(id, ("",)):
                 held["consent"] = bool(record["consent"])
                 self._consent_key[id] = key
+        if "regions" in record:
+            key = (record.get("ts", ""), repr(record["regions"]))
+            if key > self._regions_key.get(id, ("",)):
+                held["regions"] = record["regions"]
+                if record.get("regions_source"):
+                    held["regions_source"] = record["regions_source"]
+                else:
+                    held.pop("regions_source", None)
+                self._regions_key[id] = key
 
     def states(self, id: str, paths: list[str], consent: bool | None, query: bool = False) -> bool:
         """Whether the image is known with all of `paths`, this consent if stated, and as a

@@ -9,6 +9,7 @@ from .deletions import Deletions
 from .errors import InputError, UsageError
 from .faces import FaceCatalog
 from .identities import IdentityView
+from .photofilter import PhotoFilter
 from .store.dataset import Dataset
 
 KINDS = ("datasets", "images", "faces", "identities")
@@ -18,9 +19,14 @@ NOBODY = "none"
 """--identity none: faces linked to no identity, and the images that hold one."""
 
 
-def list_kind(dataset: Dataset, kind: str, identity: str | None = None) -> Iterator[dict]:
+def list_kind(
+    dataset: Dataset, kind: str, identity: str | None = None, photos: PhotoFilter = PhotoFilter()
+) -> Iterator[dict]:
     """The live images, faces or identities of a dataset; with `identity` (a name, an id, or
-    "none"), only the faces of that identity and the images where it appears."""
+    "none"), only the faces of that identity and the images where it appears; with `photos`,
+    only the images it keeps."""
+    if photos.active and kind != "images":
+        raise UsageError("--taken-after, --taken-before, --near and --camera choose images; give KIND images")
     deletions = Deletions.of(dataset)
     filtering = identity is not None
     # Images alone need no identities: a plain listing of them reads no identity or link records.
@@ -31,7 +37,11 @@ def list_kind(dataset: Dataset, kind: str, identity: str | None = None) -> Itera
     if kind == "images":
         shown = {f["image"] for f in _faces(dataset, deletions, view) if f["identity"] == wanted} if filtering else None
         for image in images.ImageCatalog.of(dataset):
-            if not deletions.hides(image=image["id"]) and (shown is None or image["id"] in shown):
+            if (
+                not deletions.hides(image=image["id"])
+                and (shown is None or image["id"] in shown)
+                and (not photos.active or photos.keeps(image))
+            ):
                 yield image | {"dataset": dataset.root}
     elif kind == "faces":
         for face in _faces(dataset, deletions, view):

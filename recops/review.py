@@ -22,6 +22,7 @@ from .errors import InputError
 from .identities import IdentityEditor
 from .ids import resolve
 from .records import timestamp
+from .region_proposals import MIN_OVERLAP, SOURCE, region_proposals
 from .stages.matching import Matcher, MatchOptions
 from .store.dataset import Dataset
 from .stream import BadInput, Emitter
@@ -29,7 +30,7 @@ from .thresholds import calibration_of, set_by_person
 from .vectors import Vectors
 
 STAGE = "review"
-CSV_COLUMNS = ("face_id", "identity_id", "identity_name", "distance", "threshold", "matched_face_id")
+CSV_COLUMNS = ("face_id", "identity_id", "identity_name", "distance", "threshold", "matched_face_id", "source")
 CHOICES = 3
 """Identities looked at per face: enough for a face whose best ones went to its photo-mates."""
 
@@ -46,6 +47,9 @@ class ReviewOptions:
     identity (the threshold is the calibration's for it over the identified faces searched);
     None: FALSE_ALARM where a calibration covers the pipeline, unless a person set the dataset's
     threshold, which then holds."""
+    regions: bool = True
+    """Also propose the names of the face regions photos came with (region_proposals.py)."""
+    min_overlap: float = MIN_OVERLAP
 
 
 FALSE_ALARM = 0.01
@@ -90,6 +94,22 @@ def match_faces(dataset: Dataset, options: ReviewOptions = ReviewOptions()) -> l
     return sorted(proposals, key=lambda p: (p["identity_name"] or "", p["distance"], p["face"]))
 
 
+def proposals(dataset: Dataset, options: ReviewOptions = ReviewOptions()) -> list[dict]:
+    """rx-review propose: the proposals from face regions (source "xmp"), then those by distance
+    (match_faces) for the other faces, in the order a person reviews them. A face tagged in a
+    region is not proposed for another identity, nor its identity for a photo-mate."""
+    tagged = region_proposals(dataset, options.min_overlap, options.exclude_identities) if options.regions else []
+    faces = {p["face"] for p in tagged}
+    shown = {(p["image"], p.get("identity")) for p in tagged}
+    matched = [
+        p for p in match_faces(dataset, options) if p["face"] not in faces and (p["image"], p["identity"]) not in shown
+    ]
+    return sorted(
+        tagged + matched,
+        key=lambda p: (p["identity_name"] or "", p.get("source") != SOURCE, p.get("distance", 0.0), p["face"]),
+    )
+
+
 def _false_alarm(dataset: Dataset, options: ReviewOptions) -> float | None:
     if options.threshold is not None:
         return None
@@ -131,13 +151,16 @@ def _proposal(match: dict) -> dict:
 
 
 def write_csv(proposals: Iterable[dict], handle: IO[str]) -> int:
+    """The proposals as CSV_COLUMNS; `source` only when a proposal comes from a face region (the
+    CSV of the old dataset-match-faces stays as it was)."""
+    proposals = list(proposals)
+    columns = CSV_COLUMNS if any("source" in p for p in proposals) else CSV_COLUMNS[:-1]
     writer = csv.writer(handle, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    count = 0
+    writer.writerow(columns)
     for p in proposals:
-        writer.writerow([p["face"], p["identity"], p["identity_name"], p["distance"], p["threshold"], p["candidate"]])
-        count += 1
-    return count
+        row = [p["face"], p.get("identity", ""), p["identity_name"], p.get("distance", ""), p.get("threshold", "")]
+        writer.writerow([*row, p.get("candidate", ""), p.get("source", "")][: len(columns)])
+    return len(proposals)
 
 
 def read_csv(handle: IO[str], name: str = "csv") -> Iterator[tuple[str, dict]]:
@@ -161,7 +184,10 @@ def proposal_rows(items: Iterable, out: Emitter) -> Iterator[tuple[str, dict]]:
     """Rows from proposal records (rx-review propose, perhaps filtered); other records pass on."""
     for number, item in enumerate(items, 1):
         if isinstance(item, dict) and item.get("type") == "proposal":
-            yield f"proposal {number}", {"face_id": item.get("face"), "identity_id": item.get("identity")}
+            row = {"face_id": item.get("face"), "identity_id": item.get("identity")}
+            if item.get("source") == SOURCE:
+                row |= {"identity_name": item.get("identity_name"), "source": SOURCE}
+            yield f"proposal {number}", row
         elif isinstance(item, dict):
             out.emit(item)
         elif isinstance(item, BadInput):
@@ -172,18 +198,27 @@ def proposal_rows(items: Iterable, out: Emitter) -> Iterator[tuple[str, dict]]:
 
 def link_matched_faces(dataset: Dataset, rows: Iterable[tuple[str, dict]], out: Emitter) -> int:
     """Link the (face_id, identity_id) of each row (whole ids, or unique starts of them as tables
-    show them); a row that cannot be applied gets an error record (and the others are applied).
-    Returns how many links were made or already held."""
+    show them); a row of source xmp may give an identity_name instead, whose identity is made
+    when there is none. A row that cannot be applied gets an error record (and the others are
+    applied). Returns how many links were made or already held."""
     editor = IdentityEditor(dataset)
     applied = 0
     for label, row in rows:
         face, identity = row.get("face_id") or "", row.get("identity_id") or ""
-        if not face or not identity:
+        tagged = row.get("source") == SOURCE
+        name = (row.get("identity_name") or "") if tagged else ""
+        if not face or not (identity or name):
             out.fail(label, STAGE, "a row needs a face_id and an identity_id", "malformed-input")
             continue
         try:
-            identity = resolve(identity, editor.view.identities, "identity", dataset.root, "unknown-identity")
-            out.emit(editor.link(face, identity, source="review"))
+            if identity:
+                identity = resolve(identity, editor.view.identities, "identity", dataset.root, "unknown-identity")
+            else:
+                found, created = editor.find_or_create(name, prefix=False)
+                identity = found["id"]
+                if created:
+                    out.emit(found)
+            out.emit(editor.link(face, identity, source=SOURCE if tagged else "review"))
             applied += 1
         except InputError as exc:
             out.fail(label, STAGE, exc.reason, exc.kind, face=face, identity=identity)

@@ -23,6 +23,7 @@ MAX_DEPTH = 32
 MAX_DIM = 1 << 16
 _HEX_ID = re.compile(r"[0-9a-f]{32}")
 _PLAIN = (str, int, float, bool, type(None), bytes)
+_TAKEN = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d([+-]\d\d:\d\d)?")
 
 
 def _text(value: object) -> bool:
@@ -157,6 +158,29 @@ def _scores(value: object) -> bool:
     return isinstance(value, dict) and all(_number(v) for v in value.values())
 
 
+def _taken(value: object) -> bool:
+    """ISO 8601 local time to the second, with its UTC offset when known ("2019-05-04T13:22:10+02:00")."""
+    import datetime
+
+    if not (isinstance(value, str) and _TAKEN.fullmatch(value)):
+        return False
+    try:
+        datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _within(limit: float) -> Check:
+    return lambda value: _number(value) and -limit <= value <= limit
+
+
+def _regions(value: object) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(r, dict) and _text(r.get("name")) and _box(r.get("box")) for r in value
+    )
+
+
 def _one_of(*choices: str) -> Check:
     return lambda value: value in choices
 
@@ -183,7 +207,7 @@ REQUIRED: dict[str, dict[str, tuple[Check, str]]] = {
     },
     "detection": {"image": ID},
     "match": {"query": ID, "candidate": ID},
-    "proposal": {"face": ID, "identity": ID},
+    "proposal": {"face": ID},
     "cluster": {"faces": (_ids, "a list of face ids")},
     "identity": {"id": ID},
     "link": {"face": ID, "identity": ID},
@@ -212,6 +236,14 @@ OPTIONAL: dict[str, dict[str, tuple[Check, str]]] = {
         "query": FLAG,
         "dataset": TEXT,
         "ts": TEXT,
+        "taken": (_taken, "a local time, YYYY-MM-DDTHH:MM:SS, and its UTC offset (+HH:MM) when known"),
+        "latitude": (_within(90), "degrees from -90 (south) to 90 (north)"),
+        "longitude": (_within(180), "degrees from -180 (west) to 180 (east)"),
+        "altitude": NUMBER,
+        "camera_make": TEXT,
+        "camera_model": TEXT,
+        "regions": (_regions, "a list of face regions: name (text) and box (four numbers)"),
+        "regions_source": (_one_of("sidecar", "embedded"), "sidecar or embedded"),
     },
     "face": {
         "landmarks": (_landmarks, "named points [x, y]"),
@@ -247,6 +279,9 @@ OPTIONAL: dict[str, dict[str, tuple[Check, str]]] = {
         **RATES,
     },
     "proposal": {
+        "identity": ID,
+        "source": TEXT,
+        "overlap": (_rate, "a share from 0 to 1"),
         "image": ID,
         "candidate": ID,
         "candidate_image": ID,
@@ -305,7 +340,14 @@ def _embedding_problem(record: dict) -> str | None:
     return None
 
 
-_WHOLE = {"embedding": _embedding_problem}
+def _proposal_problem(record: dict) -> str | None:
+    # A face region's name may be no identity yet: applying the proposal makes it.
+    if "identity" in record or (record.get("source") == "xmp" and _text(record.get("identity_name"))):
+        return None
+    return "malformed proposal record: no identity (nor, from a face region, an identity_name)"
+
+
+_WHOLE = {"embedding": _embedding_problem, "proposal": _proposal_problem}
 
 
 def not_plain(value: object, depth: int = 0) -> str | None:

@@ -24,5 +24,6 @@ TOOLS = {
     "rx-delete": "recops.cli.delete",
     "rx-models": "recops.cli.models",
     "rx-report": "recops.cli.report",
+    "rx-export": "recops.cli.export",
     "recops": "recops.cli.porcelain",
 }

@@ -9,6 +9,7 @@ import typer
 from ..datasets import list_datasets
 from ..errors import UsageError
 from ..listing import KINDS, list_kind
+from ..photofilter import photo_filter
 from ..store.dataset import Dataset
 from ..stream import Emitter
 from . import common, table
@@ -40,6 +41,32 @@ def rx_ls(
             ),
         ),
     ] = None,
+    taken_after: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="DATE",
+            help="Only images taken on or after DATE (YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDTHH:MM), "
+            "in the photo's local time (EXIF).",
+        ),
+    ] = None,
+    taken_before: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="DATE",
+            help="Only images taken before the end of DATE (2019-05: up to the end of May 2019), in local time.",
+        ),
+    ] = None,
+    near: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="LAT,LON,KM",
+            help="Only images whose EXIF GPS position is within KM kilometres of LAT,LON (decimal degrees).",
+        ),
+    ] = None,
+    camera: Annotated[
+        Optional[str],
+        typer.Option(metavar="TEXT", help="Only images whose camera make or model holds TEXT (any case)."),
+    ] = None,
     paths: Annotated[
         bool,
         typer.Option(
@@ -58,7 +85,9 @@ def rx_ls(
     """List datasets under a folder, or the images, faces or identities of one dataset.
 
     `rx-ls images -d case.rx --identity "Jane Doe"` lists the photos where she appears (with
-    every original path), `rx-ls faces --identity none` the faces nobody has named yet.
+    every original path), `rx-ls faces --identity none` the faces nobody has named yet, and
+    `rx-ls images --taken-after 2019-05-01 --near 48.8584,2.2945,5` the photos of May 2019
+    onwards taken within 5 km of the Eiffel tower (by their EXIF: photos without it are left out).
     Writes one record each (image, face, identity, or dataset with its counts); when stdout is
     a terminal and no --format is given, a table instead.
     """
@@ -79,7 +108,8 @@ def rx_ls(
             if not root:
                 raise UsageError(f"listing {kind} needs a dataset: -d DIR or $RX_DATASET")
             with Dataset.open(root) as dataset:
-                for record in list_kind(dataset, kind, identity):
+                photos = photo_filter(taken_after, taken_before, near, camera)
+                for record in list_kind(dataset, kind, identity, photos):
                     sink.emit(record)
                     if paths:
                         end = b"\0" if null else b"\n"

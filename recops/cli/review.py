@@ -7,7 +7,8 @@ import typer
 
 from ..errors import UsageError
 from ..outputs import open_private
-from ..review import ReviewOptions, link_matched_faces, match_faces, proposal_rows, read_csv, write_csv
+from ..region_proposals import MIN_OVERLAP
+from ..review import ReviewOptions, link_matched_faces, proposal_rows, proposals, read_csv, write_csv
 from .common import (
     DatasetOpt,
     FormatOpt,
@@ -66,6 +67,24 @@ def propose(
     ] = None,
     min_quality: MinQualityOpt = None,
     max_false_alarm: MaxFalseAlarmOpt = None,
+    regions: Annotated[
+        bool,
+        typer.Option(
+            "--regions/--no-regions",
+            help="Also propose the names of the face regions photos came with (XMP, as digiKam, Lightroom and "
+            "darktable write them), for the faces they cover.",
+        ),
+    ] = True,
+    min_overlap: Annotated[
+        float,
+        typer.Option(
+            metavar="SHARE",
+            min=0.01,
+            max=1.0,
+            help="How much of a face and a region must coincide (intersection over union) for the region's name "
+            "to be proposed.",
+        ),
+    ] = MIN_OVERLAP,
     search_k: Annotated[
         Optional[int],
         typer.Option(
@@ -90,18 +109,25 @@ def propose(
     recognitions' query photos, and pairs a person rejected are left out. Two faces of one photo
     are two people: an identity is proposed for one face of a photo at most, and never for a
     photo where a face has it already. Nothing is stored.
+
+    A photo imported with face regions (its XMP sidecar or the XMP inside it, as digiKam,
+    Lightroom or darktable tag people) has each face a region covers proposed for the region's
+    name, with source "xmp" and overlap (intersection over union) instead of a distance, and no
+    identity id when no identity has that name yet: applying it makes one.
     """
     with running("rx-review propose", fmt, verbose, quiet) as out:
         with existing_dataset(root, tool="rx-review") as (dataset, _):
             excluded = names(exclude_identities)
             if threshold is not None and max_false_alarm is not None:
                 raise UsageError("give --threshold or --max-false-alarm, not both")
-            options = ReviewOptions(threshold, excluded, search_k, min_quality, max_false_alarm)
-            proposals = match_faces(dataset, options)
+            options = ReviewOptions(
+                threshold, excluded, search_k, min_quality, max_false_alarm, regions=regions, min_overlap=min_overlap
+            )
+            found = proposals(dataset, options)
             if csv_file:
                 with open_private(csv_file, "w", label="--csv", newline="") as handle:
-                    write_csv(proposals, handle)
-            for proposal in proposals:
+                    write_csv(found, handle)
+            for proposal in found:
                 out.emit(proposal)
 
 
@@ -125,7 +151,8 @@ def apply(
 ) -> None:
     """Link the faces of reviewed proposals to their identities.
 
-    Writes a link record for each row applied. A row that cannot be applied gets an error
+    Writes a link record for each row applied (source review; xmp for a face region's name, whose
+    identity is made first, with an identity record, when none has it). A row that cannot be applied gets an error
     record and a line on stderr, and the rest are applied: an unknown or deleted face or
     identity, a face linked to another identity since, a pair a person unlinked or rejected, a
     second face of one photo for one identity.

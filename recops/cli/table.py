@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 from typing import Callable, Iterable
 
+from ..photometa import camera
+
 Column = tuple[str, Callable[[dict], object]]
 
 
@@ -18,8 +20,15 @@ def _cell(value: object) -> str:
     return str(value).replace("\n", " ")
 
 
+SPARSE = {"taken", "camera", "place"}
+"""Columns shown only when a row has something in them (photos without EXIF have none)."""
+
+
 def render(records: Iterable[dict], columns: list[Column]) -> str:
     rows = [[_cell(get(r)) for _, get in columns] for r in records]
+    shown = [i for i, (name, _) in enumerate(columns) if name not in SPARSE or any(row[i] for row in rows)]
+    if len(shown) < len(columns):
+        columns, rows = [columns[i] for i in shown], [[row[i] for i in shown] for row in rows]
     header = [name for name, _ in columns]
     widths = [max([len(header[i])] + [len(row[i]) for row in rows]) for i in range(len(columns))]
     limit = shutil.get_terminal_size((120, 24)).columns
@@ -50,6 +59,9 @@ COLUMNS: dict[str, list[Column]] = {
         ("size", lambda r: f"{r.get('width')}x{r.get('height')}"),
         ("bytes", lambda r: r.get("size")),
         ("consent", lambda r: r.get("consent")),
+        ("taken", lambda r: (r.get("taken") or "")[:16].replace("T", " ")),
+        ("camera", lambda r: camera(r)),
+        ("place", lambda r: f"{r['latitude']:.4f},{r['longitude']:.4f}" if "latitude" in r else ""),
         (
             "path",
             lambda r: (

@@ -7,12 +7,12 @@ import os
 import stat
 from typing import Iterable
 
-from .. import images
+from .. import images, photometa, regions, sidecars
 from ..errors import InputError
-from ..imageinfo import DEFAULT_MAX_PIXELS, HEAD, inspect, sniff
+from ..imageinfo import DEFAULT_MAX_PIXELS, HEAD, inspect, open_image, sniff, unbounded
 from ..inputs import walk_files
 from ..logs import IMAGES
-from ..records import image_record, timestamp
+from ..records import image_record, timestamp, warning_record
 from ..state import state_of
 from ..store.dataset import Dataset, is_dataset
 from ..store.objects import content_id
@@ -125,14 +125,18 @@ class Importer:
         return ()
 
     def add_path(self, path: str) -> None:
+        if sidecars.is_sidecar(path):
+            logger.info("%s: an XMP sidecar, read with its photo", path)
+            return
         full = absolute(path)
         try:
             info = stat_image_file(path)
+            sidecar = self._sidecar(full)
             if self.paths:
                 id = self.paths.lookup(full, info)
-                if id is not None and self._known(id, [full], self.consent, source=full):
+                if id is not None and self._known(id, [full], self.consent, source=full, sidecar=sidecar):
                     return
-            id = self._add(read_image_file(path), [full], self.consent, source=full)
+            id = self._add(read_image_file(path), [full], self.consent, source=full, sidecar=sidecar)
             if self.paths:
                 self.paths.remember(full, info, id)
         except InputError as exc:
@@ -144,6 +148,7 @@ class Importer:
         label = record.get("id") or (paths[0] if paths else "image record")
         consent = self.consent if self.consent is not None else record.get("consent")
         try:
+            sidecar = None
             if "data" in record:
                 data = as_bytes(record["data"])
             elif not paths:
@@ -151,29 +156,44 @@ class Importer:
             else:
                 stat_image_file(paths[0])
                 data = read_image_file(paths[0])
-            self._add(data, paths, consent, source=record.get("path"))
+                sidecar = self._sidecar(paths[0])
+            self._add(data, paths, consent, source=record.get("path"), sidecar=sidecar)
         except InputError as exc:
             self.emitter.fail(label, STAGE, exc.reason, exc.kind)
         except (ValueError, TypeError) as exc:
             self.emitter.fail(label, STAGE, f"invalid inline image data: {exc}", "malformed-input")
 
     def _known(
-        self, id: str, paths: list[str], consent: bool | None, data: bytes | None = None, source: str | None = None
+        self,
+        id: str,
+        paths: list[str],
+        consent: bool | None,
+        data: bytes | None = None,
+        source: str | None = None,
+        sidecar: regions.Found | None = None,
     ) -> bool:
         """Emit the image if the catalog already says all there is to say; else False."""
-        if not self.catalog.states(id, paths, consent, self.query):
+        if not self.catalog.states(id, paths, consent, self.query) or self._regions_change(id, sidecar):
             return False
         self.known += 1
         self._emit(id, data, source)
         return True
 
-    def _add(self, data: bytes, paths: list[str], consent: bool | None, source: str | None = None) -> str:
+    def _add(
+        self,
+        data: bytes,
+        paths: list[str],
+        consent: bool | None,
+        source: str | None = None,
+        sidecar: regions.Found | None = None,
+    ) -> str:
         id = content_id(data)
-        if self._known(id, paths, consent, data, source):
+        if self._known(id, paths, consent, data, source, sidecar):
             return id
         current = self.catalog.get(id)
         if current is None:
             info = inspect(data, self.max_pixels)
+            described = self._described(id, data, info, sidecar, source)
             if self.dataset:
                 try:
                     self.dataset.objects.put(id, data)
@@ -192,6 +212,7 @@ class Importer:
                     query=self.query,
                     pages=info.pages,
                 )
+                | described
             )
             self.new += 1
         else:
@@ -201,10 +222,51 @@ class Importer:
                 record["query"] = True
             if consent is not None and consent != current["consent"]:
                 record["consent"] = consent
+            if self._regions_change(id, sidecar):
+                record.update(regions=self._boxes(current, sidecar), regions_source="sidecar")
             self._store(record)
             self.known += 1
         self._emit(id, data, source)
         return id
+
+    def _sidecar(self, path: str) -> regions.Found | None:
+        """The face regions the photo's XMP sidecar states; None when there is none, or it
+        states none, or it cannot be read (a warning: the photo is imported all the same)."""
+        try:
+            found = sidecars.find(path)
+        except InputError as exc:
+            logger.warning("%s: %s", path, exc.reason)
+            self.emitter.emit(warning_record(path, STAGE, exc.reason, exc.kind))
+            return None
+        return found[1] if found else None
+
+    def _described(self, id: str, data: bytes, info, sidecar: regions.Found | None, source: str | None) -> dict:
+        """What a new image's EXIF says (photometa.py), and its face regions: its sidecar's, else
+        those of the XMP inside it (a broken one is a warning; the photo is imported)."""
+        found, where = sidecar, "sidecar"
+        with unbounded(), open_image(data, info.media_type) as image:  # inspect() opened it: it opens
+            fields = photometa.describe(image)
+            if found is None:
+                where = "embedded"
+                try:
+                    found = regions.embedded(image)
+                except InputError as exc:
+                    reason = f"the XMP inside the photo: {exc.reason}"
+                    logger.warning("%s: %s", source or id, reason)
+                    self.emitter.emit(warning_record(source or id, STAGE, reason, exc.kind))
+        boxes = found.boxes(info.width, info.height, info.orientation) if found else []
+        return fields | ({"regions": boxes, "regions_source": where} if boxes or sidecar else {})
+
+    @staticmethod
+    def _boxes(image: dict, found: regions.Found) -> list[dict]:
+        return found.boxes(image.get("width") or 0, image.get("height") or 0, image.get("orientation", 1))
+
+    def _regions_change(self, id: str, sidecar: regions.Found | None) -> bool:
+        """Whether a sidecar states other regions than the dataset holds for a known image."""
+        if sidecar is None:
+            return False
+        current = self.catalog.get(id)
+        return current is not None and current.get("regions") != self._boxes(current, sidecar)
 
     def _store(self, record: dict) -> None:
         if self.dataset:
