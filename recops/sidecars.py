@@ -14,6 +14,7 @@ of at most xmp.MAX_XMP bytes, and parsed by xmp.py.
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 
 from . import regions, xmp
 from .errors import InputError
@@ -45,18 +46,64 @@ def candidates(filename: str) -> list[str]:
     return names
 
 
+class Finder:
+    """Finds the sidecar beside a photo, listing each folder once: a walk meets a folder's photos
+    together, and most folders hold no sidecar, so a photo without one costs no system call.
+    A sidecar written into a folder after it was listed is seen by the next run."""
+
+    def __init__(self, folders: int = 64):
+        self._listed: OrderedDict[str, frozenset[str]] = OrderedDict()
+        self._folders = folders
+
+    def find(self, path: str) -> tuple[str, regions.Found | None] | None:
+        """The sidecar beside the photo at `path` and the face regions it states (None: it states
+        none); None when there is no sidecar. InputError when one is there but cannot be read."""
+        folder, filename = os.path.split(path)
+        if not filename:
+            return None
+        there = self._sidecars_in(folder or ".")
+        if not there:
+            return None
+        names = [name for name in candidates(filename) if name in there]
+        return _read(folder, names) if names else None
+
+    def _sidecars_in(self, folder: str) -> frozenset[str]:
+        listed = self._listed.get(folder)
+        if listed is None:
+            listed = frozenset(_names(folder))
+            self._listed[folder] = listed
+            if len(self._listed) > self._folders:
+                self._listed.popitem(last=False)
+        else:
+            self._listed.move_to_end(folder)
+        return listed
+
+
+def _names(folder: str) -> list[str]:
+    try:
+        tree = Tree(folder)
+    except OSError:
+        return []
+    try:
+        return [name for name in os.listdir(tree.folder("")) if is_sidecar(name)]
+    except OSError:
+        return []
+    finally:
+        tree.close()
+
+
 def find(path: str) -> tuple[str, regions.Found | None] | None:
-    """The sidecar beside the photo at `path` and the face regions it states (None: it states
-    none); None when there is no sidecar. InputError when one is there but cannot be read."""
-    folder, filename = os.path.split(path)
-    if not filename:
-        return None
+    """`Finder.find` for one photo."""
+    return Finder().find(path)
+
+
+def _read(folder: str, names: list[str]) -> tuple[str, regions.Found | None] | None:
     try:
         tree = Tree(folder or ".")
     except OSError:
         return None
     try:
-        for name in candidates(filename):
+        for name in names:
             try:
                 info = tree.lstat(name)
             except OSError:

@@ -88,6 +88,7 @@ class Importer:
         self.query = query
         self._own = images.ImageCatalog() if dataset is None else None
         self.paths = PathCache(dataset.tree) if dataset and not rehash else None
+        self.sidecars = sidecars.Finder()
         self.new = 0
         self.known = 0
 
@@ -233,7 +234,7 @@ class Importer:
         """The face regions the photo's XMP sidecar states; None when there is none, or it
         states none, or it cannot be read (a warning: the photo is imported all the same)."""
         try:
-            found = sidecars.find(path)
+            found = self.sidecars.find(path)
         except InputError as exc:
             logger.warning("%s: %s", path, exc.reason)
             self.emitter.emit(warning_record(path, STAGE, exc.reason, exc.kind))
