@@ -12,12 +12,13 @@ replaces the faces of the one before, and says which face of the same box took e
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import xxhash
 
-from .. import models
+from .. import models, small_faces
 from ..errors import InputError
 from ..faces import Detections, FaceCatalog, replacements
 from ..logs import DETECTIONS, FACES
@@ -51,24 +52,51 @@ def face_id(image: str, detector: str, aligned: bool, box) -> str:
     return xxhash.xxh3_128_hexdigest(key.encode())
 
 
+@dataclass
+class Search:
+    """The faces found in one image (full-image pixels), and the narrowest face (box width, full-image
+    pixels) looked for; None for a detector that does not say what it can find."""
+
+    faces: list[models.FoundFace]
+    smallest: int | None = None
+
+
 def find_faces(data: bytes, options: DetectOptions) -> list[models.FoundFace]:
     """The faces in one image's bytes, in full-image pixels."""
+    return search_faces(data, options).faces
+
+
+def search_faces(data: bytes, options: DetectOptions) -> Search:
+    """The faces in one image's bytes: searched fitted to max_side, then, where faces too small for
+    that may hide, enlarged in tiles (small_faces.py)."""
+    detector = models.get_detector(options.detector)
     pixels, decoded_scale = load_rgb(data, options.max_side)
     searched, fit_scale = fit(pixels, options.max_side)
-    faces = models.get_detector(options.detector).detect(searched)
+    faces = detector.detect(searched)
     back = 1.0 / (decoded_scale * fit_scale)
     for face in faces:
         face.quality = measure(searched, face.box, face.landmarks, back)
     found = [face.scaled(back) for face in faces]
-    return [f for f in found if min(f.box[2] - f.box[0], f.box[3] - f.box[1]) >= options.min_size]
+    reach = getattr(detector, "smallest", None)
+    smallest = None
+    if reach is not None:
+        reach, narrowest = reach * back, small_faces.floor(options.min_size)
+        smallest = math.ceil(reach)
+        if small_faces.unsure(found, reach, narrowest):
+            enlarge = detector.smallest / narrowest
+            full, scale = (pixels, decoded_scale) if decoded_scale >= min(1, enlarge) else load_rgb(data, scale=enlarge)
+            found = small_faces.merged(found, small_faces.second_pass(detector, full, scale, reach, narrowest))
+            smallest = narrowest
+    kept = [f for f in found if min(f.box[2] - f.box[0], f.box[3] - f.box[1]) >= options.min_size]
+    return Search(kept, smallest)
 
 
-def _work(task: tuple | InputError) -> list[models.FoundFace] | InputError:
+def _work(task: tuple | InputError) -> Search | InputError:
     if isinstance(task, InputError):
         return task
     source, options = task
     try:
-        return find_faces(read_source(source), options)
+        return search_faces(read_source(source), options)
     except InputError as exc:
         return exc
     except Exception as exc:  # a bad image must not end the run; the model error is this image's
@@ -119,7 +147,7 @@ class FaceDetection(Stage):
         imported, self._imported[:] = list(self._imported), []
         return imported
 
-    def finish(self, record: dict, result: list[models.FoundFace] | InputError | None) -> None:
+    def finish(self, record: dict, result: Search | InputError | None) -> None:
         if result is None:
             self._pass_or_reuse(record)
         elif isinstance(result, InputError):
@@ -157,10 +185,10 @@ class FaceDetection(Stage):
                 self.emitter.emit(self._with_source(face, record))
             self.emitter.emit(detection)
 
-    def _record(self, image: dict, found: list[models.FoundFace]) -> None:
+    def _record(self, image: dict, found: Search) -> None:
         detector, aligned = self.options.detector, self.options.align
         faces = []
-        for index, face in enumerate(found):
+        for index, face in enumerate(found.faces):
             faces.append(
                 {
                     "type": "face",
@@ -184,6 +212,7 @@ class FaceDetection(Stage):
             "aligned": aligned,
             "faces": [f["id"] for f in faces],
             "count": len(faces),
+            **({"smallest": found.smallest} if found.smallest is not None else {}),
             "ts": timestamp(),
         }
         if self.dataset:
