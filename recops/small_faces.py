@@ -84,6 +84,7 @@ def second_pass(detector: TilingDetector, pixels: np.ndarray, scale: float, reac
         for face in detector.detect_tile(tile):
             face.quality = measure(tile, face.box, face.landmarks, 1 / (enlarge * scale))
             placed = face.scaled(1 / enlarge).moved(left, top).scaled(1 / scale)
+            placed.method = f"{face.method}-small"
             if width(placed) < largest:
                 found.append(placed)
     return found

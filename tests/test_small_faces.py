@@ -93,6 +93,9 @@ def test_faces_24_pixels_wide_in_a_large_photo_are_found(real_photos, counted):
     assert len(found.faces) == 3 and found.smallest == 20 and first.smallest == 40
     # what the first search found keeps its box, hence its face id
     assert [f.box for f in first.faces] == [f.box for f in found.faces[: len(first.faces)]]
+    # the 24-pixel face is the second search's, the 60-pixel one the first's
+    methods = [max(found.faces, key=lambda f: iou(f.box, true)).method for true in truth]
+    assert methods[0] == "hog-small" and methods[2] == "hog"
     assert all(f.quality["score"] < 0.4 for f in found.faces if f.box[2] - f.box[0] < 30)
 
 
