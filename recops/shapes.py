@@ -265,6 +265,7 @@ OPTIONAL: dict[str, dict[str, tuple[Check, str]]] = {
         "detector": TEXT,
         "aligned": FLAG,
         "replaces": (_id_map, "a map of face ids to face ids"),
+        "smallest": COUNT,
     },
     "match": {
         "query_image": ID,

@@ -6,7 +6,7 @@ from conftest import make_jpeg
 from PIL import Image
 
 from recops.datasets import create_dataset
-from recops.stages.detection import DetectOptions, FaceDetection
+from recops.stages.detection import DetectOptions, FaceDetection, Search
 from recops.stages.embedding import EmbedOptions, FaceEmbedding
 from recops.stages.importing import Importer
 from recops.store.dataset import Dataset
@@ -65,7 +65,7 @@ def test_detection_is_stored_and_reused_unless_forced(ds, photos, fake_models, m
     images = imported(ds, sorted(photos.iterdir()))
     first, _ = detect(ds, images)
     calls = []
-    monkeypatch.setattr("recops.stages.detection.find_faces", lambda *a: calls.append(a) or [])
+    monkeypatch.setattr("recops.stages.detection.search_faces", lambda *a: calls.append(a) or Search([]))
     again, _ = detect(ds, images)
     assert again == first and calls == []
     forced, _ = detect(ds, images, force=True)

@@ -32,7 +32,15 @@ def rx_detect(
         bool, typer.Option("--align/--no-align", help="Record landmarks for aligning each face before it is embedded.")
     ] = True,
     min_size: Annotated[
-        int, typer.Option(metavar="PX", min=0, help="Drop faces smaller than PX pixels (width or height, full image).")
+        int,
+        typer.Option(
+            metavar="PX",
+            min=0,
+            help=(
+                "Drop faces smaller than PX pixels (width or height, full image); the search for small faces "
+                "stops at PX, and is skipped where the first search sees that small."
+            ),
+        ),
     ] = 0,
     max_side: Annotated[
         int,
@@ -65,7 +73,9 @@ def rx_detect(
     0), and the one detection record covers them all.
 
     The default detector, dlib, is HOG with 5-point landmarks; where HOG finds no face, the SSD
-    detector looks again.
+    detector looks again. It sees faces down to 40 pixels wide in the photo fitted to --max-side;
+    where it found none, or found faces near that limit (a crowd), the photo is searched again,
+    enlarged in tiles, for faces down to 20 pixels wide (or --min-size).
     """
     with running("rx-detect", fmt, verbose, quiet) as out:
         with stream_dataset(root, inputs(paths, null)) as (dataset, items):

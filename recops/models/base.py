@@ -31,6 +31,12 @@ class FoundFace:
         landmarks = {k: _scale_points(v, factor) for k, v in self.landmarks.items()}
         return FoundFace(box, self.confidence, landmarks, self.method, self.quality)
 
+    def moved(self, right: int, down: int) -> "FoundFace":
+        """The same face in an image of which this one is a part, `right` and `down` of its corner."""
+        box = (self.box[0] + right, self.box[1] + down, self.box[2] + right, self.box[3] + down)
+        landmarks = {k: _move_points(v, right, down) for k, v in self.landmarks.items()}
+        return FoundFace(box, self.confidence, landmarks, self.method, self.quality)
+
 
 def scale_face(face: dict, factor: float) -> dict:
     """A face record's box and landmarks in an image `factor` times the size."""
@@ -44,10 +50,27 @@ def _scale_points(value: list, factor: float) -> list:
     return [round(value[0] * factor, 1), round(value[1] * factor, 1)]
 
 
+def _move_points(value: list, right: int, down: int) -> list:
+    if value and isinstance(value[0], (list, tuple)):
+        return [[x + right, y + down] for x, y in value]
+    return [value[0] + right, value[1] + down]
+
+
 class Detector(Protocol):
     name: str
 
     def detect(self, image: np.ndarray) -> list[FoundFace]: ...
+
+
+class TilingDetector(Detector, Protocol):
+    """A detector that can search a photo again in enlarged tiles, for faces too small for it at first."""
+
+    smallest: float
+    """The narrowest face it finds (box width, in pixels of the image it is given)."""
+
+    def detect_tile(self, image: np.ndarray) -> list[FoundFace]:
+        """The faces of one tile, without the fallbacks `detect` takes for a whole photo without a face."""
+        ...
 
 
 class Embedder(Protocol):

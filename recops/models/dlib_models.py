@@ -18,6 +18,8 @@ LANDMARKS_FILE = "shape_predictor_5_face_landmarks.dat"
 RECOGNISER_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25
+HOG_WINDOW = 80
+"""dlib's frontal face detector finds faces from this many pixels wide up, each upsampling halves it."""
 
 
 def _weight(task: str, name: str, file_name: str) -> str:
@@ -56,15 +58,26 @@ class DlibDetector:
         self.hog = dlib.get_frontal_face_detector()
         self.shape = dlib.shape_predictor(_weight("face_detector", "dlib", LANDMARKS_FILE))
         self.upsample = upsample
+        self.smallest = HOG_WINDOW / 2**upsample
         self.fallback = fallback if fallback and _usable("face_detector", fallback) else None
         self._detector_named = detector_named
 
     def detect(self, image: np.ndarray) -> list[FoundFace]:
-        rects, scores, _ = self.hog.run(image, self.upsample)
-        found = [(rect, float(score), "hog") for rect, score in zip(rects, scores)]
+        found = self._hog(image)
         if not found and self.fallback:
             for face in self._detector_named(self.fallback).detect(image):
                 found.append((self._dlib.rectangle(*face.box), face.confidence, self.fallback))
+        return self._landmarked(image, found)
+
+    def detect_tile(self, image: np.ndarray) -> list[FoundFace]:
+        """HOG alone: most tiles of a photo hold no face, and the SSD must not search each of them."""
+        return self._landmarked(image, self._hog(image))
+
+    def _hog(self, image: np.ndarray) -> list[tuple]:
+        rects, scores, _ = self.hog.run(image, self.upsample)
+        return [(rect, float(score), "hog") for rect, score in zip(rects, scores)]
+
+    def _landmarked(self, image: np.ndarray, found: list[tuple]) -> list[FoundFace]:
         faces = []
         for rect, score, method in found:
             box = (

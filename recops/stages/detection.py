@@ -12,16 +12,17 @@ replaces the faces of the one before, and says which face of the same box took e
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import xxhash
 
-from .. import models
+from .. import models, small_faces
 from ..errors import InputError
 from ..faces import Detections, FaceCatalog, replacements
 from ..logs import DETECTIONS, FACES
-from ..pixels import DEFAULT_MAX_SIDE, FIRST, Picture, fit, load_pictures
+from ..pixels import DEFAULT_MAX_SIDE, FIRST, Picture, fit, load_pictures, load_rgb
 from ..quality import measure
 from ..records import timestamp
 from ..sources import image_source, read_source
@@ -52,28 +53,60 @@ def face_id(image: str, detector: str, aligned: bool, box, picture: Picture = FI
     return xxhash.xxh3_128_hexdigest(key.encode())
 
 
+@dataclass
+class Search:
+    """The faces found in every picture of one image (full-size pixels), each with its picture, and
+    the narrowest face (box width, full-size pixels) looked for in all of them; None for a
+    detector that does not say what it can find."""
+
+    faces: list[tuple[Picture, models.FoundFace]]
+    smallest: int | None = None
+
+
 def find_faces(data: bytes, options: DetectOptions) -> list[tuple[Picture, models.FoundFace]]:
     """The faces in every picture of one image's bytes, each with its picture, in full-size pixels."""
+    return search_faces(data, options).faces
+
+
+def search_faces(data: bytes, options: DetectOptions) -> Search:
+    """The faces in every picture of one image's bytes: each searched fitted to max_side, then,
+    where faces too small for that may hide, enlarged in tiles (small_faces.py)."""
     detector = models.get_detector(options.detector)
-    found = []
+    found, looked = [], []
     for picture, pixels, decoded_scale in load_pictures(data, options.max_side):
-        searched, fit_scale = fit(pixels, options.max_side)
-        faces = detector.detect(searched)
-        back = 1.0 / (decoded_scale * fit_scale)
-        for face in faces:
-            face.quality = measure(searched, face.box, face.landmarks, back)
-            scaled = face.scaled(back)
-            if min(scaled.box[2] - scaled.box[0], scaled.box[3] - scaled.box[1]) >= options.min_size:
-                found.append((picture, scaled))
-    return found
+        faces, smallest = _search_picture(detector, data, picture, pixels, decoded_scale, options)
+        found += [(picture, f) for f in faces if min(f.box[2] - f.box[0], f.box[3] - f.box[1]) >= options.min_size]
+        looked.append(smallest)
+    return Search(found, None if None in looked or not looked else max(looked))
 
 
-def _work(task: tuple | InputError) -> list[tuple[Picture, models.FoundFace]] | InputError:
+def _search_picture(detector, data: bytes, picture: Picture, pixels, decoded_scale: float, options: DetectOptions):
+    searched, fit_scale = fit(pixels, options.max_side)
+    faces = detector.detect(searched)
+    back = 1.0 / (decoded_scale * fit_scale)
+    for face in faces:
+        face.quality = measure(searched, face.box, face.landmarks, back)
+    found = [face.scaled(back) for face in faces]
+    reach = getattr(detector, "smallest", None)
+    if reach is None:
+        return found, None
+    reach, narrowest = reach * back, small_faces.floor(options.min_size)
+    if not small_faces.unsure(found, reach, narrowest):
+        return found, math.ceil(reach)
+    enlarge = detector.smallest / narrowest
+    if decoded_scale >= min(1, enlarge):
+        full, scale = pixels, decoded_scale
+    else:
+        full, scale = load_rgb(data, scale=enlarge, picture=picture)
+    return small_faces.merged(found, small_faces.second_pass(detector, full, scale, reach, narrowest)), narrowest
+
+
+def _work(task: tuple | InputError) -> Search | InputError:
     if isinstance(task, InputError):
         return task
     source, options = task
     try:
-        return find_faces(read_source(source), options)
+        return search_faces(read_source(source), options)
     except InputError as exc:
         return exc
     except Exception as exc:  # a bad image must not end the run; the model error is this image's
@@ -124,7 +157,7 @@ class FaceDetection(Stage):
         imported, self._imported[:] = list(self._imported), []
         return imported
 
-    def finish(self, record: dict, result: list[tuple[Picture, models.FoundFace]] | InputError | None) -> None:
+    def finish(self, record: dict, result: Search | InputError | None) -> None:
         if result is None:
             self._pass_or_reuse(record)
         elif isinstance(result, InputError):
@@ -162,10 +195,10 @@ class FaceDetection(Stage):
                 self.emitter.emit(self._with_source(face, record))
             self.emitter.emit(detection)
 
-    def _record(self, image: dict, found: list[tuple[Picture, models.FoundFace]]) -> None:
+    def _record(self, image: dict, found: Search) -> None:
         detector, aligned = self.options.detector, self.options.align
         faces = []
-        for index, (picture, face) in enumerate(found):
+        for index, (picture, face) in enumerate(found.faces):
             faces.append(
                 {
                     "type": "face",
@@ -190,6 +223,7 @@ class FaceDetection(Stage):
             "aligned": aligned,
             "faces": [f["id"] for f in faces],
             "count": len(faces),
+            **({"smallest": found.smallest} if found.smallest is not None else {}),
             "ts": timestamp(),
         }
         if self.dataset:
