@@ -35,8 +35,10 @@ def image_record(
     orientation: int = 1,
     ts: str | None = None,
     query: bool = False,
+    video: dict | None = None,
 ) -> dict:
-    """An image: its content id (xxh3-128 hex), display size (after EXIF orientation) and origins."""
+    """An image: its content id (xxh3-128 hex), display size (after EXIF orientation) and origins;
+    for a video, `video` holds its duration, fps and codec."""
     record = {
         "type": "image",
         "id": id,
@@ -52,4 +54,6 @@ def image_record(
         record["orientation"] = orientation
     if query:
         record["query"] = True
+    if video:
+        record.update(video)
     return record

@@ -207,6 +207,9 @@ OPTIONAL: dict[str, dict[str, tuple[Check, str]]] = {
         "query": FLAG,
         "dataset": TEXT,
         "ts": TEXT,
+        "duration": DISTANCE,
+        "fps": DISTANCE,
+        "codec": TEXT,
     },
     "face": {
         "landmarks": (_landmarks, "named points [x, y]"),
