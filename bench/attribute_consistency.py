@@ -127,10 +127,10 @@ def analysed(faces: dict[str, dict], tmp: str) -> tuple[dict[str, dict], float, 
 def time_models(faces: list[dict], names: list[str]) -> dict[str, float]:
     """Milliseconds per face of each model alone (one face per call, decode excluded), in this process."""
     from recops import models
-    from recops.pixels import load_rgb
+    from recops.pixels import Picture, load_rgb
     from recops.sources import image_source, read_source
 
-    pixels = [load_rgb(read_source(image_source(face)))[0] for face in faces]
+    pixels = [load_rgb(read_source(image_source(face)), picture=Picture.of(face))[0] for face in faces]
     spent = {}
     for name in names:
         analyser = models.get_analyser(name)

@@ -24,6 +24,7 @@ REPO = os.path.dirname(HERE)
 # name -> module under bench/; imported only when selected, so heavy ones cost nothing otherwise.
 BENCHMARKS = {
     "import": "import_speed",
+    "formats": "format_speed",
     "pipeline": "pipeline_speed",
     "lfw": "lfw_verify",
     "links": "identity_links",

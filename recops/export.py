@@ -1,6 +1,6 @@
 """dataset-export: a dataset as plain files anyone can open, in one zip.
 
-images/<image id>.<jpg|png>         every image, as imported
+images/<image id>.<jpg|png|...>     every image, as imported
 identities/<name>/<face id>.jpg     the faces of each identity, cropped
 faces/<face id>.jpg                 the faces of nobody yet (as the original recops did)
 """
@@ -16,12 +16,11 @@ from .crops import crop, jpeg
 from .deletions import Deletions
 from .faces import FaceCatalog
 from .identities import IdentityView
+from .imageinfo import EXTENSIONS
 from .outputs import atomic_output
-from .pixels import load_rgb
+from .pixels import face_pictures
 from .records import timestamp
 from .store.dataset import Dataset
-
-_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png"}
 
 
 def safe_name(name: str, fallback: str) -> str:
@@ -49,19 +48,19 @@ def export(dataset: Dataset, output: str) -> dict:
             if deleted.hides(image=image["id"]) or not dataset.objects.has(image["id"]):
                 continue
             data = dataset.objects.read(image["id"])
-            archive.writestr(f"images/{image['id']}.{_EXTENSIONS.get(image['media_type'], 'bin')}", data)
+            archive.writestr(f"images/{image['id']}.{EXTENSIONS.get(image['media_type'], 'bin')}", data)
             counts["images"] += 1
             faces = faces_by_image.get(image["id"], [])
             if not faces:
                 continue
-            pixels, scale = load_rgb(data)
-            for face in faces:
-                cropped = jpeg(crop(pixels, [v * scale for v in face["box"]], max_side=None))
-                identity = identities.face_identity.get(face["id"])
-                if identity:
-                    archive.writestr(f"identities/{folders[identity]}/{face['id']}.jpg", cropped)
-                    counts["identity_faces"] += 1
-                else:
-                    archive.writestr(f"faces/{face['id']}.jpg", cropped)
-                    counts["faces"] += 1
+            for indices, pixels, on in face_pictures(data, faces):
+                for face, scaled in zip((faces[i] for i in indices), on):
+                    cropped = jpeg(crop(pixels, scaled["box"], max_side=None))
+                    identity = identities.face_identity.get(face["id"])
+                    if identity:
+                        archive.writestr(f"identities/{folders[identity]}/{face['id']}.jpg", cropped)
+                        counts["identity_faces"] += 1
+                    else:
+                        archive.writestr(f"faces/{face['id']}.jpg", cropped)
+                        counts["faces"] += 1
     return {"type": "export", "dataset": dataset.root, "file": os.path.abspath(output), **counts, "ts": timestamp()}

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Collection, Iterable, Iterator
 from .folding import newer, order
 from .ids import resolve
 from .logs import DETECTIONS, FACES
+from .pixels import Picture
 from .state import state_of
 
 if TYPE_CHECKING:
@@ -132,10 +133,13 @@ class Replaced:
 def replacements(previous: list[dict], found: list[dict]) -> dict[str, str]:
     """replaced face id -> the id of the face of the same box, for the faces of an image's
     previous detection that a new detection does not list."""
-    by_box = {tuple(int(v) for v in face["box"]): face["id"] for face in found}
+    by_box = {_place(face): face["id"] for face in found}
     kept = {face["id"] for face in found}
     return {
-        face["id"]: by_box[box]
-        for face in previous
-        if face["id"] not in kept and (box := tuple(int(v) for v in face["box"])) in by_box
+        face["id"]: by_box[place] for face in previous if face["id"] not in kept and (place := _place(face)) in by_box
     }
+
+
+def _place(face: dict) -> tuple:
+    """Where a face is: its picture of the image and its box."""
+    return Picture.of(face), tuple(int(v) for v in face["box"])

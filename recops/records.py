@@ -35,10 +35,11 @@ def image_record(
     orientation: int = 1,
     ts: str | None = None,
     query: bool = False,
+    pages: int = 1,
     video: dict | None = None,
 ) -> dict:
-    """An image: its content id (xxh3-128 hex), display size (after EXIF orientation) and origins;
-    for a video, `video` holds its duration, fps and codec."""
+    """An image: its content id (xxh3-128 hex), display size (after EXIF orientation), pages (of
+    a multi-page TIFF) and origins; for a video, `video` holds its duration, fps and codec."""
     record = {
         "type": "image",
         "id": id,
@@ -54,6 +55,8 @@ def image_record(
         record["orientation"] = orientation
     if query:
         record["query"] = True
+    if pages > 1:
+        record["pages"] = pages
     if video:
         record.update(video)
     return record

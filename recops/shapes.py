@@ -48,6 +48,10 @@ def _count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+def _counts(value: object) -> bool:
+    return isinstance(value, list) and all(_count(v) for v in value)
+
+
 def _distance(value: object) -> bool:
     return _number(value) and value >= 0
 
@@ -202,6 +206,7 @@ OPTIONAL: dict[str, dict[str, tuple[Check, str]]] = {
         "width": COUNT,
         "height": COUNT,
         "orientation": (lambda v: v in range(1, 9), "an EXIF orientation, 1 to 8"),
+        "pages": COUNT,
         "media_type": TEXT,
         "consent": FLAG,
         "query": FLAG,
@@ -221,6 +226,7 @@ OPTIONAL: dict[str, dict[str, tuple[Check, str]]] = {
         "path": TEXT,
         "ts": TEXT,
         "time": DISTANCE,
+        "page": COUNT,
         "quality": (_measures, "a map of measures (numbers or null)"),
     },
     "embedding": {"dim": COUNT, "flip": FLAG, "model_version": TEXT, "normalization": TEXT, "ts": TEXT},
@@ -284,6 +290,8 @@ OPTIONAL: dict[str, dict[str, tuple[Check, str]]] = {
         "distance": DISTANCE,
         "threshold": DISTANCE,
         "verified": FLAG,
+        "compared": TEXT,
+        "faces_found": (_counts, "a list of counts"),
         "fmr": RATES["fmr"],
         "calibration": TEXT,
     },

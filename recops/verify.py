@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import metrics, models
 from .calibration import Calibration, error_rate, shipped
 from .datasets import settings
@@ -18,6 +20,11 @@ from .store.dataset import Dataset
 from .stream import Emitter
 from .thresholds import calibration_of, effective_threshold
 
+PICKS = ("one", "largest", "closest", "every")
+"""Which faces verify compares when a photo holds several: `one` refuses such a photo (a verdict
+about a face nobody chose is worse than none), `largest` takes each photo's largest face,
+`closest` the nearest pair (deepface's choice), `every` writes a verification per pair."""
+
 
 @dataclass(frozen=True)
 class VerifyOptions:
@@ -29,36 +36,71 @@ class VerifyOptions:
     flip: bool = False
     calibration: Calibration | None = None
     """What tells the distance's false-match rate (the dataset's, else the shipped one)."""
+    pick: str = "one"
 
 
-def only_face(data: bytes, options: VerifyOptions, label: str) -> dict:
+def faces_of(data: bytes, options: VerifyOptions, label: str) -> list[dict]:
+    """The faces of one photo, as verify may compare them; raises InputError when it may not."""
     try:
         inspect(data)
     except InputError as exc:
         raise InputError(exc.kind, f"{label}: {exc.reason}") from None
-    faces = find_faces(data, DetectOptions(options.detector, options.align))
-    if len(faces) != 1:
-        found = "no face" if not faces else f"{len(faces)} faces"
+    found = find_faces(data, DetectOptions(options.detector, options.align))
+    if not found:
+        raise InputError("no-face", f"{label}: no face found by {options.detector}")
+    if len(found) > 1 and options.pick == "one":
         raise InputError(
-            "not-one-face", f"{label}: {found} found by {options.detector}; verify needs exactly one face per image"
+            "not-one-face",
+            f"{label}: {len(found)} faces found by {options.detector}; verify compares one face per image unless "
+            "told which (--faces largest, closest or every)",
         )
-    face = faces[0]
-    return {"box": list(face.box), "landmarks": face.landmarks, "confidence": face.confidence, "aligned": options.align}
+    faces = [
+        {
+            "box": list(face.box),
+            "landmarks": face.landmarks,
+            "confidence": face.confidence,
+            "aligned": options.align,
+            **picture.fields,
+        }
+        for picture, face in found
+    ]
+    if options.pick == "largest":
+        faces = [max(faces, key=_area)]
+    return faces
+
+
+def _area(face: dict) -> float:
+    left, top, right, bottom = face["box"]
+    return (right - left) * (bottom - top)
 
 
 def verify(
     first: bytes, second: bytes, options: VerifyOptions, labels: tuple[str, str] = ("image 1", "image 2")
-) -> dict:
-    """A verification record: the two faces, their distance, the threshold, and the verdict."""
+) -> list[dict]:
+    """Verification records: for each pair compared, the two faces (their boxes, and which of the
+    faces found in each photo they are), their distance, the threshold, and the verdict."""
+    if options.pick not in PICKS:
+        raise ValueError(f"unknown choice of faces {options.pick!r}; choose from {', '.join(PICKS)}")
     models.check_detector(options.detector)
     models.check_embedder(options.model)
-    faces = [only_face(data, options, label) for data, label in zip((first, second), labels)]
-    vectors = [embed_faces(data, [face], options.model, options.flip)[0] for data, face in zip((first, second), faces)]
-    distance = float(metrics.exact(options.metric, vectors[0], vectors[1][None, :])[0])
+    photos = [(data, faces_of(data, options, label)) for data, label in zip((first, second), labels)]
+    vectors = [embed_faces(data, faces, options.model, options.flip) for data, faces in photos]
+    distances = np.stack([metrics.exact(options.metric, vector, vectors[1]) for vector in vectors[0]])
+    pairs = [(i, j) for i in range(len(vectors[0])) for j in range(len(vectors[1]))]
+    if options.pick == "closest":
+        pairs = [min(pairs, key=lambda pair: distances[pair])]
+    found = [len(faces) for _, faces in photos]
+    return [_verdict(photos, distances[i, j], (i, j), found, labels, options) for i, j in pairs]
+
+
+def _verdict(photos, distance: float, pair: tuple[int, int], found: list[int], labels, options) -> dict:
+    distance = float(distance)
     return {
         "type": "verification",
         "images": list(labels),
-        "boxes": [f["box"] for f in faces],
+        "boxes": [photos[0][1][pair[0]]["box"], photos[1][1][pair[1]]["box"]],
+        "compared": options.pick,
+        "faces_found": found,
         "verified": distance <= options.threshold,
         "distance": round(distance, 6),
         "threshold": options.threshold,
@@ -71,7 +113,7 @@ def verify(
 
 
 def verify_photos(
-    out: Emitter, first: str, second: str, root: str | None, threshold: float | None, align: bool
+    out: Emitter, first: str, second: str, root: str | None, threshold: float | None, align: bool, pick: str = "one"
 ) -> None:
     """Emit the verification of two photo files under the settings of the dataset at `root` (or
     the defaults), or an error record naming both: rx-verify's work, and recops verify's."""
@@ -82,12 +124,13 @@ def verify_photos(
     else:
         with Dataset.open(root) as dataset:
             calibration = calibration_of(dataset)
-    options = VerifyOptions(config.detector, config.model, config.metric, limit, align, config.flip, calibration)
+    options = VerifyOptions(config.detector, config.model, config.metric, limit, align, config.flip, calibration, pick)
     try:
         data = []
         for path in (first, second):
             stat_image_file(path)
             data.append(read_image_file(path))
-        out.emit(verify(data[0], data[1], options, (os.path.abspath(first), os.path.abspath(second))))
+        for record in verify(data[0], data[1], options, (os.path.abspath(first), os.path.abspath(second))):
+            out.emit(record)
     except InputError as exc:
         out.fail(f"{first} {second}", "verify", exc.reason, exc.kind)

@@ -283,3 +283,40 @@ def test_a_detection_with_other_settings_replaces_the_faces_of_an_image(tmp_path
     assert sorted(again, key=repr) == sorted(((True, box, identity) for _, box, identity in unaligned), key=repr), (
         "detecting with the first settings again brings back their faces, links and all"
     )
+
+
+def scan_pages(path) -> None:
+    """A three-page TIFF: a red page, a flat one (no face), a blue one, each with a speck so the
+    fake detector finds a face in its middle; the pages are the same size, so their boxes are too."""
+    pages = []
+    for colour in ((200, 30, 30), (9, 9, 9), (30, 30, 200)):
+        page = Image.new("RGB", (40, 30), colour)
+        if colour != (9, 9, 9):
+            page.putpixel((1, 1), (255, 255, 255))
+        pages.append(page)
+    pages[0].save(path, "TIFF", save_all=True, append_images=pages[1:])
+
+
+def test_every_page_is_searched_and_each_face_embedded_from_its_own_page(ds, tmp_path, fake_models):
+    from recops.faces import Detections
+    from recops.pixels import Picture
+    from recops.stages.detection import face_id
+
+    scan_pages(tmp_path / "scan.tif")
+    (image,) = imported(ds, [tmp_path / "scan.tif"])
+    assert image["pages"] == 3
+    out, _ = detect(ds, [image])
+    first, last = [r for r in out if r["type"] == "face"]
+    assert "page" not in first and last["page"] == 2 and first["box"] == last["box"]
+    assert first["id"] == face_id(image["id"], "fake", True, first["box"])
+    assert last["id"] == face_id(image["id"], "fake", True, last["box"], Picture(page=2)) != first["id"]
+    (detection,) = [r for r in out if r["type"] == "detection"]
+    assert detection["faces"] == [first["id"], last["id"]]
+    vectors = {r["face"]: as_vector(r["vector"]) for r in embed(ds, out)[0] if r["type"] == "embedding"}
+    assert vectors[first["id"]][:3].tolist() == pytest.approx([200, 30, 30], abs=2)
+    assert vectors[last["id"]][:3].tolist() == pytest.approx([30, 30, 200], abs=2)
+    again, _ = detect(ds, [image], align=False, force=True)
+    (replacing,) = [r for r in again if r["type"] == "detection"]
+    new_first, new_last = [r for r in again if r["type"] == "face"]
+    assert replacing["replaces"] == {first["id"]: new_first["id"], last["id"]: new_last["id"]}
+    assert Detections.of(ds).latest[image["id"]]["faces"] == [new_first["id"], new_last["id"]]

@@ -51,3 +51,31 @@ def test_fit_scales_down_only():
     assert small.shape == (50, 200, 3) and scale == 0.5
     same, one = fit(image, 1000)
     assert same is image and one == 1.0
+
+
+def test_the_faces_of_an_image_are_decoded_once_per_picture_they_are_on(monkeypatch):
+    import recops.pixels as pixels
+
+    pages = [Image.new("RGB", (60, 40), colour) for colour in ("red", "green", "blue")]
+    data = encoded(pages[0], "TIFF", save_all=True, append_images=pages[1:])
+    calls = []
+    real = pixels.load_rgb
+    monkeypatch.setattr(pixels, "load_rgb", lambda *a, **k: calls.append(k.get("picture", a[-1])) or real(*a, **k))
+    faces = [{"box": [0, 0, 20, 20], "page": 2}, {"box": [10, 10, 50, 30]}, {"box": [30, 0, 50, 20], "page": 2}]
+    found = [(indices, px[0, 0].tolist(), on) for indices, px, on in pixels.face_pictures(data, faces, sharp=10)]
+    assert [indices for indices, _, _ in found] == [[1], [0, 2]] and len(calls) == 2
+    assert [colour for _, colour, _ in found] == [[255, 0, 0], [0, 0, 255]]
+    assert [face for _, _, on in found for face in on] == [faces[1], faces[0], faces[2]]  # a TIFF decodes whole
+
+
+def test_decoding_checks_recops_limit_from_the_header_not_pillows(monkeypatch):
+    from recops.errors import InputError
+    from recops.imageinfo import MAX_PIXELS_ENV
+
+    data = encoded(Image.new("RGB", (20, 20)))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # Pillow's would refuse it, and it is not Pillow's to say
+    assert load_rgb(data)[0].shape == (20, 20, 3) and Image.MAX_IMAGE_PIXELS == 100
+    monkeypatch.setenv(MAX_PIXELS_ENV, "399")
+    with pytest.raises(InputError) as refused:
+        load_rgb(data)
+    assert refused.value.kind == "too-many-pixels" and MAX_PIXELS_ENV in refused.value.reason

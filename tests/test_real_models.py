@@ -6,6 +6,7 @@ import msgpack
 import numpy as np
 import pytest
 from conftest import SHARED_FACES, jsonl, run, tool
+from PIL import Image
 
 pytestmark = pytest.mark.slow
 
@@ -161,6 +162,28 @@ def test_verify_two_photos(real_photos, tmp_path):
         many = run(["rx-verify", group, find("obama.jpg")])
         assert many.returncode == 1 and b"faces found" in many.stderr
         assert jsonl(many.stdout)[0]["kind"] == "not-one-face"
+
+
+def test_verify_chooses_among_several_faces_when_told_and_names_them(real_photos, tmp_path):
+    def find(name):
+        return next(os.path.join(d, f) for d, _, fs in os.walk(real_photos) for f in fs if f == name)
+
+    obama, biden = (Image.open(find(name)).convert("RGB") for name in ("obama.jpg", "biden.jpg"))
+    biden = biden.resize((biden.width // 2, biden.height // 2))
+    pair = Image.new("RGB", (obama.width + biden.width, max(obama.height, biden.height)), "white")
+    pair.paste(obama, (0, 0))
+    pair.paste(biden, (obama.width, 0))
+    both = str(tmp_path / "both.jpg")
+    pair.save(both, quality=95)
+    strict = run(["rx-verify", both, find("obama2.jpg")])
+    assert strict.returncode == 1 and b"--faces" in strict.stderr
+    (closest,) = jsonl(run(["rx-verify", both, find("obama2.jpg"), "--faces", "closest"]).stdout)
+    assert closest["verified"] and closest["faces_found"] == [2, 1] and closest["compared"] == "closest"
+    assert closest["boxes"][0][2] <= obama.width  # Obama's face, on the left
+    (largest,) = jsonl(run(["rx-verify", both, find("obama2.jpg"), "--faces", "largest"]).stdout)
+    assert largest["boxes"] == closest["boxes"]
+    every = jsonl(run(["rx-verify", both, find("biden2.jpg"), "--faces", "every"]).stdout)
+    assert [r["verified"] for r in sorted(every, key=lambda r: r["boxes"][0][0])] == [False, True]
 
 
 def test_flip_averages_with_the_mirror_image(real_photos, tmp_path):

@@ -153,7 +153,7 @@ def faces_seen(pixels: np.ndarray) -> list[tuple]:
 
     out = io.BytesIO()
     Image.fromarray(pixels).save(out, "PNG")
-    return [f.box for f in find_faces(out.getvalue(), DetectOptions("dlib", True))]
+    return [f.box for _, f in find_faces(out.getvalue(), DetectOptions("dlib", True))]
 
 
 def iou(a, b) -> float:

@@ -60,7 +60,9 @@ def rx_detect(
 
     With a dataset (-d, $RX_DATASET, or the one the image records come from) paths are imported
     first, results are stored, and a re-run reuses them unless --force. Without one it is a pure
-    filter. EXIF orientation is honoured; greyscale, palette, alpha and 16-bit images work.
+    filter. EXIF orientation is honoured; greyscale, palette, alpha, CMYK and 16-bit images work.
+    Every page of a multi-page TIFF is searched: a face on a later page says which (page, from
+    0), and the one detection record covers them all.
 
     The default detector, dlib, is HOG with 5-point landmarks; where HOG finds no face, the SSD
     detector looks again.

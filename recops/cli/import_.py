@@ -1,4 +1,4 @@
-"""rx-import: store JPEG and PNG images in a dataset and write an image record for each."""
+"""rx-import: store images in a dataset and write an image record for each."""
 
 import contextlib
 import logging
@@ -46,8 +46,8 @@ def rx_import(
             metavar="N",
             min=1,
             help=(
-                f"Refuse images whose header claims more pixels than N (decompression bombs) [default: "
-                f"${MAX_PIXELS_ENV} or 200000000]."
+                f"Refuse images whose header claims more pixels than N (decompression bombs; each page of a "
+                f"TIFF, and all its pages together 10 times N) [default: ${MAX_PIXELS_ENV} or 200000000]."
             ),
         ),
     ] = None,
@@ -72,12 +72,14 @@ def rx_import(
 ) -> None:
     """Import images into a dataset, the old recops dataset-import-images without detection.
 
-    Only JPEG and PNG are imported, told by content, not by file name; anything else gets an
-    error record. The same bytes are stored once however often and under whatever names they
-    come; each image record lists every original path seen. Folders given as arguments are
-    walked (hidden entries skipped, symlinked folders not followed). Re-running after Ctrl-C or
-    a crash finishes the job without storing anything twice. A file whose size, times and inode
-    have not changed since it was last imported is not read again (--rehash reads it).
+    JPEG, PNG, WebP, HEIC/HEIF, AVIF, TIFF (every page), GIF and BMP (the first frame) are
+    imported, told by content, not by file name; anything else (a video, a PDF) gets an error
+    record, as does a truncated or corrupt image (each is read through once here). The same
+    bytes are stored once however often and under whatever names they come; each image record
+    lists every original path seen. Folders given as arguments are walked (hidden entries
+    skipped, symlinked folders not followed). Re-running after Ctrl-C or a crash finishes the
+    job without storing anything twice. A file whose size, times and inode have not changed
+    since it was last imported is not read again (--rehash reads it).
 
     With no dataset (-d or $RX_DATASET) nothing is stored: images are checked and described, so
     rx-import works as the first filter of a pipeline. A -d folder that does not exist yet is

@@ -7,9 +7,10 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import InputError, UsageError
-from ..models import model_records, weight_install
+from ..models import model_records, weight_fetch, weight_install
 from . import common, table
 from .common import Format, FormatOpt, QuietOpt, VerboseOpt, new_app, running
+from .progress import DownloadBar, is_terminal
 
 app = new_app()
 
@@ -32,10 +33,11 @@ COLUMNS: list[table.Column] = [
 
 @app.callback(invoke_without_command=True)
 def rx_models(ctx: typer.Context) -> None:
-    """List deepface's models and whether each can run here; provide and add their weight files.
+    """List deepface's models and whether each can run here; provide, add or fetch their weight files.
 
     deepface looks for weight files in $DEEPFACE_HOME/.deepface/weights (~ when unset) and
-    would download a missing one; recops never lets it. Without a command, runs list.
+    would download a missing one; recops never lets it (only rx-models fetch downloads, when
+    asked). Without a command, runs list.
     """
     if ctx.invoked_subcommand is None:
         list_models()
@@ -111,6 +113,55 @@ def add(
                 out.emit(weight_install.installed_record(weight_install.add(path, as_name)))
             except InputError as exc:
                 out.fail(path, "add", exc.reason, exc.kind)
+
+
+@app.command()
+def fetch(
+    name: Annotated[
+        str, typer.Argument(metavar="MODEL", help="The model, as rx-models list names it (ArcFace, retinaface, ...).")
+    ],
+    task: Annotated[Optional[Task], typer.Option("--task", help="The model's task, where a name has several.")] = None,
+    backend: Annotated[
+        Optional[str],
+        typer.Option(metavar="BACKEND", help="tensorflow, pytorch or onnx [default: the one deepface runs on here]."),
+    ] = None,
+    mirror: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="URL", help="Fetch the same file names from this folder instead (a local or institutional mirror)."
+        ),
+    ] = None,
+    sha256: Annotated[
+        Optional[str], typer.Option(metavar="HEX", help="Refuse the file unless its SHA-256 is this (one-file models).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Fetch again files that are in place already.")] = False,
+    fmt: FormatOpt = Format.json,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Download a model's official weight files (deepface's published addresses) and install them.
+
+    Only this command ever downloads: nothing is fetched implicitly. A download goes to a private
+    partial file in the weights folder and resumes where it stopped when run again. A file is
+    installed only once it checks out: all the bytes the server announced, the SHA-256 given
+    (--sha256) or stated by the server, the size and hash recops knows for it, else its format;
+    one that fails is removed. Writes one weight record per file (fetched or present); a file no
+    source gives is an error record, and the exit is 1. A machine without a network gets the
+    files another way: rx-models add FILE.
+    """
+    with running("rx-models", fmt, verbose, quiet) as out:
+        request = weight_fetch.Request(
+            task.value if task else weight_fetch.task_of(name), name, backend, mirror, sha256, force
+        )
+        bar = DownloadBar(sys.stderr) if is_terminal(sys.stderr) and not quiet else None
+        try:
+            for item in weight_fetch.fetch(request, bar):
+                out.emit(weight_install.installed_record(item))
+        except InputError as exc:
+            out.fail(name, "fetch", exc.reason, exc.kind)
+        finally:
+            if bar:
+                bar.close()
 
 
 def main() -> None:

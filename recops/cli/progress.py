@@ -84,3 +84,32 @@ class Progress:
             self.stream.write(CLEAR)
             self.stream.flush()
             self.showing = False
+
+
+class DownloadBar:
+    """One line per file being downloaded: how far, of how much, redrawn at most every `interval`."""
+
+    def __init__(self, stream: TextIO, interval: float = 0.2):
+        self.stream = stream
+        self.interval = interval
+        self._drawn_at = 0.0
+        self.showing = False
+
+    def __call__(self, name: str, done: int, total: int | None) -> None:
+        now = time.monotonic()
+        if now - self._drawn_at < self.interval and done != total:
+            return
+        self._drawn_at = now
+        size = (
+            f"{done / 1e6:,.1f} of {total / 1e6:,.1f} MB ({100 * done / total:.0f}%)"
+            if total
+            else f"{done / 1e6:,.1f} MB"
+        )
+        self.stream.write(f"{CLEAR}rx-models fetch: {name}: {size}")
+        self.stream.flush()
+        self.showing = True
+
+    def close(self) -> None:
+        if self.showing:
+            self.stream.write("\n")
+            self.stream.flush()

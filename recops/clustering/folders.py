@@ -16,7 +16,7 @@ from ..errors import InputError, UsageError
 from ..faces import FaceCatalog
 from ..outputs import open_private, private_folders
 from ..parallel import ordered_map
-from ..pixels import load_rgb
+from ..pixels import Picture, face_pictures
 from ..store.dataset import Dataset
 from ..stream import Emitter
 from .naming import STAGE
@@ -31,9 +31,11 @@ def _crops(task) -> list[tuple[str, str, bytes]] | InputError:
     try:
         with open(path, "rb") as handle:
             data = handle.read()
-        smallest = min(min(box[2] - box[0], box[3] - box[1]) for _, box, _ in faces)
-        pixels, scale = load_rgb(data, scale=min(1.0, SHARP_CROP / max(1, smallest)))
-        return [(folder, face, jpeg(crop(pixels, [v * scale for v in box]))) for face, box, folder in faces]
+        return [
+            (faces[index]["folder"], faces[index]["id"], jpeg(crop(pixels, face["box"])))
+            for indices, pixels, on in face_pictures(data, faces, sharp=SHARP_CROP)
+            for index, face in zip(indices, on)
+        ]
     except OSError as exc:
         return InputError("no-pixels", f"cannot read {path}: {exc.strerror or exc}")
     except Exception as exc:  # one photo must not end the export
@@ -51,7 +53,7 @@ def write_folders(dataset: Dataset, clusters: list[dict], directory: str, out: E
     check_target(directory)
     catalog = FaceCatalog.of(dataset)
     width = len(str(max((c["label"] for c in clusters), default=0)))
-    by_image: dict[str, list[tuple[str, list, str]]] = {}
+    by_image: dict[str, list[dict]] = {}
     for cluster in clusters:
         folder = f"cluster-{cluster['label']:0{width}d}"
         for face in cluster["faces"]:
@@ -59,7 +61,9 @@ def write_folders(dataset: Dataset, clusters: list[dict], directory: str, out: E
             if record is None:
                 out.fail(face, STAGE, f"face {face} has no face record", "unknown-face")
                 continue
-            by_image.setdefault(record["image"], []).append((face, record["box"], folder))
+            by_image.setdefault(record["image"], []).append(
+                {"id": face, "box": record["box"], "folder": folder, **Picture.of(record).fields}
+            )
     parent = os.path.dirname(os.path.abspath(directory))
     temp = os.path.join(parent, f".tmp-{os.path.basename(os.path.abspath(directory))}-{os.urandom(4).hex()}")
     private_folders(parent)
@@ -71,8 +75,8 @@ def write_folders(dataset: Dataset, clusters: list[dict], directory: str, out: E
         tasks = [(dataset.objects.path(image), faces) for image, faces in sorted(by_image.items())]
         for task, result in ordered_map(tasks, _crops, jobs, lambda task: task):
             if isinstance(result, InputError):
-                for face, _, _ in task[1]:
-                    out.fail(face, STAGE, result.reason, result.kind)
+                for face in task[1]:
+                    out.fail(face["id"], STAGE, result.reason, result.kind)
                 continue
             for folder, face, data in result:
                 with open_private(os.path.join(temp, folder, f"{face}.jpg"), "wb") as handle:

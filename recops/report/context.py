@@ -15,6 +15,7 @@ from ..calibration import shown_rate
 from ..errors import InputError
 from ..faces import FaceCatalog
 from ..identities import DEFAULT_COLOR, IdentityView
+from ..pixels import FIRST, Picture
 from ..quality import band, score_of
 from ..records import timestamp, warning_record
 from ..store.dataset import Dataset
@@ -235,30 +236,37 @@ class Builder:
             identity = self.legend.setdefault(identity["id"], self.stand_ins.identity(identity, name))
         return identity
 
-    def _image_name(self, image: str | None) -> str:
+    def _image_name(self, image: str | None, picture: Picture = FIRST) -> str:
+        """The photo's file name, and the page a picture of a multi-page image is ("scan.tif, page 3")."""
         name = self.lookup.image_name(image)
-        if not self.stand_ins.on or not image:
-            return name
-        return self.stand_ins.photo(image, name, (self.lookup.image(image) or {}).get("paths") or [])
+        record = (self.lookup.image(image) if image else None) or {}
+        if self.stand_ins.on and image:
+            name = self.stand_ins.photo(image, name, record.get("paths") or [])
+        label = picture.label(record.get("pages", 1))
+        return f"{name}, {label}" if label else name
 
     def _crop(self, face: dict | None) -> str | None:
         if not face or not face.get("box") or not face.get("image"):
             return None
         self.pictures.know(face)
-        return self._pixels(face["image"], lambda: self.pictures.crop(face["image"], face["box"]))
+        return self._pixels(face["image"], lambda: self.pictures.crop(face["image"], face["box"], Picture.of(face)))
 
-    def _photo(self, image: str, boxes: list[dict], max_side: int, name: str | None = None) -> dict:
-        """A photo with its face boxes: `boxes` are {face, box, color, label, title} in full-size
-        pixels; in a blurred report every face known in the photo is blurred, shown or not."""
+    def _photo(
+        self, image: str, boxes: list[dict], max_side: int, name: str | None = None, picture: Picture = FIRST
+    ) -> dict:
+        """A photo (one picture of it) with its face boxes: `boxes` are {face, box, color, label,
+        title} in full-size pixels; in a blurred report every face known in the picture is
+        blurred, shown or not."""
         if self.pictures.blur:
             for face in self.lookup.faces_of(image):
-                self.pictures.face_in(image, face["box"])
+                if Picture.of(face) == picture:
+                    self.pictures.face_in(image, face["box"], picture)
             for box in boxes:
-                self.pictures.face_in(image, box["box"])
-        size = self._pixels(image, lambda: self.pictures.size(image))
+                self.pictures.face_in(image, box["box"], picture)
+        size = self._pixels(image, lambda: self.pictures.size(image, picture))
         width, height = size or (None, None)
-        src = self._pixels(image, lambda: self.pictures.photo(image, max_side)) if size else None
-        name = self.stand_ins.photo(image, name, []) if name else self._image_name(image)
+        src = self._pixels(image, lambda: self.pictures.photo(image, max_side, picture)) if size else None
+        name = self.stand_ins.photo(image, name, []) if name else self._image_name(image, picture)
         return {
             "image": image,
             "name": name,
@@ -287,7 +295,7 @@ class Builder:
         return {
             "id": face["id"],
             "image": face.get("image"),
-            "image_name": self._image_name(face.get("image")),
+            "image_name": self._image_name(face.get("image"), Picture.of(face)),
             "box": face.get("box"),
             "confidence": _number(face.get("confidence")),
             "detector": face.get("detector"),
@@ -329,31 +337,39 @@ class Builder:
                 self.pictures.know(face)
         shown = []
         for image in self.gathered.order:
-            # numbered as read, left to right
-            faces = sorted(faces_of.get(image, {}).values(), key=lambda f: ((f.get("box") or [0])[0], f["id"]))
-            if image not in self.gathered.images and not faces:
+            every = faces_of.get(image, {}).values()
+            if image not in self.gathered.images and not every:
                 continue
-            cards, boxes = [], []
-            for number, face in enumerate(faces, 1):
-                card = self._recognized(face, matches_of.get(face["id"], []), number)
-                cards.append(card)
-                boxes.append(
-                    {
-                        "face": face["id"],
-                        "box": face["box"],
-                        "color": card["color"],
-                        "label": str(number),
-                        "title": card["identity"]["name"] if card["identity"] else "unknown",
-                    }
+            for picture in sorted({Picture.of(f) for f in every}) or [FIRST]:
+                # numbered as read, left to right
+                faces = sorted(
+                    (f for f in every if Picture.of(f) == picture), key=lambda f: ((f.get("box") or [0])[0], f["id"])
                 )
-            shown.append(
+                shown.append(self._recognized_photo(image, picture, faces, matches_of, detected=bool(every)))
+        return {"images": shown}
+
+    def _recognized_photo(
+        self, image: str, picture: Picture, faces: list[dict], matches_of: dict[str, list[dict]], detected: bool
+    ) -> dict:
+        """One picture of a recognised photo: its faces numbered, each with its matches."""
+        cards, boxes = [], []
+        for number, face in enumerate(faces, 1):
+            card = self._recognized(face, matches_of.get(face["id"], []), number)
+            cards.append(card)
+            boxes.append(
                 {
-                    "photo": self._photo(image, boxes, PAGE_SIDE),
-                    "faces": cards,
-                    "detected": image in self.gathered.detected or bool(faces),
+                    "face": face["id"],
+                    "box": face["box"],
+                    "color": card["color"],
+                    "label": str(number),
+                    "title": card["identity"]["name"] if card["identity"] else "unknown",
                 }
             )
-        return {"images": shown}
+        return {
+            "photo": self._photo(image, boxes, PAGE_SIDE, picture=picture),
+            "faces": cards,
+            "detected": image in self.gathered.detected or detected,
+        }
 
     def _recognized(self, face: dict, matches: list[dict], number: int) -> dict:
         # a match says whose face its candidate is: a face of the gallery shown here is known too
@@ -411,6 +427,7 @@ class Builder:
                         }
                     ],
                     THUMB_SIDE,
+                    picture=Picture.of(face),
                 )
                 if face and face.get("box")
                 else None
@@ -442,7 +459,7 @@ class Builder:
             for id in cluster.get("faces") or ():
                 face = self.lookup.face(id)
                 if face and self.pictures.blur and face.get("image"):
-                    self.pictures.face_in(face["image"], face["box"])
+                    self.pictures.face_in(face["image"], face["box"], Picture.of(face))
                 faces.append(self._face_card(face) if face else self._unseen(id))
             clusters.append(
                 {

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..crops import crop, jpeg
 from ..errors import InputError
-from ..pixels import fit, load_rgb
+from ..pixels import FIRST, Picture, fit, load_rgb
 from ..sources import image_source, read_source
 from ..store.dataset import Dataset
 
@@ -58,8 +58,8 @@ class Pictures:
         self.enabled = enabled
         self._records: dict[str, dict] = {}
         self._files: dict[str, str] = {}
-        self._faces: dict[str, list] = {}
-        self._decoded: OrderedDict[str, tuple[np.ndarray, float, float]] = OrderedDict()
+        self._faces: dict[tuple[str, Picture], list] = {}
+        self._decoded: OrderedDict[tuple[str, Picture], tuple[np.ndarray, float, float]] = OrderedDict()
 
     def know(self, record: dict) -> None:
         """An image or face record that says where an image's bytes are (dataset, path, data)."""
@@ -70,17 +70,18 @@ class Pictures:
     def know_file(self, key: str, path: str) -> None:
         self._files[key] = path
 
-    def face_in(self, image: str, box) -> None:
-        """A face of the image, blurred on the page in a blurred report."""
-        boxes = self._faces.setdefault(image, [])
+    def face_in(self, image: str, box, picture: Picture = FIRST) -> None:
+        """A face of the image (on `picture` of it), blurred on the page in a blurred report."""
+        boxes = self._faces.setdefault((image, picture), [])
         if (box := [float(v) for v in box]) not in boxes:
             boxes.append(box)
 
-    def _decode(self, image: str) -> tuple[np.ndarray, float, float]:
-        """The pixels and the scale from full-size pixels to them, across and down."""
-        if image in self._decoded:
-            self._decoded.move_to_end(image)
-            return self._decoded[image]
+    def _decode(self, image: str, picture: Picture = FIRST) -> tuple[np.ndarray, float, float]:
+        """The pixels of a picture and the scale from its full-size pixels to them, across and down."""
+        key = (image, picture)
+        if key in self._decoded:
+            self._decoded.move_to_end(key)
+            return self._decoded[key]
         if image in self._files:
             source = ("file", self._files[image])
         elif image in self._records:
@@ -91,44 +92,52 @@ class Pictures:
             raise InputError("no-pixels", f"image {image}: no record says where its pixels are")
         data = read_source(source)
         try:
-            pixels, scale = load_rgb(data, DECODE_SIDE)
+            pixels, scale = load_rgb(data, DECODE_SIDE, picture=picture)
+        except InputError:
+            raise
         except Exception as exc:
             raise InputError("not-an-image", f"image {image}: cannot decode it: {exc}") from None
-        record = self._records.get(image, {})
-        full = (record.get("width"), record.get("height")) if record.get("type") == "image" else (None, None)
-        width = full[0] or round(pixels.shape[1] / scale)
-        height = full[1] or round(pixels.shape[0] / scale)
-        self._decoded[image] = (pixels, pixels.shape[1] / width, pixels.shape[0] / height)
+        width, height = self._recorded(image, picture) or (None, None)
+        width = width or round(pixels.shape[1] / scale)
+        height = height or round(pixels.shape[0] / scale)
+        self._decoded[key] = (pixels, pixels.shape[1] / width, pixels.shape[0] / height)
         while len(self._decoded) > _CACHED:
             self._decoded.popitem(last=False)
-        return self._decoded[image]
+        return self._decoded[key]
 
-    def size(self, image: str) -> tuple[int, int]:
-        """Full-size width and height: the space face boxes are in."""
+    def _recorded(self, image: str, picture: Picture) -> tuple[int, int] | None:
+        """The size an image record gives: its first picture's."""
         record = self._records.get(image, {})
-        if record.get("type") == "image" and record.get("width") and record.get("height"):
+        if picture == FIRST and record.get("type") == "image" and record.get("width") and record.get("height"):
             return int(record["width"]), int(record["height"])
-        pixels, sx, sy = self._decode(image)
+        return None
+
+    def size(self, image: str, picture: Picture = FIRST) -> tuple[int, int]:
+        """Full-size width and height of a picture: the space its face boxes are in."""
+        recorded = self._recorded(image, picture)
+        if recorded:
+            return recorded
+        pixels, sx, sy = self._decode(image, picture)
         return round(pixels.shape[1] / sx), round(pixels.shape[0] / sy)
 
-    def photo(self, image: str, max_side: int = PAGE_SIDE) -> str | None:
-        """The whole image, at most `max_side` pixels on its long side."""
+    def photo(self, image: str, max_side: int = PAGE_SIDE, picture: Picture = FIRST) -> str | None:
+        """The whole picture, at most `max_side` pixels on its long side."""
         if not self.enabled:
             return None
-        pixels, sx, sy = self._decode(image)
+        pixels, sx, sy = self._decode(image, picture)
         page, scale = fit(pixels, max_side)
-        if self.blur and self._faces.get(image):
+        boxes = self._faces.get((image, picture))
+        if self.blur and boxes:
             page = blur_faces(
-                page,
-                [[l * sx * scale, t * sy * scale, r * sx * scale, b * sy * scale] for l, t, r, b in self._faces[image]],
+                page, [[l * sx * scale, t * sy * scale, r * sx * scale, b * sy * scale] for l, t, r, b in boxes]
             )
         return data_uri(jpeg(page, quality=85))
 
-    def crop(self, image: str, box) -> str | None:
-        """The face in `box` (full-size pixels) with a margin, at most CROP_SIDE pixels."""
+    def crop(self, image: str, box, picture: Picture = FIRST) -> str | None:
+        """The face in `box` (full-size pixels of its picture) with a margin, at most CROP_SIDE pixels."""
         if not self.enabled:
             return None
-        pixels, sx, sy = self._decode(image)
+        pixels, sx, sy = self._decode(image, picture)
         left, top, right, bottom = (float(v) for v in box)
         face = crop(pixels, [left * sx, top * sy, right * sx, bottom * sy], max_side=CROP_SIDE)
         if self.blur:

@@ -20,13 +20,13 @@ from ..logs import ATTRIBUTES as ATTRIBUTE_LOG
 from ..models.attributes import ATTRIBUTES, WARNING, candidates
 from ..models.weight_files import fetch_hint
 from ..models.weight_status import status
-from ..pixels import load_rgb
+from ..pixels import face_pictures
 from ..records import timestamp
 from ..sources import image_source, read_source
 from ..state import state_of
 from ..store.dataset import Dataset
 from ..stream import BadInput, Emitter
-from .base import Passing, Stage, face_runs
+from .base import Passing, Stage, face_runs, worker_faces
 
 logger = logging.getLogger("recops")
 STAGE = "analyze"
@@ -105,15 +105,12 @@ def _why(attribute: str, name: str) -> str:
 
 
 def analyse_faces(data: bytes, faces: list[dict], names: list[str]) -> list[dict]:
-    """Each face's fields by each model, from one decode of the image."""
-    smallest = min(min(f["box"][2] - f["box"][0], f["box"][3] - f["box"][1]) for f in faces)
-    pixels, scale = load_rgb(data, scale=min(1.0, SHARP_FACE / max(1, smallest)))
-    if scale != 1.0:
-        faces = [models.scale_face(f, scale) for f in faces]
+    """Each face's fields by each model, from one decode of each picture the faces are on."""
     found: list[dict] = [{} for _ in faces]
-    for name in names:
-        for fields, values in zip(found, models.get_analyser(name).analyse(pixels, faces)):
-            fields.update(values)
+    for indices, pixels, on in face_pictures(data, faces, sharp=SHARP_FACE):
+        for name in names:
+            for index, values in zip(indices, models.get_analyser(name).analyse(pixels, on)):
+                found[index].update(values)
     return found
 
 
@@ -207,7 +204,7 @@ class FaceAnalysis(Stage):
         if not todo:
             return None
         try:
-            faces = [{k: f[k] for k in ("box", "landmarks", "aligned") if k in f} for f in todo]
+            faces = worker_faces(todo)
             return image_source(todo[0], self.dataset), faces, names
         except (InputError, KeyError) as exc:
             return exc if isinstance(exc, InputError) else InputError("malformed-input", f"face record lacks {exc}")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
 from ..parallel import ordered_map
+from ..pixels import PICTURE_FIELDS
 from ..stream import BadInput, Emitter
 
 
@@ -48,6 +49,11 @@ def refuse_paths(emitter: Emitter, stage: str, tool: str, reads: str = "records"
         return ()
 
     return refuse
+
+
+def worker_faces(faces: list[dict]) -> list[dict]:
+    """What a worker needs of each face to find and read it: its box, landmarks, alignment and picture."""
+    return [{k: f[k] for k in ("box", "landmarks", "aligned", *PICTURE_FIELDS) if k in f} for f in faces]
 
 
 def face_runs(records: Iterable[dict]) -> Iterator[list[dict] | Passing]:

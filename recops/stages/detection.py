@@ -21,7 +21,7 @@ from .. import models
 from ..errors import InputError
 from ..faces import Detections, FaceCatalog, replacements
 from ..logs import DETECTIONS, FACES
-from ..pixels import DEFAULT_MAX_SIDE, fit, load_rgb
+from ..pixels import DEFAULT_MAX_SIDE, FIRST, Picture, fit, load_pictures
 from ..quality import measure
 from ..records import timestamp
 from ..sources import image_source, read_source
@@ -45,25 +45,30 @@ class DetectOptions:
     """Images are searched at most this large (long side); boxes are mapped back to full size."""
 
 
-def face_id(image: str, detector: str, aligned: bool, box) -> str:
-    """Stable across runs and machines, so copies of a dataset merge without duplicate faces."""
-    key = f"{image}|{detector}|{int(aligned)}|{','.join(str(int(v)) for v in box)}"
+def face_id(image: str, detector: str, aligned: bool, box, picture: Picture = FIRST) -> str:
+    """Stable across runs and machines, so copies of a dataset merge without duplicate faces. A
+    face on another picture than an image's first (a TIFF's later page) names it too."""
+    key = f"{image}|{detector}|{int(aligned)}|{','.join(str(int(v)) for v in box)}{picture.key}"
     return xxhash.xxh3_128_hexdigest(key.encode())
 
 
-def find_faces(data: bytes, options: DetectOptions) -> list[models.FoundFace]:
-    """The faces in one image's bytes, in full-image pixels."""
-    pixels, decoded_scale = load_rgb(data, options.max_side)
-    searched, fit_scale = fit(pixels, options.max_side)
-    faces = models.get_detector(options.detector).detect(searched)
-    back = 1.0 / (decoded_scale * fit_scale)
-    for face in faces:
-        face.quality = measure(searched, face.box, face.landmarks, back)
-    found = [face.scaled(back) for face in faces]
-    return [f for f in found if min(f.box[2] - f.box[0], f.box[3] - f.box[1]) >= options.min_size]
+def find_faces(data: bytes, options: DetectOptions) -> list[tuple[Picture, models.FoundFace]]:
+    """The faces in every picture of one image's bytes, each with its picture, in full-size pixels."""
+    detector = models.get_detector(options.detector)
+    found = []
+    for picture, pixels, decoded_scale in load_pictures(data, options.max_side):
+        searched, fit_scale = fit(pixels, options.max_side)
+        faces = detector.detect(searched)
+        back = 1.0 / (decoded_scale * fit_scale)
+        for face in faces:
+            face.quality = measure(searched, face.box, face.landmarks, back)
+            scaled = face.scaled(back)
+            if min(scaled.box[2] - scaled.box[0], scaled.box[3] - scaled.box[1]) >= options.min_size:
+                found.append((picture, scaled))
+    return found
 
 
-def _work(task: tuple | InputError) -> list[models.FoundFace] | InputError:
+def _work(task: tuple | InputError) -> list[tuple[Picture, models.FoundFace]] | InputError:
     if isinstance(task, InputError):
         return task
     source, options = task
@@ -119,7 +124,7 @@ class FaceDetection(Stage):
         imported, self._imported[:] = list(self._imported), []
         return imported
 
-    def finish(self, record: dict, result: list[models.FoundFace] | InputError | None) -> None:
+    def finish(self, record: dict, result: list[tuple[Picture, models.FoundFace]] | InputError | None) -> None:
         if result is None:
             self._pass_or_reuse(record)
         elif isinstance(result, InputError):
@@ -157,15 +162,16 @@ class FaceDetection(Stage):
                 self.emitter.emit(self._with_source(face, record))
             self.emitter.emit(detection)
 
-    def _record(self, image: dict, found: list[models.FoundFace]) -> None:
+    def _record(self, image: dict, found: list[tuple[Picture, models.FoundFace]]) -> None:
         detector, aligned = self.options.detector, self.options.align
         faces = []
-        for index, face in enumerate(found):
+        for index, (picture, face) in enumerate(found):
             faces.append(
                 {
                     "type": "face",
-                    "id": face_id(image["id"], detector, aligned, face.box),
+                    "id": face_id(image["id"], detector, aligned, face.box, picture),
                     "image": image["id"],
+                    **picture.fields,
                     "box": list(face.box),
                     "landmarks": face.landmarks,
                     "confidence": face.confidence,

@@ -16,14 +16,14 @@ import numpy as np
 from .. import models
 from ..errors import InputError
 from ..logs import EMBEDDINGS
-from ..pixels import load_rgb
+from ..pixels import face_pictures
 from ..records import timestamp
 from ..sources import image_source, read_source
 from ..state import state_of
 from ..store.dataset import Dataset
 from ..stream import Emitter
 from ..vectors import Embeddings, as_vector
-from .base import Passing, Stage, face_runs, followed
+from .base import Passing, Stage, face_runs, followed, worker_faces
 
 logger = logging.getLogger("recops")
 STAGE = "embed"
@@ -41,13 +41,15 @@ SHARP_FACE = 200
 
 
 def embed_faces(data: bytes, faces: list[dict], model: str, flip: bool = False) -> np.ndarray:
-    """The faces' vectors, from one decode of the image: big photos of big faces decode smaller."""
-    smallest = min(min(f["box"][2] - f["box"][0], f["box"][3] - f["box"][1]) for f in faces)
-    pixels, scale = load_rgb(data, scale=min(1.0, SHARP_FACE / max(1, smallest)))
-    if scale != 1.0:
-        faces = [models.scale_face(f, scale) for f in faces]
+    """The faces' vectors, from one decode of each picture they are on: big photos of big faces
+    decode smaller."""
     embedder = models.get_embedder(model)
-    return embedder.embed(pixels, faces, align=all(f.get("aligned", True) for f in faces), flip=flip)
+    align = all(f.get("aligned", True) for f in faces)
+    rows: list = [None] * len(faces)
+    for indices, pixels, on in face_pictures(data, faces, sharp=SHARP_FACE):
+        for index, row in zip(indices, embedder.embed(pixels, on, align=align, flip=flip)):
+            rows[index] = row
+    return np.stack(rows)
 
 
 def _work(task) -> tuple[np.ndarray, str, str, int] | InputError:
@@ -163,7 +165,7 @@ class FaceEmbedding(Stage):
         if not todo:
             return None
         try:
-            faces = [{k: f[k] for k in ("box", "landmarks", "aligned") if k in f} for f in todo]
+            faces = worker_faces(todo)
             return image_source(todo[0], self.dataset), faces, self.options.model, self.options.flip
         except (InputError, KeyError) as exc:
             return exc if isinstance(exc, InputError) else InputError("malformed-input", f"face record lacks {exc}")

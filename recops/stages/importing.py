@@ -9,7 +9,7 @@ from typing import Iterable
 
 from .. import images, video
 from ..errors import InputError
-from ..imageinfo import DEFAULT_MAX_PIXELS, ImageInfo, inspect, sniff
+from ..imageinfo import DEFAULT_MAX_PIXELS, HEAD, ImageInfo, inspect, sniff
 from ..inputs import walk_files
 from ..logs import IMAGES
 from ..records import image_record, timestamp
@@ -51,11 +51,11 @@ def stat_image_file(path: str) -> os.stat_result:
 
 
 def read_image_file(path: str) -> bytes:
-    """The bytes of a file, or only its first bytes when they show it is no JPEG or PNG
+    """The bytes of a file, or only its first bytes when they show it is no image recops reads
     (a video or an archive is refused before gigabytes of it are read)."""
     try:
         with open(path, "rb", buffering=0) as handle:
-            head = handle.read(16)
+            head = handle.read(HEAD)
             if head and sniff(head) is None:
                 return head
             handle.seek(0)  # one read into one buffer: a large photo is held once, not twice
@@ -212,6 +212,7 @@ class Importer:
                     bool(consent),
                     info.orientation,
                     query=self.query,
+                    pages=info.pages,
                     video=more,
                 )
             )

@@ -22,6 +22,8 @@ import jinja2
 
 from .. import __version__
 from ..errors import InputError, LockedError, RecopsError
+from ..imageinfo import EXTENSIONS, SUPPORTED
+from ..pixels import Picture
 from ..report.context import UNKNOWN_COLOR
 from ..store.objects import ObjectStore
 from ..store.tree import ForeignEntry
@@ -230,7 +232,8 @@ class WebApp:
 
     def image(self, request: Request, site: Site, id: str) -> Response:
         snap = site.snapshot()
-        return self.page(request, site, "image", snap=snap, **pages.image(snap, site.key, id))
+        variables = pages.image(snap, site.key, id, request.number(), self._size_of(site))
+        return self.page(request, site, "image", snap=snap, **variables)
 
     def faces(self, request: Request, site: Site) -> Response:
         snap = site.snapshot()
@@ -242,7 +245,7 @@ class WebApp:
         if id not in snap.faces:
             raise pages.NotFound(f"no face {id} in this dataset")
         proposal = next((p for p in pages.open_proposals(snap, site.cached_proposals()) if p["face"] == id), None)
-        variables = pages.face(snap, site.key, id, site.nearest(id, pages.NEAREST), proposal)
+        variables = pages.face(snap, site.key, id, site.nearest(id, pages.NEAREST), proposal, self._size_of(site))
         return self.page(request, site, "face", snap=snap, **variables)
 
     def identities(self, request: Request, site: Site) -> Response:
@@ -283,6 +286,8 @@ class WebApp:
             snap=snap,
             **pages.recognitions(snap, site.key, request.number()),
             max_upload=MAX_UPLOAD >> 20,
+            formats=SUPPORTED,
+            accept=",".join([*EXTENSIONS, *(f".{e}" for e in EXTENSIONS.values())]),
         )
 
     def recognition(self, request: Request, site: Site, id: str) -> Response:
@@ -297,6 +302,18 @@ class WebApp:
                 raise pages.NotFound(f"no recognition of image {id} in this dataset") from None
         return Response(200, html.encode(), headers={**PRIVATE, "Content-Security-Policy": REPORT_POLICY})
 
+    @staticmethod
+    def _size_of(site: Site) -> Callable:
+        """A later page's size, from its image's header (the image record holds the first's)."""
+
+        def size(image: str, picture: Picture) -> tuple[int, int]:
+            try:
+                return site.thumbs.size(image, picture)
+            except (OSError, ForeignEntry, InputError) as exc:
+                raise pages.NotFound(f"the pixels of image {image} are not read: {exc}") from None
+
+        return size
+
     def thumb(self, request: Request, site: Site, kind: str, id: str) -> Response:
         snap = site.snapshot(fresh=False)
         held = snap.faces if kind == "faces" else snap.images
@@ -310,7 +327,10 @@ class WebApp:
                 face = snap.faces[id]
                 data = site.thumbs.face(face, snap.faces_of.get(face["image"], []))
             else:
-                data = site.thumbs.image(id, kind)
+                number = request.number()
+                if number > snap.images[id].get("pages", 1):
+                    raise pages.NotFound(f"image {id} has no page {number}")
+                data = site.thumbs.image(id, kind, Picture(page=number - 1))
         except FileNotFoundError:
             raise pages.NotFound(f"the pixels of {kind[:-1]} {id} are gone (rx-gc)") from None
         return Response(200, data, "image/jpeg", {**FILE_HEADERS, "Cache-Control": "private, max-age=3600"})
@@ -318,7 +338,7 @@ class WebApp:
     def original(self, request: Request, site: Site, id: str) -> Response:
         snap = site.snapshot()
         record = snap.images.get(id)
-        if record is None or record.get("media_type") not in ("image/jpeg", "image/png"):
+        if record is None or record.get("media_type") not in EXTENSIONS:
             raise pages.NotFound(f"no image {id} in this dataset")
         try:
             data = ObjectStore(site.thumbs.tree).read(id)
@@ -326,7 +346,7 @@ class WebApp:
             raise pages.NotFound(f"the bytes of image {id} are gone (rx-gc)") from None
         except ForeignEntry as exc:
             raise pages.NotFound(f"the bytes of image {id} are not read: {exc.reason} (run rx-fsck)") from None
-        extension = "png" if record["media_type"] == "image/png" else "jpg"
+        extension = EXTENSIONS[record["media_type"]]
         return Response(
             200,
             data,

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 from ..calibration import shown_rate
+from ..pixels import FIRST, Picture
 from ..report.attributes import describe
 from ..report.context import UNKNOWN_COLOR
 from .snapshot import Snapshot
@@ -55,10 +56,13 @@ def face_card(snap: Snapshot, face: dict) -> dict:
     link = snap.view.link_of.get(face["id"])
     cluster = snap.cluster_by_id.get(snap.cluster_of.get(face["id"], ""))
     image = snap.images.get(face["image"], {})
+    picture = Picture.of(face)
     return {
         "id": face["id"],
         "image": face["image"],
         "image_name": snap.image_name(face["image"]),
+        "picture": picture.label(image.get("pages", 1)),
+        "page": picture.page + 1,
         "identity": identity,
         "color": identity["color"] if identity else UNKNOWN_COLOR,
         "source": link.get("source") if link and identity else None,
@@ -71,12 +75,22 @@ def face_card(snap: Snapshot, face: dict) -> dict:
     }
 
 
-def photo(snap: Snapshot, key: str, image: str, kind: str = "images", numbered: bool = False) -> dict:
-    """A photo and its face boxes in their identity colours, as report/macros.html.j2 draws them."""
+def photo(
+    snap: Snapshot,
+    key: str,
+    image: str,
+    kind: str = "images",
+    numbered: bool = False,
+    picture: Picture = FIRST,
+    size: tuple[int, int] | None = None,
+) -> dict:
+    """A photo (one picture of it: a page of a TIFF, whose `size` is then given) and its face
+    boxes in their identity colours, as report/macros.html.j2 draws them."""
     record = snap.images[image]
-    width, height = record.get("width") or 1, record.get("height") or 1
+    width, height = size or (record.get("width") or 1, record.get("height") or 1)
+    faces = [f for f in snap.faces_of.get(image, []) if Picture.of(f) == picture]
     boxes = []
-    for number, face in enumerate(snap.faces_of.get(image, []), 1):
+    for number, face in enumerate(faces, 1):
         identity = snap.identity_of(face["id"])
         left, top, right, bottom = (float(v) for v in face["box"])
         boxes.append(
@@ -96,7 +110,8 @@ def photo(snap: Snapshot, key: str, image: str, kind: str = "images", numbered: 
         "name": snap.image_name(image),
         "width": width,
         "height": height,
-        "src": f"/d/{key}/thumbs/{kind}/{image}.jpg",
+        "src": f"/d/{key}/thumbs/{kind}/{image}.jpg" + (f"?page={picture.page + 1}" if picture.page else ""),
+        "picture": picture.label(record.get("pages", 1)),
         "label_size": round(max(width, height) / 40, 1),
         "boxes": boxes,
         "query": bool(record.get("query")),
@@ -132,15 +147,29 @@ def images(snap: Snapshot, key: str, number: int) -> dict:
     return {"paging": paging, "photos": [photo(snap, key, image) for image in paging.items]}
 
 
-def image(snap: Snapshot, key: str, id: str) -> dict:
+def image(snap: Snapshot, key: str, id: str, number: int = 1, size_of: Callable | None = None) -> dict:
+    """An image, or page `number` (counted from 1) of a multi-page one; `size_of(image, picture)`
+    tells the size of a page after the first."""
     if id not in snap.images:
         raise NotFound(f"no image {id} in this dataset")
     record = snap.images[id]
+    pages = record.get("pages", 1)
+    if not 1 <= number <= pages:
+        raise NotFound(f"image {id} has no page {number}")
+    picture = Picture(page=number - 1)
+    size = size_of(id, picture) if picture.page and size_of else None
+    faces = snap.faces_of.get(id, [])
     return {
-        "photo": photo(snap, key, id, "views", numbered=True),
+        "photo": photo(snap, key, id, "views", numbered=True, picture=picture, size=size),
         "record": record,
-        "faces": [face_card(snap, f) for f in snap.faces_of.get(id, [])],
+        "faces": [face_card(snap, f) for f in faces if Picture.of(f) == picture],
         "identities": snap.identities_by_name(),
+        "pages": [
+            {"number": n, "faces": sum(Picture.of(f).page == n - 1 for f in faces), "current": n == number}
+            for n in range(1, pages + 1)
+        ]
+        if pages > 1
+        else [],
     }
 
 
@@ -186,14 +215,19 @@ def faces(snap: Snapshot, wanted: dict[str, str], number: int) -> dict:
     }
 
 
-def face(snap: Snapshot, key: str, id: str, nearest: list[dict], proposal: dict | None) -> dict:
+def face(
+    snap: Snapshot, key: str, id: str, nearest: list[dict], proposal: dict | None, size_of: Callable | None = None
+) -> dict:
+    """A face, its photo shown at the picture (the page) it is on."""
     if id not in snap.faces:
         raise NotFound(f"no face {id} in this dataset")
     record = snap.faces[id]
+    picture = Picture.of(record)
+    size = size_of(record["image"], picture) if picture.page and size_of else None
     return {
         "card": face_card(snap, record),
         "record": record,
-        "photo": photo(snap, key, record["image"], "views"),
+        "photo": photo(snap, key, record["image"], "views", picture=picture, size=size),
         "identities": snap.identities_by_name(),
         "matches": [_match(snap, m) for m in snap.matches_of.get(id, [])],
         "nearest": [_match(snap, m) for m in nearest],

@@ -3,6 +3,7 @@
     cache/thumbs/faces/<face id>.jpg     a face with a margin, at most FACE_SIDE pixels
     cache/thumbs/images/<image id>.jpg   a photo, upright, at most IMAGE_SIDE pixels
     cache/thumbs/views/<image id>.jpg    a photo as its page shows it, at most VIEW_SIDE pixels
+    cache/thumbs/views/<image id>.p<N>.jpg   page N (counted from 0) of a multi-page image
 
 Ids come from content (an image's bytes; a face's image and box), so a thumbnail never goes
 stale; each is written atomically, so a reader never sees half of one. Deleting the folder costs
@@ -15,7 +16,7 @@ from __future__ import annotations
 import threading
 
 from ..crops import crop, jpeg
-from ..pixels import fit, load_rgb
+from ..pixels import FIRST, Picture, face_pictures, fit, load_rgb, picture_size
 from ..store.layout import CACHE
 from ..store.objects import ObjectStore
 from ..store.tree import ForeignEntry, MiB, Tree
@@ -36,6 +37,7 @@ class Thumbnails:
         self.tree = Tree(root)
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._sizes: dict[tuple[str, Picture], tuple[int, int]] = {}
 
     @staticmethod
     def rel(kind: str, id: str = "") -> str:
@@ -57,7 +59,7 @@ class Thumbnails:
             return self._locks.setdefault(image, threading.Lock())
 
     def face(self, face: dict, faces_of_image: list[dict]) -> bytes:
-        """The face's thumbnail; made with those of every face of its photo, from one decode."""
+        """The face's thumbnail; made with those of every face of its picture, from one decode."""
         found = self._cached("faces", face["id"])
         if found is not None:
             return found
@@ -65,30 +67,39 @@ class Thumbnails:
             found = self._cached("faces", face["id"])
             if found is not None:
                 return found
-            pixels, scale = self._decode(face["image"])
+            picture = Picture.of(face)
+            mates = [f for f in {f["id"]: f for f in [*faces_of_image, face]}.values() if Picture.of(f) == picture]
+            missing = [f for f in mates if self._cached("faces", f["id"]) is None]
             made = {}
-            for each in {f["id"]: f for f in [*faces_of_image, face]}.values():
-                if self._cached("faces", each["id"]) is None:
-                    box = [float(v) * scale for v in each["box"]]
-                    made[each["id"]] = jpeg(crop(pixels, box, max_side=FACE_SIDE), quality=85)
+            for indices, pixels, on in face_pictures(self._read(face["image"]), missing, max_side=DECODE_SIDE):
+                for each, scaled in zip((missing[i] for i in indices), on):
+                    made[each["id"]] = jpeg(crop(pixels, scaled["box"], max_side=FACE_SIDE), quality=85)
                     self._store("faces", each["id"], made[each["id"]])
             return made.get(face["id"]) or self._cached("faces", face["id"])
 
-    def image(self, image: str, kind: str = "images") -> bytes:
-        """The photo, upright, scaled down to the kind's size."""
-        found = self._cached(kind, image)
+    def image(self, image: str, kind: str = "images", picture: Picture = FIRST) -> bytes:
+        """The photo (one picture of it), upright, scaled down to the kind's size."""
+        name = image + "".join(f".p{v}" for v in picture.fields.values())
+        found = self._cached(kind, name)
         if found is not None:
             return found
         with self._lock(image):
-            found = self._cached(kind, image)
+            found = self._cached(kind, name)
             if found is None:
-                pixels, _ = self._decode(image, KINDS[kind])
+                pixels, _ = load_rgb(self._read(image), KINDS[kind], picture=picture)
                 found = jpeg(fit(pixels, KINDS[kind])[0], quality=85)
-                self._store(kind, image, found)
+                self._store(kind, name, found)
             return found
 
-    def _decode(self, image: str, side: int = DECODE_SIDE):
-        return load_rgb(ObjectStore(self.tree).read(image), side)
+    def size(self, image: str, picture: Picture) -> tuple[int, int]:
+        """A picture's full size as displayed, from its header (the image record has the first's)."""
+        key = (image, picture)
+        if key not in self._sizes:
+            self._sizes[key] = picture_size(self._read(image), picture)
+        return self._sizes[key]
+
+    def _read(self, image: str) -> bytes:
+        return ObjectStore(self.tree).read(image)
 
     def _store(self, kind: str, id: str, data: bytes) -> None:
         self.tree.write(self.rel(kind, id), data, mode=0o600, sync_dir=False)
@@ -102,7 +113,7 @@ class Thumbnails:
             except ForeignEntry:
                 continue
             for entry in entries:
-                if entry.is_file and entry.name.endswith(".jpg") and entry.name[:-4] not in live:
+                if entry.is_file and entry.name.endswith(".jpg") and entry.name.partition(".")[0] not in live:
                     try:
                         self.tree.remove(f"{self.rel(kind)}/{entry.name}")
                         removed += 1

@@ -15,6 +15,7 @@ from ...stream import RecordWriter
 from ...verify import verify_photos
 from .. import common
 from ..match import ExcludeOpt, IdentifiedOpt, MatchThresholdOpt, MaximumOpt, names
+from ..verify import Pick, PickOpt
 from .shared import DatasetArg, app, dataset_location, output_form, run
 
 
@@ -114,8 +115,8 @@ def recognize_command(
 
 @app.command("verify")
 def verify_command(
-    first: Annotated[str, typer.Argument(metavar="IMAGE1", help="A photo with exactly one face.")],
-    second: Annotated[str, typer.Argument(metavar="IMAGE2", help="Another photo with exactly one face.")],
+    first: Annotated[str, typer.Argument(metavar="IMAGE1", help="A photo of the person.")],
+    second: Annotated[str, typer.Argument(metavar="IMAGE2", help="Another photo.")],
     root: Annotated[
         Optional[str],
         typer.Option(
@@ -131,7 +132,8 @@ def verify_command(
     align: Annotated[
         bool, typer.Option("--align/--no-align", help="Align faces by their landmarks before embedding.")
     ] = True,
+    pick: PickOpt = Pick.one,
 ) -> None:
     """Tell whether two photos show the same person (rx-verify); stores nothing."""
     with run("verify") as out:
-        verify_photos(out, first, second, locate(root) if root else None, threshold, align)
+        verify_photos(out, first, second, locate(root) if root else None, threshold, align, pick.value)
