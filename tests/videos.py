@@ -57,7 +57,8 @@ class Truth:
     film: "Film"
     index: int
 
-    def box(self, time: float) -> tuple | None:
+    def box(self, time: float, whole: bool = True) -> tuple | None:
+        """Its box at `time`, None when it is out of view (or, `whole`, partly out of it)."""
         shot = self.film.shots[self.shot]
         if not (shot.start <= time < shot.end) or self.film.hidden(self.label, time):
             return None
@@ -65,8 +66,9 @@ class Truth:
         left, top, right, bottom = shot.faces[self.index][1]
         (x0, y0), (x1, y1) = (matrix @ np.array([[left, top, 1], [right, bottom, 1]]).T).T
         if x0 < 0 or y0 < 0 or x1 > SIZE[0] or y1 > SIZE[1]:
-            return None
-        return (x0, y0, x1, y1)
+            if whole or x1 <= 0 or y1 <= 0 or x0 >= SIZE[0] or y0 >= SIZE[1]:
+                return None
+        return (max(0, x0), max(0, y0), min(SIZE[0], x1), min(SIZE[1], y1))
 
     def span(self, step: float = 1 / RATE) -> tuple[float, float] | None:
         """The first and last time the face is wholly in view."""
@@ -210,8 +212,7 @@ def write(path: str, frames, rate: int = RATE, size=SIZE, rotation: int = 0, gop
         if codec == "libx264":
             stream.options = {"preset": "veryfast", "crf": "20"}
         elif codec == "mpeg4":
-            stream.codec_context.qscale = 3
-            stream.codec_context.flags |= "QSCALE"
+            stream.bit_rate = 1_000_000
         else:
             stream.options = {"crf": "32", "b": "0", "deadline": "realtime", "cpu-used": "8"}
         if rotation:
@@ -227,3 +228,28 @@ def write(path: str, frames, rate: int = RATE, size=SIZE, rotation: int = 0, gop
 def film_frames(film: Film, rate: int = RATE, until: float | None = None):
     count = int(round((until or film.duration) * rate))
     return (film.frame(i / rate) for i in range(count))
+
+
+def short_film() -> Film:
+    """Five seconds: a portrait, a shot with no face, two faces side by side (two cuts)."""
+    portraits, _ = sources()
+    pair = portraits[5:7]
+    return Film(
+        [
+            Shot(0, 2, "portrait", [portraits[0][1]], [(portraits[0][0], FACE)]),
+            Shot(2, 3, "empty", [], []),
+            Shot(3, 5, "pair", [p for _, p in pair], [(label, FACE) for label, _ in pair]),
+        ]
+    )
+
+
+def who(film: Film, time: float, box, min_overlap: float = 0.3) -> str | None:
+    """The label of the true face a box found at `time` is on (boxes overlap most), or None."""
+    from recops.video.tracks import iou
+
+    best, label = min_overlap, None
+    for truth in film.truth:
+        true_box = truth.box(time, whole=False)
+        if true_box is not None and iou(true_box, box) >= best:
+            best, label = iou(true_box, box), truth.label
+    return label

@@ -68,7 +68,13 @@ def describe(data, max_pixels: int) -> tuple[ImageInfo, dict]:
     """What a file's bytes (or a video.files.VideoFile) hold, and the fields its image record has
     beyond a photo's (a video's duration, fps and codec)."""
     if isinstance(data, (bytes, bytearray)) and not video.sniff(data[: video.containers.HEAD]):
-        return inspect(data, max_pixels), {}
+        try:
+            return inspect(data, max_pixels), {}
+        except InputError as exc:
+            if exc.kind != "not-an-image":
+                raise
+            reason = exc.reason.replace("not an image recops", "not an image or video recops", 1)
+            raise InputError(exc.kind, reason.replace("): ", "; MP4, MOV, 3GP, MKV, WebM or AVI video): ", 1)) from None
     info = video.probe(data, max_pixels) if isinstance(data, (bytes, bytearray)) else data.describe(max_pixels)
     return ImageInfo(info.media_type, info.width, info.height), info.fields()
 

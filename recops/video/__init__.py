@@ -2,7 +2,7 @@
 
     containers.py  the container a file is, by its first bytes (MP4, MOV, MKV, WebM, AVI)
     reader.py      one open video: frames upright, in order, damaged stretches kept as gaps
-    probe.py       duration, frame rate, displayed size and codec, for the image record
+    info.py        duration, frame rate, displayed size and codec, for the image record
     frames.py      the frame shown at a time (frame_at), and at many times in one pass
     sampling.py    which frames to search: N a second, and the first of every shot
     tracks.py      faces followed from sample to sample into tracks
@@ -19,8 +19,8 @@ import importlib
 from .containers import MEDIA_TYPES, sniff
 
 _LAZY = {
-    "probe": "probe",
-    "VideoInfo": "probe",
+    "probe": "info",
+    "VideoInfo": "info",
     "frame_at": "frames",
     "frames_at": "frames",
     "faces_of": "faces",

@@ -6,7 +6,7 @@ import os
 
 from ..errors import InputError
 from ..store.objects import MAX_OBJECT, ObjectStore, hash_fd
-from .probe import VideoInfo, probe
+from .info import VideoInfo, probe
 
 
 class VideoFile:

@@ -226,7 +226,8 @@ class VideoReader:
     def close(self) -> None:
         container = getattr(self, "container", None)
         if container is not None:
-            self.stream.codec_context.flush_buffers()
+            if getattr(self, "stream", None) is not None:
+                self.stream.codec_context.flush_buffers()
             container.close()
         if self._owned:
             self._file.close()
