@@ -17,6 +17,7 @@ from recops.video import containers, frame_at, frames_at, probe, sniff
 from recops.video.best import best_sightings
 from recops.video.reader import VideoReader
 from recops.video.sampling import samples
+from recops.video.times import clock
 from recops.video.tracks import Sighting
 
 EXPECTED = {
@@ -215,3 +216,124 @@ def test_tracks_follow_each_true_face_of_the_minute(minute):
             assert 1 <= owners.count(truth.label) <= 2, (truth.label, owners)
     for track in found.tracks:
         assert 1 <= len(track.best) <= 3 and track.best == sorted(track.best, key=lambda s: s.time)
+
+
+# -- videos through the pipeline
+
+
+def test_a_face_on_a_video_names_its_frame():
+    from recops.pixels import FIRST, Picture
+    from recops.stages.detection import face_id
+
+    at = Picture.of({"time": 65.4004})
+    assert at == Picture(time=65.4) and at.fields == {"time": 65.4} and at.key == "|time=65.400"
+    assert at.label(1, [60.0, 70.2]) == "01:05, in view 01:00–01:10" and Picture(time=3725.0).label() == "1:02:05"
+    assert Picture.of({"time": True}) == FIRST and Picture.of({"time": -1}) == FIRST and FIRST.fields == {}
+    image = "0" * 32
+    ids = {face_id(image, "dlib", True, (1, 2, 3, 4), picture) for picture in (FIRST, at, Picture(time=65.401))}
+    assert len(ids) == 3 and face_id(image, "dlib", True, (1, 2, 3, 4)) == face_id(
+        image, "dlib", True, (1, 2, 3, 4), FIRST
+    )
+
+
+def test_a_frame_is_decoded_through_pixels_as_frame_at_gives_it(short):
+    from recops.pixels import FIRST, Picture, face_pictures, load_rgb, picture_size
+
+    _, paths = short
+    data = open(paths["mp4"], "rb").read()
+    pixels, scale = load_rgb(data, picture=Picture(time=3.5))
+    assert scale == 1.0 and np.array_equal(pixels, frame_at(data, 3.5))
+    small, scale = load_rgb(data, max_side=160, picture=Picture(time=3.5))
+    assert small.shape == (120, 160, 3) and scale == 0.5
+    assert np.array_equal(load_rgb(data, picture=FIRST)[0], frame_at(data, 0.0)) and picture_size(data) == (320, 240)
+    faces = [
+        {"box": [10, 10, 50, 50], "time": 4.0},
+        {"box": [0, 0, 20, 20], "time": 1.0},
+        {"box": [8, 8, 40, 40], "time": 4.0},
+    ]
+    decoded = list(face_pictures(data, faces, max_side=160))
+    assert [indices for indices, _, _ in decoded] == [[1], [0, 2]]
+    assert decoded[1][2][0]["box"] == [5, 5, 25, 25] and np.array_equal(decoded[1][1], small_at(data, 4.0))
+
+
+def small_at(data: bytes, time: float) -> np.ndarray:
+    from recops.pixels import fit
+
+    return fit(frame_at(data, time), 160)[0]
+
+
+def test_rx_detect_follows_faces_through_a_video_and_the_pipeline_reads_their_frames(short, dataset):
+    _, paths = short
+    imported = run(["rx-import", "-d", str(dataset), paths["mp4"]])
+    detected = run(["rx-detect", "--fps", "2", "--keep", "2"], input=imported.stdout)
+    assert detected.returncode == 0, detected.stderr
+    records = jsonl(detected.stdout)
+    faces = [r for r in records if r["type"] == "face"]
+    (detection,) = [r for r in records if r["type"] == "detection"]
+    assert detection["fps"] == 2 and detection["cuts"] == [0.0, 2.0, 3.0] and detection["tracks"] == 3
+    assert detection["samples"] == 10 and "gaps" not in detection and detection["faces"] == [f["id"] for f in faces]
+    by_track = {}
+    for face in faces:
+        by_track.setdefault(face["track"], []).append(face)
+        assert face["span"][0] <= face["time"] <= face["span"][1]
+    assert sorted(by_track) == [0, 1, 2] and all(len(f) == 2 for f in by_track.values())
+    assert by_track[0][0]["span"] == [0.0, 1.5] and by_track[1][0]["span"] == [3.0, 4.5]
+    assert len({f["id"] for f in faces}) == 6
+    embedded = run(["rx-embed"], input=detected.stdout)
+    assert embedded.returncode == 0, embedded.stderr
+    vectors = {r["face"]: np.asarray(r["vector"]) for r in jsonl(embedded.stdout) if r["type"] == "embedding"}
+    assert set(vectors) == {f["id"] for f in faces}
+    for track in by_track.values():  # the sightings of one track are one person
+        assert np.linalg.norm(vectors[track[0]["id"]] - vectors[track[1]["id"]]) < 0.45
+    clustered = run(["rx-cluster", "-d", str(dataset)])
+    clusters = [set(r["faces"]) for r in jsonl(clustered.stdout) if r["type"] == "cluster"]
+    for track in by_track.values():
+        assert any({f["id"] for f in track} <= cluster for cluster in clusters), clusters
+    again = run(["rx-detect", "-d", str(dataset)], input=imported.stdout)
+    assert [r["id"] for r in jsonl(again.stdout) if r["type"] == "face"] == [f["id"] for f in faces]
+
+
+def test_a_damaged_video_gives_the_faces_of_what_decodes_and_says_what_was_lost(short, tmp_path):
+    _, paths = short
+    path = tmp_path / "damaged.mkv"
+    path.write_bytes(damaged(paths["mkv"], 0.3, 0.55))
+    result = run(["rx-detect", "--fps", "2", str(path)])
+    records = jsonl(result.stdout)
+    (detection,) = [r for r in records if r["type"] == "detection"]
+    (error,) = [r for r in records if r["type"] == "error"]
+    assert detection["gaps"] and all(g["start"] < g["end"] and g["reason"] for g in detection["gaps"])
+    assert error["kind"] == "damaged" and "video damaged from" in error["reason"]
+    faces = [r for r in records if r["type"] == "face"]
+    assert faces and all(not (g["start"] <= f["time"] < g["end"]) for f in faces for g in detection["gaps"])
+    assert result.returncode == 1 and b"damaged" in result.stderr
+
+
+def test_a_report_and_the_web_interface_show_a_video_face_at_its_time(short, dataset, tmp_path):
+    from recops.store.dataset import Dataset
+    from recops.webui import pages
+    from recops.webui.snapshot import Snapshot
+
+    _, paths = short
+    imported = run(["rx-import", "-d", str(dataset), paths["mp4"]])
+    detected = run(["rx-detect", "--fps", "2", "--keep", "1"], input=imported.stdout)
+    run(["rx-embed"], input=detected.stdout)
+    clustered = run(["rx-cluster", "-d", str(dataset)])
+    report = tmp_path / "report.html"
+    done = run(["rx-report", "-d", str(dataset), "-o", str(report)], input=clustered.stdout)
+    assert done.returncode == 0, done.stderr
+    html = report.read_text()
+    faces = [r for r in jsonl(detected.stdout) if r["type"] == "face"]
+    assert len(faces) == 3
+    for face in faces:
+        (start, end), time = face["span"], face["time"]
+        assert f"short.mp4, {clock(time)}, in view {clock(start)}–{clock(end)}" in html
+    listed = run(["rx-ls", "faces", "-d", str(dataset), "-f", "json"])
+    assert sorted(r["time"] for r in jsonl(listed.stdout)) == sorted(f["time"] for f in faces)
+    with Dataset.open(str(dataset)) as opened:
+        snap = Snapshot.read(opened)
+    image = jsonl(imported.stdout)[0]["id"]
+    times = sorted({f["time"] for f in faces})
+    assert [p.time for p in pages.pictures_of(snap, image)] == times and len(times) == 2
+    shown = pages.image(snap, "key", image, 2)
+    assert len(shown["faces"]) == 2 and [p["label"] for p in shown["pages"]] == [clock(t) for t in times]
+    assert shown["photo"]["src"].endswith("?page=2") and all(c["page"] == 2 for c in shown["faces"])
