@@ -34,6 +34,7 @@ BENCHMARKS = {
     "webui": "webui_speed",
     "bare-faces": "bare_faces",
     "calibration": "calibration_eval",
+    "video": "video",
 }
 
 
