@@ -35,6 +35,7 @@ BENCHMARKS = {
     "bare-faces": "bare_faces",
     "calibration": "calibration_eval",
     "small-faces": "small_faces",
+    "video": "video",
 }
 
 

@@ -36,9 +36,10 @@ def image_record(
     ts: str | None = None,
     query: bool = False,
     pages: int = 1,
+    video: dict | None = None,
 ) -> dict:
     """An image: its content id (xxh3-128 hex), display size (after EXIF orientation), pages (of
-    a multi-page TIFF) and origins."""
+    a multi-page TIFF) and origins; for a video, `video` holds its duration, fps and codec."""
     record = {
         "type": "image",
         "id": id,
@@ -56,4 +57,6 @@ def image_record(
         record["query"] = True
     if pages > 1:
         record["pages"] = pages
+    if video:
+        record.update(video)
     return record

@@ -150,6 +150,20 @@ def _curves(value: object) -> bool:
     )
 
 
+def _span(value: object) -> bool:
+    return isinstance(value, list) and len(value) == 2 and all(_distance(v) for v in value) and value[0] <= value[1]
+
+
+def _times(value: object) -> bool:
+    return isinstance(value, list) and all(_distance(v) for v in value)
+
+
+def _gaps(value: object) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(g, dict) and _span([g.get("start"), g.get("end")]) and _text(g.get("reason")) for g in value
+    )
+
+
 def _rate(value: object) -> bool:
     return _number(value) and 0 <= value <= 1
 
@@ -244,6 +258,9 @@ OPTIONAL: dict[str, dict[str, tuple[Check, str]]] = {
         "camera_model": TEXT,
         "regions": (_regions, "a list of face regions: name (text) and box (four numbers)"),
         "regions_source": (_one_of("sidecar", "embedded"), "sidecar or embedded"),
+        "duration": DISTANCE,
+        "fps": DISTANCE,
+        "codec": TEXT,
     },
     "face": {
         "landmarks": (_landmarks, "named points [x, y]"),
@@ -255,6 +272,8 @@ OPTIONAL: dict[str, dict[str, tuple[Check, str]]] = {
         "path": TEXT,
         "ts": TEXT,
         "time": DISTANCE,
+        "track": COUNT,
+        "span": (_span, "two times in seconds, the first and last sighting of its track"),
         "page": COUNT,
         "quality": (_measures, "a map of measures (numbers or null)"),
     },
@@ -266,6 +285,11 @@ OPTIONAL: dict[str, dict[str, tuple[Check, str]]] = {
         "aligned": FLAG,
         "replaces": (_id_map, "a map of face ids to face ids"),
         "smallest": COUNT,
+        "fps": DISTANCE,
+        "samples": COUNT,
+        "tracks": COUNT,
+        "cuts": (_times, "a list of times in seconds"),
+        "gaps": (_gaps, "a list of {start, end, reason}: stretches that do not decode"),
     },
     "match": {
         "query_image": ID,

@@ -7,6 +7,7 @@ import typer
 from ..errors import DatasetError
 from ..pixels import DEFAULT_MAX_SIDE
 from ..stages.detection import DetectOptions, FaceDetection
+from ..video.sampling import MAX_FPS
 from .common import DatasetOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, new_app, running
 from .pipeline import ForceOpt, JobsOpt, inputs, jobs, stream_dataset
 
@@ -53,6 +54,19 @@ def rx_detect(
             ),
         ),
     ] = DEFAULT_MAX_SIDE,
+    fps: Annotated[
+        float,
+        typer.Option(
+            metavar="N",
+            min=0.01,
+            max=MAX_FPS,
+            help="Search N frames a second of a video (and the first frame of every shot).",
+        ),
+    ] = DetectOptions.fps,
+    keep: Annotated[
+        int,
+        typer.Option(metavar="N", min=1, help="Keep the N best sightings of each face followed through a video."),
+    ] = DetectOptions.keep,
     force: ForceOpt = False,
     workers: JobsOpt = None,
     null: NullOpt = False,
@@ -72,6 +86,13 @@ def rx_detect(
     Every page of a multi-page TIFF is searched: a face on a later page says which (page, from
     0), and the one detection record covers them all.
 
+    In a video, --fps frames a second are searched, and the first frame of every shot; a face
+    is followed from frame to frame into a track (which ends at a cut, or when the face is gone
+    for more than 2.5 s), and each track keeps its --keep best sightings as face records, each
+    with the time of its frame (seconds), its track (a number) and the track's span. A damaged
+    stretch is skipped: the faces of the rest are kept, the detection record lists the gaps, and
+    an error record says what was lost.
+
     The default detector, dlib, is HOG with 5-point landmarks; where HOG finds no face, the SSD
     detector looks again. It sees faces down to 40 pixels wide in the photo fitted to --max-side;
     where it found none, or found faces near that limit (a crowd), the photo is searched again,
@@ -82,7 +103,7 @@ def rx_detect(
             name = detector or (dataset.config.detector if dataset else "dlib")
             if dataset and name != dataset.config.detector:
                 raise DatasetError(f"{dataset.root} uses the {dataset.config.detector} detector, not {name}")
-            options = DetectOptions(name, align, min_size, max_side)
+            options = DetectOptions(name, align, min_size, max_side, fps, keep)
             FaceDetection(out, options, dataset, jobs(workers), force).run(items)
 
 

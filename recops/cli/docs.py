@@ -29,6 +29,7 @@ import typer
 from .. import __version__, errors, logs, shapes, stream
 from ..store import config, objects, segments
 from ..store.tree import GiB, MiB
+from ..video import limits as video_limits
 from . import TOOLS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -244,8 +245,10 @@ def _limits_table() -> str:
         ("maps and lists nested in a record", f"{shapes.MAX_DEPTH} levels", "shapes.MAX_DEPTH"),
         ("numbers in a vector", f"{shapes.MAX_DIM:,}", "shapes.MAX_DIM"),
         ("a record file (segment)", _size(segments.MAX_SEGMENT), "store.segments.MAX_SEGMENT"),
-        ("an object (an image's bytes)", _size(objects.MAX_OBJECT), "store.objects.MAX_OBJECT"),
+        ("an object (an image's or a video's bytes)", _size(objects.MAX_OBJECT), "store.objects.MAX_OBJECT"),
         ("`recops.json`", _size(config.MAX_CONFIG), "store.config.MAX_CONFIG"),
+        ("a video's duration", f"{video_limits.MAX_DURATION // 3600} hours", "video.limits.MAX_DURATION"),
+        ("frames decoded from one video", f"{video_limits.MAX_FRAMES:,}", "video.limits.MAX_FRAMES"),
     ]
     return _table(("what", "at most", "in recops/"), [(what, limit, f"`{name}`") for what, limit, name in rows])
 

@@ -6,8 +6,22 @@ import shutil
 from typing import Callable, Iterable
 
 from ..photometa import camera
+from ..video.times import clock
 
 Column = tuple[str, Callable[[dict], object]]
+
+
+def _length(image: dict) -> str:
+    duration = image.get("duration")
+    return f" {clock(duration)}" if isinstance(duration, (int, float)) and duration >= 0 else ""
+
+
+def _at(face: dict) -> str:
+    """Where a face is in its image: a video's time, a later page."""
+    time, page = face.get("time"), face.get("page")
+    if isinstance(time, (int, float)) and time >= 0:
+        return clock(time)
+    return f"page {page + 1}" if isinstance(page, int) and page > 0 else ""
 
 
 def _cell(value: object) -> str:
@@ -55,7 +69,7 @@ COLUMNS: dict[str, list[Column]] = {
     ],
     "images": [
         ("id", lambda r: r["id"][:12]),
-        ("type", lambda r: r.get("media_type", "").split("/")[-1]),
+        ("type", lambda r: r.get("media_type", "").split("/")[-1] + _length(r)),
         ("size", lambda r: f"{r.get('width')}x{r.get('height')}"),
         ("bytes", lambda r: r.get("size")),
         ("consent", lambda r: r.get("consent")),
@@ -73,6 +87,7 @@ COLUMNS: dict[str, list[Column]] = {
         ("id", lambda r: str(r.get("id", ""))[:12]),
         ("image", lambda r: str(r.get("image", ""))[:12]),
         ("box", lambda r: ",".join(str(v) for v in r.get("box", []))),
+        ("at", _at),
         ("detector", lambda r: r.get("detector")),
         ("confidence", lambda r: r.get("confidence")),
         ("identity", lambda r: r.get("identity_name")),

@@ -117,6 +117,14 @@ def settings_of(dataset: Dataset, options: ClusterOptions, faces: int) -> dict:
     }
 
 
+def _pictures(dataset: Dataset, nodes) -> list[str]:
+    """What two faces of one person never share: a photo, or a frame of a video (a video's faces
+    at other times may be one person, as the sightings of one track are)."""
+    catalog = FaceCatalog.of(dataset)
+    times = [(catalog.get(face) or {}).get("time") for face in nodes.faces]
+    return [image if time is None else f"{image}@{time}" for image, time in zip(nodes.images, times)]
+
+
 def cluster_dataset(dataset: Dataset, options: ClusterOptions = ClusterOptions()) -> Outcome:
     started = time.monotonic()
     if options.method not in METHODS:
@@ -159,7 +167,7 @@ def cluster_dataset(dataset: Dataset, options: ClusterOptions = ClusterOptions()
         summary = _summary(run, False, settings, nodes, stored.clusters, 0, 0, 0, started, phases)
         return Outcome(history.labelled(list(stored.clusters.values())), summary)
     logger.info("clustering %d of %d faces", len(asked), len(nodes))
-    rules = Rules.of(nodes.images, linked, rejected, previous)
+    rules = Rules.of(_pictures(dataset, nodes), linked, rejected, previous)
     limit = space.to_half_square(settings["metric"], settings["threshold"])
     mark = time.monotonic()
     edges = hood.edges(asked, options.neighbours, limit, options.jobs)

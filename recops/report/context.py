@@ -236,13 +236,14 @@ class Builder:
             identity = self.legend.setdefault(identity["id"], self.stand_ins.identity(identity, name))
         return identity
 
-    def _image_name(self, image: str | None, picture: Picture = FIRST) -> str:
-        """The photo's file name, and the page a picture of a multi-page image is ("scan.tif, page 3")."""
+    def _image_name(self, image: str | None, picture: Picture = FIRST, span: list | None = None) -> str:
+        """The photo's file name, and the page a picture of a multi-page image is ("scan.tif, page 3"),
+        or the time of a video's frame, with the `span` its face's track is in view."""
         name = self.lookup.image_name(image)
         record = (self.lookup.image(image) if image else None) or {}
         if self.stand_ins.on and image:
             name = self.stand_ins.photo(image, name, record.get("paths") or [])
-        label = picture.label(record.get("pages", 1))
+        label = picture.label(record.get("pages", 1), span)
         return f"{name}, {label}" if label else name
 
     def _crop(self, face: dict | None) -> str | None:
@@ -295,7 +296,7 @@ class Builder:
         return {
             "id": face["id"],
             "image": face.get("image"),
-            "image_name": self._image_name(face.get("image"), Picture.of(face)),
+            "image_name": self._image_name(face.get("image"), Picture.of(face), face.get("span")),
             "box": face.get("box"),
             "confidence": _number(face.get("confidence")),
             "detector": face.get("detector"),
@@ -340,7 +341,7 @@ class Builder:
             every = faces_of.get(image, {}).values()
             if image not in self.gathered.images and not every:
                 continue
-            for picture in sorted({Picture.of(f) for f in every}) or [FIRST]:
+            for picture in sorted({Picture.of(f) for f in every}, key=lambda p: p.order) or [FIRST]:
                 # numbered as read, left to right
                 faces = sorted(
                     (f for f in every if Picture.of(f) == picture), key=lambda f: ((f.get("box") or [0])[0], f["id"])

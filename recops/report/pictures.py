@@ -106,9 +106,14 @@ class Pictures:
         return self._decoded[key]
 
     def _recorded(self, image: str, picture: Picture) -> tuple[int, int] | None:
-        """The size an image record gives: its first picture's."""
+        """The size an image record gives: its first picture's (every frame's, in a video)."""
         record = self._records.get(image, {})
-        if picture == FIRST and record.get("type") == "image" and record.get("width") and record.get("height"):
+        if (
+            (picture == FIRST or picture.time is not None)
+            and record.get("type") == "image"
+            and record.get("width")
+            and record.get("height")
+        ):
             return int(record["width"]), int(record["height"])
         return None
 

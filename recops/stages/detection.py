@@ -7,6 +7,12 @@ results are stored and a re-run reuses them; without one it is a pure filter.
 An image's faces are those of its latest detection (faces.py): a detection under other settings
 replaces the faces of the one before, and says which face of the same box took each one's place
 (`replaces`); reusing an older detection stores it again, as the latest.
+
+A video's frames are sampled (`fps` a second, and the first of every shot), faces are followed
+from sample to sample into tracks, and each track keeps its best few sightings as face records,
+each with the `time` of its frame, its `track` and the track's `span`. The detection record says
+how the video was sampled, and keeps the stretches that did not decode (`gaps`): a damaged video
+gives the faces of what decodes, and an error record that says what was lost.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from typing import Iterable, Iterator
 
 import xxhash
 
-from .. import models, small_faces
+from .. import models, small_faces, video
 from ..errors import InputError
 from ..faces import Detections, FaceCatalog, replacements
 from ..logs import DETECTIONS, FACES
@@ -44,6 +50,10 @@ class DetectOptions:
     """Faces whose box is narrower or shorter than this many pixels (of the full image) are dropped."""
     max_side: int = DEFAULT_MAX_SIDE
     """Images are searched at most this large (long side); boxes are mapped back to full size."""
+    fps: float = 2.0
+    """A video's frames searched a second (and the first frame of every shot)."""
+    keep: int = 3
+    """Sightings of a face followed through a video that are kept as its face records."""
 
 
 def face_id(image: str, detector: str, aligned: bool, box, picture: Picture = FIRST) -> str:
@@ -101,12 +111,44 @@ def _search_picture(detector, data: bytes, picture: Picture, pixels, decoded_sca
     return small_faces.merged(found, small_faces.second_pass(detector, full, scale, reach, narrowest)), narrowest
 
 
-def _work(task: tuple | InputError) -> Search | InputError:
+@dataclass
+class VideoFound:
+    """A video's faces: each kept sighting with its picture (the frame's time) and its track's
+    fields, and what the detection record says of the video (sampling, cuts, gaps)."""
+
+    faces: list[tuple[Picture, models.FoundFace, dict]]
+    about: dict
+
+
+def find_video_faces(data: bytes, options: DetectOptions) -> VideoFound:
+    """The faces followed through a video, each track's best sightings, in full-size pixels."""
+    found = video.faces_of(
+        data,
+        options.detector,
+        video.VideoOptions(fps=options.fps, keep=options.keep, max_side=options.max_side, min_size=options.min_size),
+    )
+    faces = []
+    for number, track in enumerate(found.tracks):
+        span = [track.start, track.end]
+        for sighting in track.best:
+            face = models.FoundFace(
+                tuple(sighting.box), sighting.confidence, sighting.landmarks, sighting.method, sighting.quality
+            )
+            faces.append((Picture(time=sighting.time), face, {"track": number, "span": span}))
+    gaps = [{"start": gap.start, "end": gap.end, "reason": gap.reason} for gap in found.gaps]
+    about = {"fps": options.fps, "samples": found.samples, "tracks": len(found.tracks), "cuts": found.cuts}
+    return VideoFound(faces, {**about, **({"gaps": gaps} if gaps else {})})
+
+
+def _work(task: tuple | InputError) -> Search | VideoFound | InputError:
     if isinstance(task, InputError):
         return task
     source, options = task
     try:
-        return search_faces(read_source(source), options)
+        data = read_source(source)
+        if video.sniff(data[: video.containers.HEAD]):
+            return find_video_faces(data, options)
+        return search_faces(data, options)
     except InputError as exc:
         return exc
     except Exception as exc:  # a bad image must not end the run; the model error is this image's
@@ -157,14 +199,20 @@ class FaceDetection(Stage):
         imported, self._imported[:] = list(self._imported), []
         return imported
 
-    def finish(self, record: dict, result: Search | InputError | None) -> None:
+    def finish(self, record: dict, result: Search | VideoFound | InputError | None) -> None:
         if result is None:
             self._pass_or_reuse(record)
         elif isinstance(result, InputError):
             self.emitter.emit(record)
             self.emitter.fail(record["id"], STAGE, result.reason, result.kind)
+        elif isinstance(result, VideoFound):
+            self._record(record, result.faces, result.about)
+            for gap in result.about.get("gaps", []):
+                where = f"{gap['start']:.3f} s to {gap['end']:.3f} s"
+                self.emitter.fail(record["id"], STAGE, f"video damaged from {where}: {gap['reason']}", "damaged")
         else:
-            self._record(record, result)
+            about = {"smallest": result.smallest} if result.smallest is not None else {}
+            self._record(record, [(picture, face, {}) for picture, face in result.faces], about)
 
     @property
     def detections(self) -> Detections:
@@ -195,16 +243,19 @@ class FaceDetection(Stage):
                 self.emitter.emit(self._with_source(face, record))
             self.emitter.emit(detection)
 
-    def _record(self, image: dict, found: Search) -> None:
+    def _record(
+        self, image: dict, found: list[tuple[Picture, models.FoundFace, dict]], about: dict | None = None
+    ) -> None:
         detector, aligned = self.options.detector, self.options.align
         faces = []
-        for index, (picture, face) in enumerate(found.faces):
+        for index, (picture, face, more) in enumerate(found):
             faces.append(
                 {
                     "type": "face",
                     "id": face_id(image["id"], detector, aligned, face.box, picture),
                     "image": image["id"],
                     **picture.fields,
+                    **more,
                     "box": list(face.box),
                     "landmarks": face.landmarks,
                     "confidence": face.confidence,
@@ -223,7 +274,7 @@ class FaceDetection(Stage):
             "aligned": aligned,
             "faces": [f["id"] for f in faces],
             "count": len(faces),
-            **({"smallest": found.smallest} if found.smallest is not None else {}),
+            **(about or {}),
             "ts": timestamp(),
         }
         if self.dataset:

@@ -7,9 +7,9 @@ import os
 import stat
 from typing import Iterable
 
-from .. import images, photometa, regions, sidecars
+from .. import images, photometa, regions, sidecars, video
 from ..errors import InputError
-from ..imageinfo import DEFAULT_MAX_PIXELS, HEAD, inspect, open_image, sniff, unbounded
+from ..imageinfo import DEFAULT_MAX_PIXELS, HEAD, ImageInfo, inspect, open_image, sniff, unbounded
 from ..inputs import walk_files
 from ..logs import IMAGES
 from ..records import image_record, timestamp, warning_record
@@ -62,6 +62,21 @@ def read_image_file(path: str) -> bytes:
             return handle.readall()
     except OSError as exc:
         raise InputError("unreadable", f"cannot read: {exc.strerror or exc}") from None
+
+
+def describe(data, max_pixels: int) -> tuple[ImageInfo, dict]:
+    """What a file's bytes (or a video.files.VideoFile) hold, and the fields its image record has
+    beyond a photo's (a video's duration, fps and codec)."""
+    if isinstance(data, (bytes, bytearray)) and not video.sniff(data[: video.containers.HEAD]):
+        try:
+            return inspect(data, max_pixels), {}
+        except InputError as exc:
+            if exc.kind != "not-an-image":
+                raise
+            reason = exc.reason.replace("not an image recops", "not an image or video recops", 1)
+            raise InputError(exc.kind, reason.replace("): ", "; MP4, MOV, 3GP, MKV, WebM or AVI video): ", 1)) from None
+    info = video.probe(data, max_pixels) if isinstance(data, (bytes, bytearray)) else data.describe(max_pixels)
+    return ImageInfo(info.media_type, info.width, info.height), info.fields()
 
 
 class Importer:
@@ -137,7 +152,7 @@ class Importer:
                 id = self.paths.lookup(full, info)
                 if id is not None and self._known(id, [full], self.consent, source=full, sidecar=sidecar):
                     return
-            id = self._add(read_image_file(path), [full], self.consent, source=full, sidecar=sidecar)
+            id = self._add_file(path, [full], self.consent, source=full, sidecar=sidecar)
             if self.paths:
                 self.paths.remember(full, info, id)
         except InputError as exc:
@@ -156,9 +171,10 @@ class Importer:
                 raise InputError("no-pixels", "an image record from elsewhere needs its bytes (data) or a path")
             else:
                 stat_image_file(paths[0])
-                data = read_image_file(paths[0])
                 sidecar = self._sidecar(paths[0])
-            self._add(data, paths, consent, source=record.get("path"), sidecar=sidecar)
+                self._add_file(paths[0], paths, consent, source=record.get("path"), sidecar=sidecar)
+                return
+            self._add(data, paths, consent, source=record.get("path"))
         except InputError as exc:
             self.emitter.fail(label, STAGE, exc.reason, exc.kind)
         except (ValueError, TypeError) as exc:
@@ -169,7 +185,7 @@ class Importer:
         id: str,
         paths: list[str],
         consent: bool | None,
-        data: bytes | None = None,
+        data: object = None,
         source: str | None = None,
         sidecar: regions.Found | None = None,
     ) -> bool:
@@ -180,30 +196,51 @@ class Importer:
         self._emit(id, data, source)
         return True
 
-    def _add(
+    def _add_file(
         self,
-        data: bytes,
+        path: str,
         paths: list[str],
         consent: bool | None,
         source: str | None = None,
         sidecar: regions.Found | None = None,
     ) -> str:
-        id = content_id(data)
+        """A photo is read whole; a video only hashed, probed and copied in blocks."""
+        data = read_image_file(path)
+        if not video.sniff(data):
+            return self._add(data, paths, consent, source, sidecar)
+        from ..video.files import VideoFile
+
+        with VideoFile(path) as file:
+            return self._add(file, paths, consent, source)
+
+    def _add(
+        self,
+        data,
+        paths: list[str],
+        consent: bool | None,
+        source: str | None = None,
+        sidecar: regions.Found | None = None,
+    ) -> str:
+        """Store bytes, or a video.files.VideoFile, unless the dataset has them already."""
+        whole = isinstance(data, (bytes, bytearray))
+        id = content_id(data) if whole else data.id
         if self._known(id, paths, consent, data, source, sidecar):
             return id
         current = self.catalog.get(id)
         if current is None:
-            info = inspect(data, self.max_pixels)
-            described = self._described(id, data, info, sidecar, source)
+            info, more = describe(data, self.max_pixels)
+            described = (
+                self._described(id, data, info, sidecar, source) if info.media_type not in video.MEDIA_TYPES else {}
+            )
             if self.dataset:
                 try:
-                    self.dataset.objects.put(id, data)
+                    self.dataset.objects.put(id, data) if whole else data.store(self.dataset.objects)
                 except ForeignEntry as exc:
                     raise InputError(exc.kind, f"cannot store it: {exc} (run rx-fsck)") from None
             self._store(
                 image_record(
                     id,
-                    len(data),
+                    len(data) if whole else data.size,
                     info.media_type,
                     info.width,
                     info.height,
@@ -212,6 +249,7 @@ class Importer:
                     info.orientation,
                     query=self.query,
                     pages=info.pages,
+                    video=more,
                 )
                 | described
             )
@@ -275,11 +313,14 @@ class Importer:
         else:
             self.catalog.add(dict(record))
 
-    def _emit(self, id: str, data: bytes | None, source: str | None = None) -> None:
-        """The image record; `path` names the file this run read it from (paths holds every one seen)."""
+    def _emit(self, id: str, data: object = None, source: str | None = None) -> None:
+        """The image record; `path` names the file this run read it from (paths holds every one seen).
+        `data`: the bytes (or the VideoFile) at hand, for --inline."""
         view = self.catalog.get(id, dataset=self.dataset.root) if self.dataset else self.catalog.get(id)
         if source:
             view["path"] = source
         if self.inline:
-            view["data"] = data if data is not None else self.dataset.objects.read(id)
+            if data is None:
+                data = self.dataset.objects.read(id)
+            view["data"] = data if isinstance(data, (bytes, bytearray)) else data.read()
         self.emitter.emit(view)

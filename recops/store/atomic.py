@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+from typing import Iterable
 
 TEMP_PREFIX = ".tmp-"
 
@@ -36,15 +37,22 @@ def write_atomic(path: str, data: bytes, mode: int = 0o400, sync_dir: bool = Tru
 
 
 def write_at(
-    folder: int, name: str, data: bytes, mode: int = 0o400, sync_dir: bool = True, shown: str | None = None
+    folder: int,
+    name: str,
+    data: bytes | Iterable[bytes],
+    mode: int = 0o400,
+    sync_dir: bool = True,
+    shown: str | None = None,
 ) -> None:
-    """write_atomic within an open folder: the temp file and the rename never leave it."""
+    """write_atomic within an open folder: the temp file and the rename never leave it. `data` may
+    come in blocks (a file too large to hold); one that raises leaves no file."""
     temp = TEMP_PREFIX + os.urandom(8).hex()
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=folder)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        for block in (data,) if isinstance(data, (bytes, bytearray, memoryview)) else data:
+            view = memoryview(block)
+            while view:
+                view = view[os.write(fd, view) :]
         os.fchmod(fd, mode)
         os.fsync(fd)
     except BaseException:

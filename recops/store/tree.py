@@ -15,7 +15,7 @@ import os
 import stat
 import threading
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from .atomic import TEMP_PREFIX, fsync_dir, write_at
 
@@ -193,7 +193,7 @@ class Tree:
             raise oversized(self.path(rel), len(data), limit)
         return data
 
-    def write(self, rel: str, data: bytes, mode: int = 0o400, sync_dir: bool = True) -> None:
+    def write(self, rel: str, data: bytes | Iterable[bytes], mode: int = 0o400, sync_dir: bool = True) -> None:
         """Create or replace a file atomically (see atomic.write_at), its folders made as needed."""
         parent, _, name = rel.rpartition("/")
         _check_part(name, rel)

@@ -328,9 +328,10 @@ class WebApp:
                 data = site.thumbs.face(face, snap.faces_of.get(face["image"], []))
             else:
                 number = request.number()
-                if number > snap.images[id].get("pages", 1):
+                pictures = pages.pictures_of(snap, id)
+                if number > len(pictures):
                     raise pages.NotFound(f"image {id} has no page {number}")
-                data = site.thumbs.image(id, kind, Picture(page=number - 1))
+                data = site.thumbs.image(id, kind, pictures[number - 1])
         except FileNotFoundError:
             raise pages.NotFound(f"the pixels of {kind[:-1]} {id} are gone (rx-gc)") from None
         return Response(200, data, "image/jpeg", {**FILE_HEADERS, "Cache-Control": "private, max-age=3600"})

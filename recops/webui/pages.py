@@ -51,6 +51,24 @@ class Paging:
         return self.first + len(self.items) - 1 if self.total else 0
 
 
+def pictures_of(snap: Snapshot, image: str) -> list[Picture]:
+    """The pictures of an image that its page goes through (`?page=` counts them from 1): a
+    photo's pages, or the frames of a video that its faces are on (its first frame, if none)."""
+    record = snap.images.get(image, {})
+    if str(record.get("media_type", "")).startswith("video/"):
+        times = {Picture.of(f).time for f in snap.faces_of.get(image, [])}
+        return [Picture(time=t) for t in sorted(t for t in times if t is not None)] or [Picture(time=0.0)]
+    return [Picture(page=n) for n in range(max(1, record.get("pages", 1)))]
+
+
+def _number(snap: Snapshot, image: str, picture: Picture) -> int:
+    """Which of its image's pictures (from 1) a picture is."""
+    if picture.time is None:
+        return picture.page + 1
+    pictures = pictures_of(snap, image)
+    return pictures.index(picture) + 1 if picture in pictures else 1
+
+
 def face_card(snap: Snapshot, face: dict) -> dict:
     identity = snap.identity_of(face["id"])
     link = snap.view.link_of.get(face["id"])
@@ -61,8 +79,8 @@ def face_card(snap: Snapshot, face: dict) -> dict:
         "id": face["id"],
         "image": face["image"],
         "image_name": snap.image_name(face["image"]),
-        "picture": picture.label(image.get("pages", 1)),
-        "page": picture.page + 1,
+        "picture": picture.label(image.get("pages", 1), face.get("span")),
+        "page": _number(snap, face["image"], picture),
         "identity": identity,
         "color": identity["color"] if identity else UNKNOWN_COLOR,
         "source": link.get("source") if link and identity else None,
@@ -87,6 +105,7 @@ def photo(
     """A photo (one picture of it: a page of a TIFF, whose `size` is then given) and its face
     boxes in their identity colours, as report/macros.html.j2 draws them."""
     record = snap.images[image]
+    place = _number(snap, image, picture)
     width, height = size or (record.get("width") or 1, record.get("height") or 1)
     faces = [f for f in snap.faces_of.get(image, []) if Picture.of(f) == picture]
     boxes = []
@@ -110,7 +129,7 @@ def photo(
         "name": snap.image_name(image),
         "width": width,
         "height": height,
-        "src": f"/d/{key}/thumbs/{kind}/{image}.jpg" + (f"?page={picture.page + 1}" if picture.page else ""),
+        "src": f"/d/{key}/thumbs/{kind}/{image}.jpg" + (f"?page={place}" if place > 1 else ""),
         "picture": picture.label(record.get("pages", 1)),
         "label_size": round(max(width, height) / 40, 1),
         "boxes": boxes,
@@ -148,15 +167,16 @@ def images(snap: Snapshot, key: str, number: int) -> dict:
 
 
 def image(snap: Snapshot, key: str, id: str, number: int = 1, size_of: Callable | None = None) -> dict:
-    """An image, or page `number` (counted from 1) of a multi-page one; `size_of(image, picture)`
-    tells the size of a page after the first."""
+    """An image, or page `number` (counted from 1) of a multi-page one, or the `number`th frame of
+    a video that faces are on; `size_of(image, picture)` tells the size of a page after the first."""
     if id not in snap.images:
         raise NotFound(f"no image {id} in this dataset")
     record = snap.images[id]
-    pages = record.get("pages", 1)
+    pictures = pictures_of(snap, id)
+    pages = len(pictures)
     if not 1 <= number <= pages:
         raise NotFound(f"image {id} has no page {number}")
-    picture = Picture(page=number - 1)
+    picture = pictures[number - 1]
     size = size_of(id, picture) if picture.page and size_of else None
     faces = snap.faces_of.get(id, [])
     return {
@@ -165,8 +185,13 @@ def image(snap: Snapshot, key: str, id: str, number: int = 1, size_of: Callable 
         "faces": [face_card(snap, f) for f in faces if Picture.of(f) == picture],
         "identities": snap.identities_by_name(),
         "pages": [
-            {"number": n, "faces": sum(Picture.of(f).page == n - 1 for f in faces), "current": n == number}
-            for n in range(1, pages + 1)
+            {
+                "number": n,
+                "label": p.label() if p.time is not None else "",
+                "faces": sum(Picture.of(f) == p for f in faces),
+                "current": n == number,
+            }
+            for n, p in enumerate(pictures, 1)
         ]
         if pages > 1
         else [],
