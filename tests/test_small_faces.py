@@ -4,11 +4,12 @@ import io
 import math
 import os
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
-from recops import models
+from recops import models, small_faces
 from recops.small_faces import merged, overlap, tiles
 from recops.stages.detection import DetectOptions, search_faces
 from tests.conftest import SHARED_FACES, jsonl, run
@@ -108,6 +109,23 @@ def test_an_ordinary_photo_costs_one_search(real_photos, counted):
     found = search_faces(jpeg(portrait), DetectOptions("counted"))
     assert len(faces(found)) == 1 and [kind for kind, _ in counted.calls] == ["photo"]
     assert found.smallest == math.ceil(40 * max(portrait.size) / min(1600, max(portrait.size)))
+
+
+def test_a_large_photo_without_a_face_costs_the_candidates_and_few_small_windows(counted, monkeypatch):
+    rng = np.random.default_rng(3)
+    texture = sum(
+        weight * cv2.resize(rng.normal(0, 1, (3 * cells // 4, cells, 3)).astype(np.float32), (4000, 3000))
+        for cells, weight in ((8, 60), (40, 30), (200, 20))
+    )
+    data = jpeg(Image.fromarray(np.clip(texture + 120, 0, 255).astype(np.uint8)))
+    looked = []
+    candidates = small_faces.candidates
+    monkeypatch.setattr(small_faces, "candidates", lambda *a: looked.append(a[0].shape) or candidates(*a))
+    found = search_faces(data, DetectOptions("counted"))
+    tile_calls = [shape for kind, shape in counted.calls if kind == "tile"]
+    assert found.smallest == 20 and looked == [(3000, 4000, 3)]
+    # the whole photo enlarged twice is 48 megapixels: the windows are a small part of it
+    assert sum(h * w for h, w in tile_calls) < 0.05 * 6000 * 8000, tile_calls
 
 
 def test_min_size_stops_the_small_face_search(real_photos, counted):
