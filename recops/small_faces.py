@@ -90,21 +90,30 @@ def _spans(length: int, side: int, overlap: int) -> list[tuple[int, int]]:
     return [(i * step, min(length, i * step + step + overlap)) for i in range(count)]
 
 
-def second_pass(detector: TilingDetector, pixels: np.ndarray, scale: float, reach: float, narrowest: int):
+def second_pass(
+    detector: TilingDetector,
+    pixels: np.ndarray,
+    scale: float,
+    reach: float,
+    narrowest: int,
+    known: list[FoundFace] = (),
+):
     """The faces from `narrowest` to LARGEST x `reach` pixels wide in a photo whose pixels are
-    `scale` times its full size, searched enlarged in windows around the candidates; boxes in
-    full-photo pixels."""
+    `scale` times its full size, searched enlarged in windows around the candidates that are
+    none of the `known` faces (the first pass's); boxes in full-photo pixels."""
     import cv2
 
     largest = LARGEST * reach
     found = []
     boxes = candidates(pixels, scale * narrowest, scale * largest)
+    seen = [[v * scale for v in face.box] for face in known]
+    boxes = boxes[[all(overlap(box, other) < SAME for other in seen) for box in boxes]] if seen else boxes
     for (w_left, w_top, w_right, w_bottom), least in windows(boxes, *pixels.shape[:2], scale * narrowest):
         # the window's faces are at least SMALLER x its narrowest candidate: no need to enlarge it more
         enlarge = detector.smallest / max(scale * narrowest, SMALLER * least)
         side = round(TILE / enlarge)
-        overlap = min(math.ceil(1.25 * largest * scale), side // 4)
-        for left, top, right, bottom in tiles(w_bottom - w_top, w_right - w_left, side, overlap):
+        shared = min(math.ceil(1.25 * largest * scale), side // 4)
+        for left, top, right, bottom in tiles(w_bottom - w_top, w_right - w_left, side, shared):
             left, top, right, bottom = left + w_left, top + w_top, right + w_left, bottom + w_top
             size = (max(1, round((right - left) * enlarge)), max(1, round((bottom - top) * enlarge)))
             crop = np.ascontiguousarray(pixels[top:bottom, left:right])

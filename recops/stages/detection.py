@@ -108,7 +108,7 @@ def _search_picture(detector, data: bytes, picture: Picture, pixels, decoded_sca
         full, scale = pixels, decoded_scale
     else:
         full, scale = load_rgb(data, scale=enlarge, picture=picture)
-    return small_faces.merged(found, small_faces.second_pass(detector, full, scale, reach, narrowest)), narrowest
+    return small_faces.merged(found, small_faces.second_pass(detector, full, scale, reach, narrowest, found)), narrowest
 
 
 @dataclass
