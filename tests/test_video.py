@@ -329,6 +329,15 @@ def test_a_report_and_the_web_interface_show_a_video_face_at_its_time(short, dat
         assert f"short.mp4, {clock(time)}, in view {clock(start)}–{clock(end)}" in html
     listed = run(["rx-ls", "faces", "-d", str(dataset), "-f", "json"])
     assert sorted(r["time"] for r in jsonl(listed.stdout)) == sorted(f["time"] for f in faces)
+    matched = run(["rx-match", "-d", str(dataset)], input=listed.stdout)
+    recognised = tmp_path / "matches.html"
+    done = run(["rx-report", "-d", str(dataset), "-o", str(recognised)], input=matched.stdout)
+    assert done.returncode == 0, done.stderr
+    frames = recognised.read_text()  # a frame of one face says when that face is in view
+    alone = [f for f in faces if sum(g["time"] == f["time"] for g in faces) == 1]
+    assert alone and all(f"short.mp4, {clock(f['time'])}, in view {clock(f['span'][0])}–" in frames for f in alone)
+    shared = [f for f in faces if f not in alone]  # a frame of two tracks says no one span
+    assert shared and all(f"short.mp4, {clock(f['time'])}<" in frames.replace('"', "<") for f in shared)
     with Dataset.open(str(dataset)) as opened:
         snap = Snapshot.read(opened)
     image = jsonl(imported.stdout)[0]["id"]

@@ -267,7 +267,14 @@ class Builder:
         size = self._pixels(image, lambda: self.pictures.size(image, picture))
         width, height = size or (None, None)
         src = self._pixels(image, lambda: self.pictures.photo(image, max_side, picture)) if size else None
-        name = self.stand_ins.photo(image, name, []) if name else self._image_name(image, picture)
+        if not name:
+            span = None  # a video's frame with one face says when that face is in view
+            if picture.time is not None and len(boxes) == 1 and boxes[0].get("face"):
+                face = self.lookup.face(boxes[0]["face"])
+                span = face.get("span") if face else None
+            name = self._image_name(image, picture, span)
+        else:
+            name = self.stand_ins.photo(image, name, [])
         return {
             "image": image,
             "name": name,
