@@ -41,11 +41,12 @@ def inputs(paths: list[str] | None, null: bool) -> Iterator:
 @contextlib.contextmanager
 def stream_dataset(root: str | None, items: Iterator) -> Iterator[tuple[Dataset | None, Iterator]]:
     """The dataset to store in: -d / $RX_DATASET (`root`, created when missing), else the one the
-    first record comes from."""
+    first record comes from, when it is here: records from another machine (parallel -S) name a
+    dataset that host does not have, and are worked on from their inline bytes."""
     first, items = peek(items)
     if root:
         dataset = open_or_create(root)[0]
-    elif isinstance(first, dict) and first.get("dataset"):
+    elif isinstance(first, dict) and isinstance(first.get("dataset"), str) and is_dataset(first["dataset"]):
         dataset = Dataset.open(first["dataset"])
     else:
         yield None, items
