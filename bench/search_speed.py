@@ -1,6 +1,6 @@
 """1:N search over up to a million stored faces: rx-index's Annoy index vs. exact numpy and DeepFace.find.
 
-Claims, at 1,000,000 stored 128-d faces: FaceSearch over the index answers a query in under
+Claims, at 1,000,000 stored 128-d faces: FaceSearch over the index answers a query in at most
 P50_TARGET_MS (median) with recall@10 of at least RECALL_TARGET against exact search, and the
 querying process holds at most ANON_SHARE of the raw vector bytes as anonymous memory (the index
 is memory-mapped). The faces are generated with the identity structure of real dlib embeddings of
@@ -26,14 +26,14 @@ import numpy as np
 from lfw_verify import PAIR_FILES, best_threshold, distances, read_pairs
 from pipeline_speed import tool
 
-P50_TARGET_MS = 5.0
-RECALL_TARGET = 0.95
+P50_TARGET_MS = 3.0  # issue 18
+RECALL_TARGET = 0.98
 ANON_SHARE = 0.25
 SIZES = "10000,100000,1000000"
 QUERIES = 1000
 K = 10
 FACES_PER_ID = 10
-SEARCH_KS = (-1, 5000, 10000, 20000, 50000)
+SEARCH_KS = (-1, 5000, 10000, 20000, 30000, 40000, 50000)
 RX_MATCH_K = 4 * K + 8  # what rx-match --maximum 10 first asks of FaceSearch: Annoy's default search_k grows with it
 ANNOY, EXACT_LABEL = "FaceSearch, rx-index", "exact numpy (matrix in RAM, argpartition)"
 UNINDEXED_QUERIES = 200  # exact search over the records costs O(n) a query: a sample shows its latency
@@ -420,7 +420,7 @@ def identification(
 
 
 def meets(row: dict) -> bool:
-    return row.get("recall@10", 0) >= RECALL_TARGET and row.get("p50 ms", 1e9) < P50_TARGET_MS
+    return row.get("recall@10", 0) >= RECALL_TARGET and row.get("p50 ms", 1e9) <= P50_TARGET_MS
 
 
 def at_size(n: int, model: FaceModel, n_queries: int, tmp: str, rx_index: str) -> tuple[list, list, list]:
@@ -569,7 +569,7 @@ def run(opts) -> dict:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    fast = chosen is not None and chosen["p50 ms"] < P50_TARGET_MS and chosen["recall@10"] >= RECALL_TARGET
+    fast = chosen is not None and chosen["p50 ms"] <= P50_TARGET_MS and chosen["recall@10"] >= RECALL_TARGET
     lean = chosen is not None and chosen["RssAnon ÷ raw"] <= ANON_SHARE
     at = f"{largest:,} faces" + ("" if largest == 1_000_000 else " (the claim is at 1,000,000; this run stops here)")
     claimed = (
@@ -582,7 +582,7 @@ def run(opts) -> dict:
     managed = [r for r in deepface_rows if "find s" in r and r["find s"] <= FIND_LIMIT_S]
     checks = [
         {
-            "check": f"claim at {at}: p50 < {P50_TARGET_MS:g} ms with recall@10 ≥ {RECALL_TARGET}",
+            "check": f"claim at {at}: p50 ≤ {P50_TARGET_MS:g} ms with recall@10 ≥ {RECALL_TARGET}",
             "result": fast,
             "detail": claimed,
         },

@@ -218,10 +218,12 @@ def test_flip_is_fixed_at_creation(tmp_path, photos):
 def test_another_host_detects_and_embeds_shipped_images_and_the_results_come_home(tmp_path, real_photos):
     """DESIGN section 7: image bytes travel inline in msgpack, a host without the files (or the
     dataset) runs rx-detect | rx-embed, and its records are stored back into the dataset."""
+    import io
     import os
     import shutil
     import subprocess
 
+    import msgpack
     from conftest import jsonl, run, tool
 
     from recops.logs import EMBEDDINGS
@@ -235,12 +237,23 @@ def test_another_host_detects_and_embeds_shipped_images_and_the_results_come_hom
     shutil.rmtree(photos)
     remote = tmp_path / "remote"
     remote.mkdir()
+    away = tmp_path / "away"
+    home.rename(away)  # the other host has neither the photos nor the dataset its records name
     detect = subprocess.run([tool("rx-detect"), "-f", "msgpack"], input=shipped, capture_output=True, cwd=remote)
     embedded = subprocess.run([tool("rx-embed"), "-f", "msgpack"], input=detect.stdout, capture_output=True, cwd=remote)
-    assert detect.returncode == embedded.returncode == 0, embedded.stderr.decode()
-    stored = run(["rx-embed", "-d", str(home)], input=embedded.stdout)
+    away.rename(home)
+    assert detect.returncode == embedded.returncode == 0, (detect.stderr + embedded.stderr).decode()
+    assert os.listdir(remote) == []
+    came = list(msgpack.Unpacker(io.BytesIO(embedded.stdout), raw=False))
+    adopted = run(["rx-detect", "-d", str(home)], input=embedded.stdout)
+    stored = run(["rx-embed", "-d", str(home)], input=adopted.stdout)
     vectors = [r["vector"] for r in jsonl(stored.stdout) if r["type"] == "embedding"]
-    assert stored.returncode == 0 and len(vectors) == 2 and all(len(v) == 128 for v in vectors)
+    assert adopted.returncode == stored.returncode == 0 and len(vectors) == 2 and all(len(v) == 128 for v in vectors)
+    again = run(["rx-detect", "-d", str(home)], input=embedded.stdout)  # a block a retry worked twice
+    assert run(["rx-embed", "-d", str(home)], input=again.stdout).returncode == 0
+    remote_faces = {(r["id"], r["ts"]) for r in came if r["type"] == "face"}
+    listed = jsonl(run(["rx-ls", "faces", "-d", str(home), "-f", "json"]).stdout)
+    assert {(r["id"], r["ts"]) for r in listed} == remote_faces and len(remote_faces) == 2  # stored as they came
     with Dataset.open(str(home)) as dataset:
         assert len([r for r in dataset.log(EMBEDDINGS).records() if r["type"] == "embedding"]) == 2
     matched = run(["rx-match", "-d", str(home)], input=stored.stdout)

@@ -35,7 +35,7 @@ from ..sources import image_source, read_source
 from ..state import state_of
 from ..store.dataset import Dataset
 from ..stream import Emitter
-from .base import Stage
+from .base import Passing, Stage
 from .importing import Importer
 
 logger = logging.getLogger("recops")
@@ -194,6 +194,65 @@ class FaceDetection(Stage):
                 yield from self._drain()
             else:
                 yield record
+
+    def units(self, records: Iterable[dict]) -> Iterator:
+        if not self.dataset or self.force:
+            yield from super().units(records)
+            return
+        for item in self._adopting(records):
+            yield item if isinstance(item, Passing) or item.get("type") in self.handles else Passing(item)
+
+    def _adopting(self, records: Iterable[dict]) -> Iterator[dict]:
+        """An image followed by its faces (each with its embedding, if any) and detection under
+        these settings (another host's rx-detect | rx-embed, say) is stored as it came, not
+        searched again, and passes on as it came (rx-embed -d then keeps the embeddings)."""
+        held: list[dict] = []
+        for record in records:
+            if held and not self._continues(held, record):
+                yield from held
+                held = []
+            if record.get("type") == "image" and record.get("id") and self._key(record) not in self.detections.done:
+                held = [record]
+            elif held and record.get("type") == "detection":
+                yield from self._adopt(held, record)
+                held = []
+            elif held:
+                held.append(record)
+            else:
+                yield record
+        yield from held
+
+    def _continues(self, held: list[dict], record: dict) -> bool:
+        image = held[0]["id"]
+        if record.get("type") == "face":
+            return record.get("image") == image
+        if record.get("type") == "embedding":
+            return (
+                record.get("image") == image
+                and held[-1].get("type") == "face"
+                and held[-1].get("id") == record.get("face")
+            )
+        return record.get("type") == "detection" and self._key({"id": record.get("image")}) == (
+            image,
+            record.get("detector"),
+            record.get("aligned"),
+        )
+
+    def _adopt(self, held: list[dict], detection: dict) -> list:
+        """Store an arriving detection and its faces, when they are whole and their ids are
+        those this host would give them; else the image is detected here."""
+        image, faces = held[0], [r for r in held[1:] if r.get("type") == "face"]
+        detector, aligned = self.options.detector, self.options.align
+        whole = [f["id"] for f in faces] == detection.get("faces") and detection.get("count") == len(faces)
+        if not whole or any(
+            f.get("detector") != detector or f["id"] != face_id(image["id"], detector, aligned, f["box"], Picture.of(f))
+            for f in faces
+        ):
+            self.emitter.fail(image["id"], STAGE, "an arriving detection does not check out: detected here", "invalid")
+            return [image]
+        stored = [{k: v for k, v in f.items() if k not in ("dataset", "path", "data", "identity")} for f in faces]
+        self._store({k: v for k, v in detection.items() if k != "dataset"}, stored)
+        return [Passing(record) for record in (*held, detection)]
 
     def _drain(self) -> list[dict]:
         imported, self._imported[:] = list(self._imported), []

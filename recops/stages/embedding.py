@@ -89,6 +89,7 @@ class FaceEmbedding(Stage):
         self.workers = workers
         self.force = force
         self._own = Embeddings(options.model) if dataset is None else None
+        self._inline: dict[str, object] = {}
 
     @property
     def done(self) -> Embeddings:
@@ -97,8 +98,20 @@ class FaceEmbedding(Stage):
 
     def units(self, records: Iterable[dict]) -> Iterator:
         """The faces of one image together, each run with the faces in it that need an embedding."""
-        for run in face_runs(self._adopting(records)):
-            yield run if isinstance(run, Passing) else (run, self._todo(run))
+        for run in face_runs(self._adopting(self._holding(records))):
+            yield run if isinstance(run, Passing) else (run, self._todo(run), self._inline.get(run[0].get("image")))
+
+    def _holding(self, records: Iterable[dict]) -> Iterator[dict]:
+        """Keeps the bytes of the last image records that carried them (rx-import --inline), for
+        the faces after them: on another host, a face names a dataset that is not there, and its
+        pixels are those of the image record before it. A run of faces is complete only when the
+        next record comes, so the two last are kept."""
+        for record in records:
+            if record.get("type") == "image" and record.get("data") is not None and isinstance(record.get("id"), str):
+                self._inline[record["id"]] = record["data"]
+                while len(self._inline) > 2:
+                    self._inline.pop(next(iter(self._inline)))
+            yield record
 
     def _adopting(self, records: Iterable[dict]) -> Iterator[dict]:
         """A face followed by its embedding of this model (another host's rx-embed, say) is kept
@@ -122,8 +135,8 @@ class FaceEmbedding(Stage):
             and bool(item.get("flip")) == self.options.flip
         )
 
-    def finish(self, unit: tuple[list[dict], list[dict]], result) -> None:
-        group, todo = unit
+    def finish(self, unit: tuple[list[dict], list[dict], object], result) -> None:
+        group, todo, _ = unit
         vectors = iter(result[0]) if isinstance(result, tuple) else None
         for record in group:
             if not any(record is face for face in todo):
@@ -160,13 +173,14 @@ class FaceEmbedding(Stage):
                 seen.add(face.get("id"))
         return todo
 
-    def task(self, unit: tuple[list[dict], list[dict]]):
-        todo = unit[1]
+    def task(self, unit: tuple[list[dict], list[dict], object]):
+        _, todo, held = unit
         if not todo:
             return None
         try:
             faces = worker_faces(todo)
-            return image_source(todo[0], self.dataset), faces, self.options.model, self.options.flip
+            first = todo[0] if held is None or todo[0].get("data") is not None else {**todo[0], "data": held}
+            return image_source(first, self.dataset), faces, self.options.model, self.options.flip
         except (InputError, KeyError) as exc:
             return exc if isinstance(exc, InputError) else InputError("malformed-input", f"face record lacks {exc}")
 
