@@ -22,6 +22,19 @@ SSHD = "/usr/sbin/sshd" if os.access("/usr/sbin/sshd", os.X_OK) else shutil.whic
 NEEDED = {"sshd": SSHD, "ssh": shutil.which("ssh"), "ssh-keygen": shutil.which("ssh-keygen")}
 NEEDED.update(parallel=shutil.which("parallel"), unshare=shutil.which("unshare"))
 MISSING = [name for name, path in NEEDED.items() if not path]
+
+
+def _can_hide() -> bool:
+    """Whether this machine lets a process mount in a namespace of its own (root, or user namespaces)."""
+    flags = "-m" if os.getuid() == 0 else "-rm"
+    try:
+        return subprocess.run(["unshare", flags, "true"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+if not MISSING and not _can_hide():
+    MISSING.append("a mount namespace (unshare -m: root or user namespaces)")
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
