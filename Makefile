@@ -19,11 +19,12 @@ install: $(STAMP)
 
 # System packages the tests need, installed when missing: Debian's chromium (the report tests open
 # reports in a real browser; the web interface's tests drive it through chromium-driver), rsync
-# (bin/recops-sync), and exiftool and exiv2 (XMP sidecars read back by the tools people use).
+# (bin/recops-sync), exiftool and exiv2 (XMP sidecars read back by the tools people use), and sshd and
+# parallel (bin/recops-parallel against real ssh servers on loopback addresses).
 # Without root (and no sudo) the install fails and the browser and XMP tests are skipped, saying
 # why; the sync tests then fail, naming rsync.
-SYSTEM_TOOLS := chromium chromedriver rsync exiftool exiv2
-SYSTEM_PACKAGES := chromium chromium-driver fonts-dejavu-core rsync libimage-exiftool-perl exiv2
+SYSTEM_TOOLS := chromium chromedriver rsync exiftool exiv2 /usr/sbin/sshd parallel
+SYSTEM_PACKAGES := chromium chromium-driver fonts-dejavu-core rsync libimage-exiftool-perl exiv2 openssh-server parallel
 test: SUDO := $(if $(filter 0,$(shell id -u)),,sudo -n)
 test: $(STAMP)
 	@(for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || exit 1; done) \
