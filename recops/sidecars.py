@@ -92,11 +92,6 @@ def _names(folder: str) -> list[str]:
         tree.close()
 
 
-def find(path: str) -> tuple[str, regions.Found | None] | None:
-    """`Finder.find` for one photo."""
-    return Finder().find(path)
-
-
 def _read(folder: str, names: list[str]) -> tuple[str, regions.Found | None] | None:
     try:
         tree = Tree(folder or ".")

@@ -232,11 +232,8 @@ class FaceDetection(Stage):
                 and held[-1].get("type") == "face"
                 and held[-1].get("id") == record.get("face")
             )
-        return record.get("type") == "detection" and self._key({"id": record.get("image")}) == (
-            image,
-            record.get("detector"),
-            record.get("aligned"),
-        )
+        settings = (record.get("detector"), record.get("aligned")) == (self.options.detector, self.options.align)
+        return record.get("type") == "detection" and record.get("image") == image and settings
 
     def _adopt(self, held: list[dict], detection: dict) -> list:
         """Store an arriving detection and its faces, when they are whole and their ids are
