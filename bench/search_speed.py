@@ -1,12 +1,14 @@
-"""1:N search over up to a million stored faces: rx-index's Annoy index vs. exact numpy and DeepFace.find.
+"""1:N search over up to a million stored faces: rx-index's Annoy and HNSW indexes vs. exact numpy
+and DeepFace.find.
 
-Claims, at 1,000,000 stored 128-d faces: FaceSearch over the index answers a query in at most
-P50_TARGET_MS (median) with recall@10 of at least RECALL_TARGET against exact search, and the
-querying process holds at most ANON_SHARE of the raw vector bytes as anonymous memory (the index
-is memory-mapped). The faces are generated with the identity structure of real dlib embeddings of
-LFW (--lfw, a dataset of every LFW photo embedded); each searcher is a whole process answering
-the same held-out queries, each timed on its own. Real LFW faces then give the rank-1
-identification rate (enrol one photo of a person, query with the others), reported, not judged.
+Claims, at 1,000,000 stored 128-d faces: FaceSearch over an index (rx-index --kind hnsw) answers a
+query in at most P50_TARGET_MS (median) with recall@10 of at least RECALL_TARGET against exact
+search, and over the default Annoy index the querying process holds at most ANON_SHARE of the raw
+vector bytes as anonymous memory (that index is memory-mapped). The faces are generated with the
+identity structure of real dlib embeddings of LFW (--lfw, a dataset of every LFW photo embedded);
+each searcher is a whole process answering the same held-out queries, each timed on its own. Real
+LFW faces then give the rank-1 identification rate (enrol one photo of a person, query with the
+others), reported, not judged.
 """
 
 from __future__ import annotations
@@ -34,8 +36,10 @@ QUERIES = 1000
 K = 10
 FACES_PER_ID = 10
 SEARCH_KS = (-1, 5000, 10000, 20000, 30000, 40000, 50000)
+HNSW_SEARCH_KS = (5000, 10000, 20000, 40000)  # ef 100, 200, 400 (the default), 800
 RX_MATCH_K = 4 * K + 8  # what rx-match --maximum 10 first asks of FaceSearch: Annoy's default search_k grows with it
 ANNOY, EXACT_LABEL = "FaceSearch, rx-index", "exact numpy (matrix in RAM, argpartition)"
+HNSW = "FaceSearch, rx-index --kind hnsw"
 UNINDEXED_QUERIES = 200  # exact search over the records costs O(n) a query: a sample shows its latency
 DEEPFACE_SIZES = (1000, 10_000, 100_000, 1_000_000)
 FIND_LIMIT_S = 120
@@ -423,6 +427,20 @@ def meets(row: dict) -> bool:
     return row.get("recall@10", 0) >= RECALL_TARGET and row.get("p50 ms", 1e9) <= P50_TARGET_MS
 
 
+def build_row(n: int, write_s: float, seconds: float, built: dict) -> dict:
+    size = os.path.getsize(built["file"])
+    return {
+        "faces": n,
+        "kind": built["kind"],
+        "write records s": write_s,
+        "rx-index s": seconds,
+        "trees": built.get("trees"),
+        "index file MB": size / MB,
+        "raw vectors MB": n * 128 * 4 / MB,
+        "file ÷ raw": size / (n * 512),
+    }
+
+
 def at_size(n: int, model: FaceModel, n_queries: int, tmp: str, rx_index: str) -> tuple[list, list, list]:
     """n generated faces in a fresh dataset: FaceSearch before and after rx-index, over a sweep of
     search_k, and exact numpy; returns rows of builds, rows of searches, failures."""
@@ -459,18 +477,7 @@ def at_size(n: int, model: FaceModel, n_queries: int, tmp: str, rx_index: str) -
         if not built:
             failures.append(f"rx-index at {n:,}: {error}")
             break
-        ann = os.path.getsize(built["file"])
-        builds.append(
-            {
-                "faces": n,
-                "write records s": write_s,
-                "rx-index s": seconds,
-                "trees": built["trees"],
-                ".ann MB": ann / MB,
-                "raw vectors MB": n * 128 * 4 / MB,
-                ".ann ÷ raw": ann / (n * 512),
-            }
-        )
+        builds.append(build_row(n, write_s, seconds, built))
         searched(
             f"{ANNOY}, k {RX_MATCH_K}, first {K}",
             search + ["-1", query_path, str(RX_MATCH_K)],
@@ -493,6 +500,13 @@ def at_size(n: int, model: FaceModel, n_queries: int, tmp: str, rx_index: str) -
         if trees or any(meets(r) for r in swept):
             break
         trees = min(2 * built["trees"], 400)  # more trees: the usual fix for recall
+    built, seconds, error = process([rx_index, "-d", dataset, "--kind", "hnsw"])
+    if built:
+        builds.append(build_row(n, write_s, seconds, built))
+        for search_k in HNSW_SEARCH_KS:
+            searched(HNSW, search + [str(search_k), query_path, str(K)], truth, row_of, search_k=search_k)
+    else:
+        failures.append(f"rx-index --kind hnsw at {n:,}: {error}")
     searched(EXACT_LABEL, [sys.executable, "-c", EXACT, matrix_path, query_path, str(K)], truth)
     searched(
         EXACT_LABEL + ", 1 BLAS thread",
@@ -504,8 +518,17 @@ def at_size(n: int, model: FaceModel, n_queries: int, tmp: str, rx_index: str) -
     return builds, searches, failures
 
 
+def claimed(judged: list[dict]) -> dict | None:
+    """The fastest row that meets the recall target, else the one with the best recall."""
+    judged = [r for r in judged if "recall@10" in r]
+    passing = [r for r in judged if r["recall@10"] >= RECALL_TARGET]
+    return (
+        min(passing, key=lambda r: r["p50 ms"]) if passing else max(judged, key=lambda r: r["recall@10"], default=None)
+    )
+
+
 def run(opts) -> dict:
-    title = "1:N search: FaceSearch over rx-index's Annoy index vs. exact numpy and DeepFace.find"
+    title = "1:N search: FaceSearch over rx-index's Annoy and HNSW indexes vs. exact numpy and DeepFace.find"
     sizes = sorted(int(s) for s in str(getattr(opts, "sizes", None) or SIZES).split(","))
     n_queries = getattr(opts, "queries", None) or QUERIES
     lfw = os.path.abspath(getattr(opts, "lfw", None) or os.path.join(os.path.dirname(__file__), "out", "lfw.rx"))
@@ -536,15 +559,11 @@ def run(opts) -> dict:
             size_builds, size_searches, size_failures = at_size(n, model, n_queries, tmp, rx_index)
             builds, searches, failures = builds + size_builds, searches + size_searches, failures + size_failures
         largest = sizes[-1]
-        judged = [r for r in searches if r["faces"] == largest and r["searcher"] == ANNOY and "recall@10" in r]
-        passing = [r for r in judged if r["recall@10"] >= RECALL_TARGET]
-        chosen = (
-            min(passing, key=lambda r: r["p50 ms"])
-            if passing
-            else max(judged, key=lambda r: r["recall@10"], default=None)
-        )
-        if chosen:
-            chosen["verdict"] = "claimed setting"
+        chosen = claimed([r for r in searches if r["faces"] == largest and r["searcher"] in (ANNOY, HNSW)])
+        annoy = claimed([r for r in searches if r["faces"] == largest and r["searcher"] == ANNOY])
+        for row, verdict in ((annoy, "Annoy's best"), (chosen, "claimed setting")):
+            if row:
+                row["verdict"] = verdict
         lfw_photo = photos[0][0] if os.path.exists(photos[0][0]) else None
         deepface_rows, deepface_failures = (
             deepface_peer(lfw_photo, model, tmp, largest)
@@ -570,11 +589,11 @@ def run(opts) -> dict:
             shutil.rmtree(tmp, ignore_errors=True)
 
     fast = chosen is not None and chosen["p50 ms"] <= P50_TARGET_MS and chosen["recall@10"] >= RECALL_TARGET
-    lean = chosen is not None and chosen["RssAnon ÷ raw"] <= ANON_SHARE
+    lean = annoy is not None and annoy["RssAnon ÷ raw"] <= ANON_SHARE
     at = f"{largest:,} faces" + ("" if largest == 1_000_000 else " (the claim is at 1,000,000; this run stops here)")
-    claimed = (
-        f"trees {chosen['trees']}, search_k {chosen['search_k']}: p50 {chosen['p50 ms']:.2f} ms, p99 "
-        f"{chosen['p99 ms']:.2f} ms, recall@10 {chosen['recall@10']:.4f}"
+    claim = (
+        f"{chosen['searcher']}, trees {chosen.get('trees') or '-'}, search_k {chosen['search_k']}: p50 "
+        f"{chosen['p50 ms']:.2f} ms, p99 {chosen['p99 ms']:.2f} ms, recall@10 {chosen['recall@10']:.4f}"
         if chosen
         else "no index was built"
     )
@@ -584,17 +603,18 @@ def run(opts) -> dict:
         {
             "check": f"claim at {at}: p50 ≤ {P50_TARGET_MS:g} ms with recall@10 ≥ {RECALL_TARGET}",
             "result": fast,
-            "detail": claimed,
+            "detail": claim,
         },
         {
-            "check": f"claim at {at}: RssAnon of the querying process ≤ {ANON_SHARE:.0%} of the raw vectors",
+            "check": f"claim at {at}: over the Annoy index, RssAnon of the querying process ≤ {ANON_SHARE:.0%} of "
+            "the raw vectors",
             "result": lean,
             "detail": (
-                f"RssAnon {chosen['RssAnon MB']:.1f} MB = {chosen['RssAnon ÷ raw']:.1%} of "
-                f"{largest * 512 / MB:,.0f} MB; RSS with file pages {chosen['RSS MB']:.1f} MB "
-                f"(RssFile {chosen['RssFile MB']:.1f} MB)"
+                f"RssAnon {annoy['RssAnon MB']:.1f} MB = {annoy['RssAnon ÷ raw']:.1%} of "
+                f"{largest * 512 / MB:,.0f} MB; RSS with file pages {annoy['RSS MB']:.1f} MB "
+                f"(RssFile {annoy['RssFile MB']:.1f} MB)"
             )
-            if chosen
+            if annoy
             else "",
         },
         {
@@ -633,7 +653,9 @@ def run(opts) -> dict:
         f"default search_k is trees × 48), recall of its first {K}; 'before rx-index': the same call before any "
         f"index exists (it reads every record and searches exactly), over the first {UNINDEXED_QUERIES} queries",
         "rx-index -d DS as a subprocess, wall time; trees: its default for the size; where no search_k met both "
-        "targets, rebuilt once with twice the trees (rx-index --trees N) and swept again",
+        "targets, rebuilt once with twice the trees (rx-index --trees N) and swept again; then rx-index --kind hnsw "
+        "(M 16, ef_construction 100, all cores), searched with search_k 5,000-40,000, i.e. ef 100-800; an HNSW "
+        "index is read whole into the searching process: its 'open s' and RssAnon say what that costs",
         "exact numpy: np.load of the matrix, rows normalised once, then per query matrix @ q and argpartition; "
         "also with OPENBLAS_NUM_THREADS=1, as a second BLAS thread can wait ~8 ms for a core on a busy machine",
         f"DeepFace.find(img_path=PHOTO, db_path=DB, model_name='Dlib', detector_backend='dlib', distance_metric="

@@ -108,11 +108,11 @@ _DAMAGED = (
     ValueError,
 )
 """What zipfile raises on a damaged or unsupported archive."""
-_INDEX_FILE = re.compile(r"^(.+)\.(?:angular|euclidean)\.(?:meta|[0-9a-f]{12}\.ann)$")
+_INDEX_FILE = re.compile(r"^(.+)\.(?:angular|euclidean)\.(?:meta|[0-9a-f]{12}\.(?:ann|hnsw))$")
 
 
 def _index_file(name: str) -> bool:
-    """<model>.<space>.meta and <model>.<space>.<build>.ann, as build_index writes them."""
+    """<model>.<space>.meta and <model>.<space>.<build>.ann (or .hnsw), as build_index writes them."""
     match = _INDEX_FILE.fullmatch(name)
     return match is not None and NAME_RE.fullmatch(match[1]) is not None
 

@@ -1,10 +1,12 @@
-"""The Annoy index of a dataset's embeddings: derived data that knows what it covers.
+"""The index of a dataset's embeddings (Annoy's, or HNSW's: index_kinds.py): derived data that
+knows what it covers.
 
-    cache/index/<model>.<space>.meta         msgpack: the record segments it covers, its face and
-                                             image ids in item order, the .ann file it belongs to
-    cache/index/<model>.<space>.<build>.ann  the Annoy index, memory-mapped by every reader
+    cache/index/<model>.<space>.meta          msgpack: its kind, the record segments it covers, its
+                                              face and image ids in item order, the file it belongs to
+    cache/index/<model>.<space>.<build>.ann   an Annoy index, memory-mapped by every reader
+    cache/index/<model>.<space>.<build>.hnsw  an HNSW index (hnswlib's file), read whole by a reader
 
-A build writes a new .ann under a new name, then replaces the .meta atomically: a reader holds
+A build writes a new index file under a new name, then replaces the .meta atomically: a reader holds
 either the old pair or the new one. Embeddings appended since the build live in segments the meta
 does not list; searches read those exactly. When a covered segment is gone (rx-gc compacted it),
 the index is stale and is not trusted.
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 import msgpack
 import numpy as np
 
+from . import index_kinds
 from .logs import EMBEDDINGS
 from .metrics import space
 from .records import timestamp
@@ -38,7 +41,7 @@ MAX_META = GiB
 MAX_ANN = 1 << 40
 """An index is memory-mapped, never read whole: any size a disk holds."""
 KEEP_BUILDS = 2
-"""Old .ann files kept, so a reader that read the previous meta can still open its index."""
+"""Old index files kept, so a reader that read the previous meta can still open its index."""
 
 
 @dataclass
@@ -52,8 +55,10 @@ class IndexInfo:
     """n x 16 bytes: face ids in item order (hex ids are 32 digits, 16 bytes)."""
     images: np.ndarray
     ann: str
+    """The index file's path."""
     built: str
     seconds: float
+    kind: str = "annoy"
 
     def face(self, item: int) -> str:
         return self.faces[item].tobytes().hex()
@@ -64,11 +69,12 @@ class IndexInfo:
     def record(self) -> dict:
         return {
             "type": "index",
+            "kind": self.kind,
             "model": self.model,
             "space": self.space,
             "dim": self.dim,
             "count": len(self.faces),
-            "trees": self.trees,
+            **({"trees": self.trees} if self.kind == "annoy" else {}),
             "segments": len(self.segments),
             "file": self.ann,
             "built": self.built,
@@ -89,10 +95,14 @@ def default_trees(count: int) -> int:
     return int(min(100, max(10, 10 * np.log10(max(count, 10)) - 10)))
 
 
-def build_index(dataset: Dataset, model: str, metric: str, trees: int | None = None, jobs: int = -1) -> IndexInfo:
-    """Index every embedding of `model` in the dataset, atomically replacing the previous index."""
-    from annoy import AnnoyIndex
-
+def build_index(
+    dataset: Dataset, model: str, metric: str, trees: int | None = None, jobs: int = -1, kind: str | None = None
+) -> IndexInfo:
+    """Index every embedding of `model` in the dataset, atomically replacing the previous index;
+    `kind` None: the kind of the index there was, else Annoy's."""
+    kind = kind or _kind_built(dataset, model, metric)
+    if kind not in index_kinds.KINDS:
+        raise ValueError(f"unknown kind of index {kind!r}; choose from {', '.join(index_kinds.KINDS)}")
     started = time.monotonic()
     record_log = dataset.log(EMBEDDINGS)
     record_log.flush()
@@ -100,25 +110,26 @@ def build_index(dataset: Dataset, model: str, metric: str, trees: int | None = N
     vectors = Vectors.collect(record_log.records(), model)
     count = len(vectors.faces)
     dim = vectors.matrix.shape[1] if count else 0
-    trees = trees or default_trees(count)
-    index = AnnoyIndex(dim or 1, space(metric))
-    for item, vector in enumerate(vectors.matrix):
-        index.add_item(item, vector)
-    index.build(trees, n_jobs=jobs)
     folder = dataset.tree.folder(INDEX_REL, create=True)
-    build = os.urandom(6).hex()
-    ann = f"{model}.{space(metric)}.{build}.ann"
+    ann = f"{model}.{space(metric)}.{os.urandom(6).hex()}.{index_kinds.SUFFIX[kind]}"
     temp = temp_name()
-    # Annoy writes by name: through the open folder's /proc path, so no link on the way is followed.
-    index.save(os.path.join(dataset.tree.fd_path(folder), temp))
-    index.unload()
+    # Both libraries write by name: through the open folder's /proc path, so no link on the way is followed.
+    settings = index_kinds.build(
+        kind,
+        vectors.matrix,
+        space(metric),
+        os.path.join(dataset.tree.fd_path(folder), temp),
+        trees or default_trees(count),
+        jobs,
+    )
     os.rename(temp, ann, src_dir_fd=folder, dst_dir_fd=folder)
     meta = {
         "format": FORMAT,
+        "kind": kind,
+        **settings,
         "model": model,
         "space": space(metric),
         "dim": dim,
-        "trees": trees,
         "segments": segments,
         "faces": _ids(vectors.faces),
         "images": _ids(vectors.images),
@@ -131,12 +142,17 @@ def build_index(dataset: Dataset, model: str, metric: str, trees: int | None = N
     return _info(meta, dataset.tree.path(INDEX_REL))
 
 
+def _kind_built(dataset: Dataset, model: str, metric: str) -> str:
+    info = index_info(dataset, model, metric, quiet=True)
+    return info.kind if info else "annoy"
+
+
 def _forget_old_builds(dataset: Dataset, prefix: str, current: str) -> None:
     folder = INDEX_REL
     builds = sorted(
         (e.mtime, e.name)
         for e in dataset.tree.entries(folder)
-        if e.is_file and e.name.startswith(prefix) and e.name.endswith(".ann") and e.name != current
+        if e.is_file and e.name.startswith(prefix) and e.name.endswith((".ann", ".hnsw")) and e.name != current
     )
     for _, name in builds[: max(0, len(builds) - (KEEP_BUILDS - 1))]:
         dataset.tree.remove(f"{folder}/{name}")
@@ -154,6 +170,7 @@ def _info(meta: dict, folder: str) -> IndexInfo:
         os.path.join(folder, meta["ann"]),
         meta["built"],
         meta["seconds"],
+        meta.get("kind", "annoy"),
     )
 
 
@@ -161,8 +178,11 @@ def _meta_problem(meta: object, model: str, metric: str) -> str | None:
     """Why a meta file cannot be trusted; it may have come with a restored backup."""
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         return "of another format"
-    ann = meta.get("ann")
-    if not (isinstance(ann, str) and re.fullmatch(re.escape(f"{model}.{space(metric)}.") + r"[0-9a-f]{12}\.ann", ann)):
+    kind = meta.get("kind", "annoy")  # indexes built before HNSW say nothing of their kind
+    if kind not in index_kinds.KINDS:
+        return "of an unknown kind"
+    ann, name = meta.get("ann"), re.escape(f"{model}.{space(metric)}.") + r"[0-9a-f]{12}\." + index_kinds.SUFFIX[kind]
+    if not (isinstance(ann, str) and re.fullmatch(name, ann)):
         return "naming no index file of its own"
     faces, images, segments = meta.get("faces"), meta.get("images"), meta.get("segments")
     if not (
@@ -181,29 +201,39 @@ def _meta_problem(meta: object, model: str, metric: str) -> str | None:
     return None
 
 
-def load_index(dataset: Dataset, model: str, metric: str):
-    """(AnnoyIndex memory-mapped, IndexInfo), or None when there is no index for model and metric
-    (or only one that cannot be trusted: it is derived data, rx-index makes it again)."""
-    from annoy import AnnoyIndex
-
+def index_info(dataset: Dataset, model: str, metric: str, quiet: bool = False) -> IndexInfo | None:
+    """What the index for model and metric covers (its meta, not the index itself), or None when
+    there is none or only one that cannot be trusted: it is derived data, rx-index makes it again."""
     try:
         meta = msgpack.unpackb(dataset.tree.read(_meta_rel(model, metric), MAX_META))
     except FileNotFoundError:
         return None
     except (OSError, ValueError, msgpack.UnpackException) as exc:
-        logger.warning("ignoring the index of %s: %s; rebuild it with rx-index", dataset.root, exc)
+        if not quiet:
+            logger.warning("ignoring the index of %s: %s; rebuild it with rx-index", dataset.root, exc)
         return None
     why = _meta_problem(meta, model, metric)
     if why is not None:
-        logger.warning("ignoring an index %s; rebuild it with rx-index", why)
+        if not quiet:
+            logger.warning("ignoring an index %s; rebuild it with rx-index", why)
         return None
-    info = _info(meta, dataset.tree.path(INDEX_REL))
-    index = AnnoyIndex(max(info.dim, 1), info.space)
-    if len(info.faces):
-        try:
-            with dataset.tree.opened(f"{INDEX_REL}/{meta['ann']}", MAX_ANN) as fd:
-                index.load(dataset.tree.fd_path(fd))
-        except OSError as exc:
-            logger.warning("ignoring the index of %s: %s; rebuild it with rx-index", dataset.root, exc)
-            return None
+    return _info(meta, dataset.tree.path(INDEX_REL))
+
+
+def load_index(dataset: Dataset, model: str, metric: str):
+    """(its neighbours, as index_kinds answers them, or None when it holds no face; IndexInfo), or
+    None as index_info says."""
+    info = index_info(dataset, model, metric)
+    if info is None:
+        return None
+    if not len(info.faces):
+        return None, info
+    try:
+        with dataset.tree.opened(f"{INDEX_REL}/{os.path.basename(info.ann)}", MAX_ANN) as fd:
+            index = index_kinds.load(
+                info.kind, dataset.tree.fd_path(fd), info.dim, info.space, len(info.faces), info.trees
+            )
+    except (OSError, RuntimeError) as exc:  # hnswlib says a damaged file with a RuntimeError
+        logger.warning("ignoring the index of %s: %s; rebuild it with rx-index", dataset.root, exc)
+        return None
     return index, info

@@ -169,12 +169,14 @@ def test_a_run_without_its_clustering_record_is_ignored(ds):
     assert list(stored.clusters) == [history.cluster_id(ada)]
 
 
-def test_the_index_serves_the_faces_it_holds_and_new_ones_are_searched_exactly(ds):
+@pytest.mark.parametrize("kind", ["annoy", "hnsw"])
+def test_the_index_serves_the_faces_it_holds_and_new_ones_are_searched_exactly(ds, kind):
     ada, bob = add_people(ds, person(13, 8), person(14, 8))
-    build_index(ds, "Dlib", "cosine", trees=10)
+    build_index(ds, "Dlib", "cosine", trees=10, kind=kind)
     (carl,) = add_people(ds, person(15, 3), start=100)
     found = cluster(ds)
     assert sorted(map(len, found)) == [3, 8, 8] and set(ada) in found and set(carl) in found
+    assert cluster(ds, jobs=2) == found
 
 
 def test_an_empty_dataset_has_no_clusters(ds):

@@ -8,6 +8,7 @@ import pytest
 from recops import metrics
 from recops.datasets import create_dataset
 from recops.index import build_index, load_index
+from recops.index_kinds import KINDS
 from recops.logs import EMBEDDINGS, IDENTITIES, IMAGES, LINKS
 from recops.records import timestamp
 from recops.search import FaceSearch
@@ -53,14 +54,15 @@ def test_metrics_agree_with_deepface():
         assert np.allclose(metrics.exact(metric, query, matrix), expected, atol=1e-6)
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("metric", metrics.METRICS)
-def test_index_search_equals_exact_search(ds, metric):
+def test_index_search_equals_exact_search(ds, metric, kind):
     rng = np.random.default_rng(1)
     vectors = rng.normal(size=(300, 16)).astype(np.float32)
     add(ds, vectors)
-    build_index(ds, "Dlib", metric, trees=20)
+    assert build_index(ds, "Dlib", metric, trees=20, kind=kind).kind == kind
     search = FaceSearch(ds, "Dlib", metric, search_k=100_000)
-    assert search.index is not None and search.fresh.faces == []
+    assert search.index is not None and search.fresh.faces == [] and search.info.kind == kind
     query = rng.normal(size=16).astype(np.float32)
     exact = metrics.exact(metric, query, vectors)
     expected = [hexid(int(i)) for i in np.argsort(exact)[:5]]
@@ -96,9 +98,40 @@ def test_a_reader_keeps_its_index_while_a_new_one_replaces_it(ds):
     index, info = load_index(ds, "Dlib", "cosine")
     add(ds, np.eye(8)[4:6], start=4)
     build_index(ds, "Dlib", "cosine")
-    assert index.get_nns_by_item(0, 2) == [0, 1] or len(index.get_nns_by_item(0, 2)) == 2
+    assert len(index.by_item(0, 2, -1)[0]) == 2
     _, newer = load_index(ds, "Dlib", "cosine")
     assert len(newer.faces) == 6 and newer.ann != info.ann and os.path.exists(info.ann)
+
+
+def test_a_rebuild_keeps_the_kind_built_before(ds):
+    add(ds, np.eye(8)[:4])
+    build_index(ds, "Dlib", "cosine", kind="hnsw")
+    add(ds, np.eye(8)[4:6], start=4)
+    info = build_index(ds, "Dlib", "cosine")  # as rx-gc rebuilds after compacting
+    assert info.kind == "hnsw" and info.ann.endswith(".hnsw") and info.record()["kind"] == "hnsw"
+    assert build_index(ds, "Dlib", "cosine", kind="annoy").ann.endswith(".ann")
+    names = sorted(e.name.rsplit(".", 1)[1] for e in ds.tree.entries("cache/index"))
+    assert names == ["ann", "hnsw", "meta"]  # the previous build stays for readers that hold it
+
+
+def test_a_damaged_hnsw_index_is_searched_around(ds, caplog):
+    vectors = np.eye(8)[:6]
+    add(ds, vectors)
+    info = build_index(ds, "Dlib", "cosine", kind="hnsw")
+    os.chmod(info.ann, 0o600)
+    with open(info.ann, "r+b") as handle:
+        handle.truncate(40)
+    assert load_index(ds, "Dlib", "cosine") is None and "ignoring the index" in caplog.text
+    search = FaceSearch(ds, "Dlib", "cosine")
+    assert search.index is None and search.nearest(vectors[3], 1)[0].face == hexid(3)
+
+
+def test_an_hnsw_index_answers_more_than_it_holds_with_what_it_holds(ds):
+    add(ds, np.eye(8)[:3])
+    build_index(ds, "Dlib", "cosine", kind="hnsw")
+    search = FaceSearch(ds, "Dlib", "cosine")
+    assert [n.face for n in search.nearest(np.eye(8)[1], 10)][0] == hexid(1) and search.size == 3
+    assert len(search.nearest(np.eye(8)[1], 10)) == 3
 
 
 def identity(ds, id, name):
@@ -201,3 +234,23 @@ def test_vectors_keep_the_latest_embedding_of_each_face_in_order_of_first_appear
     assert vectors.matrix[-1, 0] == 1999
     empty = Vectors.collect([], "Dlib")
     assert empty.faces == [] and empty.matrix.shape[0] == 0
+
+
+def test_rx_index_builds_the_kind_asked_and_a_backup_carries_it(ds, tmp_path):
+    from conftest import jsonl, run
+
+    from recops.backup import backup, restore
+
+    vectors = np.random.default_rng(3).normal(size=(40, 8)).astype(np.float32)
+    add(ds, vectors)
+    built = run(["rx-index", "-d", ds.root, "--kind", "hnsw"])
+    assert built.returncode == 0, built.stderr
+    (record,) = jsonl(built.stdout)
+    assert record["kind"] == "hnsw" and record["count"] == 40 and "trees" not in record
+    assert run(["rx-index", "-d", ds.root, "--kind", "faiss"]).returncode == 2
+    backup(ds, str(tmp_path / "b.zip"))
+    restore(str(tmp_path / "b.zip"), str(tmp_path / "back.rx"))
+    with Dataset.open(str(tmp_path / "back.rx")) as back:
+        search = FaceSearch(back, "Dlib", "cosine")
+        assert search.info.kind == "hnsw" and search.fresh.faces == []
+        assert search.nearest(vectors[7], 1)[0].face == hexid(7)

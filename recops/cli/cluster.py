@@ -81,7 +81,8 @@ def rx_cluster(
         typer.Option(
             metavar="N",
             min=1,
-            help="Annoy search_k: nodes inspected per face; more is slower and finds more [default: Annoy's].",
+            help="Annoy search_k: nodes inspected per face (an HNSW index: ef, a fiftieth of it); more is slower "
+            "and finds more [default: Annoy's; HNSW ef 50].",
         ),
     ] = None,
     jobs: JobsOpt = None,

@@ -58,8 +58,8 @@ def rx_match(
             metavar="N",
             min=1,
             help=(
-                "Annoy search_k: nodes inspected per query; more is slower and finds more [default: 20000, or trees "
-                "x k if larger]."
+                "Annoy search_k: nodes inspected per query (an HNSW index: ef, a fiftieth of it); more is slower "
+                "and finds more [default: 20000, or trees x k if larger]."
             ),
         ),
     ] = None,

@@ -90,7 +90,8 @@ def propose(
         typer.Option(
             metavar="N",
             min=1,
-            help="Annoy search_k: nodes inspected per query; more is slower and finds more [default: Annoy's].",
+            help="Annoy search_k: nodes inspected per query (an HNSW index: ef, a fiftieth of it); more is slower "
+            "and finds more [default: 20000].",
         ),
     ] = None,
     fmt: FormatOpt = "json",

@@ -1,8 +1,8 @@
 """The graph clustering works on: faces as nodes, each joined to its k nearest faces within the
 threshold.
 
-Each face's neighbours come from the dataset's Annoy index, among the faces it holds (asked by
-item, or by vector for a face it does not hold; spread over worker processes), and from an exact
+Each face's neighbours come from the dataset's index, among the faces it holds (asked by item, or by
+vector for a face it does not hold; spread over worker processes, or an HNSW index's threads), and from an exact
 search among the faces embedded since it was built, as rx-match searches. Never all pairs: when
 the exact search would compare more than EXACT_PAIRS pairs, the index is built first (rx-index's
 build: derived data every search then shares).
@@ -16,7 +16,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..index import build_index, load_index
+from .. import index_kinds
+from ..index import build_index, index_info
 from ..parallel import ordered_map
 from ..search import FaceSearch
 from ..store.dataset import Dataset
@@ -79,13 +80,15 @@ class Neighbourhood:
     def _load_index(self) -> None:
         self.item_of = np.full(len(self.nodes), -1, np.int64)
         self.node_of_item = np.zeros(0, np.int64)
-        self.ann = self.space = None
-        if load_index(self.dataset, self.model, self.metric) is None:
+        self.ann = self.space = self.kind = None
+        if index_info(self.dataset, self.model, self.metric, quiet=True) is None:
             return
         search = FaceSearch(self.dataset, self.model, self.metric, self.search_k)  # it tells stale from current
         if search.index is None or not len(search.info.faces):
             return
-        self.ann, self.space = search.info.ann, search.info.space
+        self.ann, self.space, self.kind = search.info.ann, search.info.space, search.info.kind
+        _open_index.clear()
+        _open_index[self.ann] = search.index  # an HNSW index is read whole: once
         stale = set(search.fresh.faces)  # embedded again since the build: the index holds an old vector
         hexes = bytes(search.info.faces).hex()
         self.node_of_item = np.full(len(search.info.faces), -1, np.int64)
@@ -108,21 +111,26 @@ class Neighbourhood:
         if self.ann is None:
             found = ((chunk, None) for chunk in chunks)
         else:
+            # An HNSW index lives in the memory of the process that reads it: threads share one copy.
+            threads, workers = (jobs, 1) if self.kind == "hnsw" else (1, jobs)
             tasks = [
                 (
+                    self.kind,
                     self.ann,
                     self.nodes.vectors.shape[1],
                     self.space,
+                    len(self.node_of_item),
                     self.item_of[chunk],
                     self.nodes.vectors[chunk[self.item_of[chunk] < 0]],
                     k + 1,
                     self.search_k or -1,
+                    threads,
                 )
                 for chunk in chunks
             ]
             found = (
                 (chunk, result)
-                for chunk, (_, result) in zip(chunks, ordered_map(tasks, _annoy_neighbours, jobs, lambda task: task))
+                for chunk, (_, result) in zip(chunks, ordered_map(tasks, _index_neighbours, workers, lambda task: task))
             )
         a, b, d = [], [], []
         for chunk, indexed in found:
@@ -130,7 +138,7 @@ class Neighbourhood:
             if indexed is not None:
                 items, far = indexed
                 near = np.concatenate([near, np.where(items >= 0, self.node_of_item[np.maximum(items, 0)], -1)], axis=1)
-                distance = np.concatenate([distance, far.astype(np.float32) ** 2 / 2], axis=1)  # Annoy's distances
+                distance = np.concatenate([distance, far.astype(np.float32) ** 2 / 2], axis=1)  # in Annoy's units
             distance[(near == chunk[:, None]) | (near < 0)] = np.inf
             if near.shape[1] > k:
                 nearest = np.argpartition(distance, k - 1, axis=1)[:, :k]
@@ -169,26 +177,31 @@ class Neighbourhood:
 _open_index: dict = {}
 
 
-def _annoy_neighbours(task) -> tuple[np.ndarray, np.ndarray]:
+def _index_neighbours(task) -> tuple[np.ndarray, np.ndarray]:
     """(items, distances) of the nearest items to each of a task's faces, by item where the index
     holds it (-1), else by vector; padded with -1 and inf."""
-    path, dim, space_name, items, vectors, count, search_k = task
+    kind, path, dim, space_name, size, items, vectors, count, search_k, threads = task
     index = _open_index.get(path)
     if index is None:
-        from annoy import AnnoyIndex
-
-        index = AnnoyIndex(dim, space_name)
-        index.load(path)
+        index = index_kinds.load(kind, path, dim, space_name, size, 0)
         _open_index.clear()
         _open_index[path] = index
     found = np.full((len(items), count), -1, np.int64)
     distances = np.full((len(items), count), np.inf, np.float32)
+    if kind == "hnsw":
+        held = items >= 0
+        matrix = np.empty((len(items), dim), np.float32)
+        matrix[~held] = vectors
+        if held.any():
+            matrix[held] = index.vectors(items[held].tolist())
+        near, far = index.batch(matrix, count, search_k, threads)
+        found[:, : near.shape[1]], distances[:, : far.shape[1]] = near, far
+        return found, distances
     unindexed = iter(vectors)
     for row, item in enumerate(items.tolist()):
-        if item >= 0:
-            near, far = index.get_nns_by_item(item, count, search_k=search_k, include_distances=True)
-        else:
-            near, far = index.get_nns_by_vector(next(unindexed), count, search_k=search_k, include_distances=True)
+        near, far = (
+            index.by_item(item, count, search_k) if item >= 0 else index.by_vector(next(unindexed), count, search_k)
+        )
         found[row, : len(near)] = near
         distances[row, : len(far)] = far
     return found, distances
