@@ -36,6 +36,7 @@ BENCHMARKS = {
     "calibration": "calibration_eval",
     "small-faces": "small_faces",
     "video": "video",
+    "hosts": "hosts",
 }
 
 

@@ -1,40 +1,23 @@
 """Detection and embedding on other hosts over ssh (bin/recops-parallel), with real sshd servers.
 
 Each host is an sshd of its own on a loopback address, with its own host key and its own HOME; a
-forced command logs what the host was asked to run (and can make it fail) before running it.
+forced command logs what the host was asked to run (and can make it fail) before running it
+(tests/ssh_hosts.py, which bench/hosts.py shares).
 """
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections import Counter
 
 import numpy as np
 import pytest
 from conftest import REPO, jsonl, run, tool
+from ssh_hosts import missing, ssh_hosts
 
 from recops.store.dataset import Dataset
 
-SSHD = "/usr/sbin/sshd" if os.access("/usr/sbin/sshd", os.X_OK) else shutil.which("sshd")
-NEEDED = {"sshd": SSHD, "ssh": shutil.which("ssh"), "ssh-keygen": shutil.which("ssh-keygen")}
-NEEDED.update(parallel=shutil.which("parallel"), unshare=shutil.which("unshare"))
-MISSING = [name for name, path in NEEDED.items() if not path]
-
-
-def _can_hide() -> bool:
-    """Whether this machine lets a process mount in a namespace of its own (root, or user namespaces)."""
-    flags = "-m" if os.getuid() == 0 else "-rm"
-    try:
-        return subprocess.run(["unshare", flags, "true"], capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
-if not MISSING and not _can_hide():
-    MISSING.append("a mount namespace (unshare -m: root or user namespaces)")
+MISSING = missing()
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
@@ -45,94 +28,14 @@ ADDRESSES = {"host1": "127.0.0.2", "host2": "127.0.0.3"}
 PHOTOS = ["rose_leslie/img1.jpg", "rose_leslie/img2.jpg", "kit_harington/john1.jpeg", "kit_harington/john2.jpeg"]
 PHOTOS += ["obama/obama1.jpg", "obama/obama2.jpg"]
 
-# The forced command of every host: logs the command parallel sent (its perl wrapper carries the
-# command as hex after @ARGV), fails while the host's fail file counts down, else runs it in a
-# mount namespace where the folders named in its hide file are empty: the photos and the dataset
-# are on another machine, as far as the host can tell.
-FORCED = f"""#!{sys.executable}
-import os, sys
-here = os.path.dirname(os.path.abspath(__file__))
-command = os.environ.get("SSH_ORIGINAL_COMMAND", "")
-words = command.split("@ARGV", 1)[-1].split()
-try:
-    decoded = bytes.fromhex("".join(words)).decode("latin-1")
-except ValueError:
-    decoded = command
-job = "rx-detect" in decoded
-with open(os.path.join(here, "commands.jsonl"), "a") as log:
-    log.write(__import__("json").dumps({{"job": job, "command": decoded}}) + "\\n")
-fail = os.path.join(here, "fail")
-if job and os.path.exists(fail):
-    left = int(open(fail).read())
-    if left > 0:
-        open(fail, "w").write(str(left - 1))
-        sys.exit(255)  # as a dropped connection: no output
-hide = open(os.path.join(here, "hide")).read().split()
-mounts = 'c=$1; shift; for p; do [ ! -e "$p" ] || mount -t tmpfs hidden "$p" || exit 99; done; exec sh -c "$c"'
-os.execvp("unshare", ["unshare", "-m" if os.getuid() == 0 else "-rm", "sh", "-c", mounts, "sh", command, *hide])
-"""
-
-
-def free_port(address: str) -> int:
-    with socket.socket() as s:
-        s.bind((address, 0))
-        return s.getsockname()[1]
-
-
-def keygen(path) -> str:
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
-    return open(f"{path}.pub").read().split()[:2]
-
 
 @pytest.fixture
 def hosts(tmp_path):
-    """Two sshd servers on 127.0.0.2 and .3; yields (ssh config file, {name: host folder})."""
-    if os.getuid() == 0:
-        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation, as root
+    """Two sshd servers on 127.0.0.2 and .3 that cannot see the photos or the dataset (tests/ssh_hosts.py);
+    yields (ssh config file, {name: host folder})."""
     (tmp_path / "photos").mkdir(exist_ok=True)
-    client = tmp_path / "client"
-    client.mkdir()
-    keygen(client / "id")
-    shutil.copy(client / "id.pub", client / "authorized_keys")
-    servers, folders, config, known = [], {}, [], []
-    try:
-        for name, address in ADDRESSES.items():
-            folder = tmp_path / name
-            (folder / "home").mkdir(parents=True)
-            key = keygen(folder / "host_key")
-            (folder / "forced").write_text(FORCED)
-            (folder / "forced").chmod(0o755)
-            (folder / "hide").write_text(f"{tmp_path / 'photos'}\n{tmp_path / 'case.rx'}\n")
-            port = free_port(address)
-            (folder / "sshd_config").write_text(
-                f"ListenAddress {address}:{port}\nHostKey {folder / 'host_key'}\n"
-                f"AuthorizedKeysFile {client / 'authorized_keys'}\nStrictModes no\nUsePAM no\n"
-                "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n"
-                f"PidFile none\nLogLevel ERROR\nSetEnv HOME={folder / 'home'}\nForceCommand {folder / 'forced'}\n"
-            )
-            servers.append(subprocess.Popen([SSHD, "-D", "-e", "-f", str(folder / "sshd_config")]))
-            config.append(
-                f"Host {name}\n  HostName {address}\n  Port {port}\n  IdentityFile {client / 'id'}\n"
-                f"  IdentitiesOnly yes\n  UserKnownHostsFile {client / 'known_hosts'}\n"
-                "  StrictHostKeyChecking yes\n  BatchMode yes\n"
-            )
-            known.append(f"[{address}]:{port} {' '.join(key)}\n")
-            folders[name] = folder
-        (client / "known_hosts").write_text("".join(known))
-        (client / "ssh_config").write_text("".join(config))
-        for name in folders:
-            for _ in range(50):
-                probe = subprocess.run(["ssh", "-F", str(client / "ssh_config"), name, "true"], capture_output=True)
-                if probe.returncode == 0:
-                    break
-                time.sleep(0.1)
-            assert probe.returncode == 0, probe.stderr.decode()
-            (folders[name] / "commands.jsonl").unlink()
-        yield client / "ssh_config", folders
-    finally:
-        for server in servers:
-            server.terminate()
-            server.wait(timeout=10)
+    with ssh_hosts(tmp_path, ADDRESSES, hide=[tmp_path / "photos", tmp_path / "case.rx"]) as found:
+        yield found
 
 
 @pytest.fixture
