@@ -2,8 +2,10 @@
 out and merged by rx-merge."""
 
 import json
+import os
 import random
 import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -160,8 +162,6 @@ def rx_match(*args: str) -> list[dict]:
 
 
 def merged(answers: list[list[dict]], *args: str) -> list[dict]:
-    import subprocess
-
     stream = "".join(json.dumps(r) + "\n" for answer in answers for r in answer).encode()
     done = subprocess.run(command("rx-merge") + list(args), input=stream, capture_output=True, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -200,7 +200,6 @@ def test_one_rx_match_over_four_datasets_equals_four_merged_in_any_order(tmp_pat
 @pytest.mark.skipif(shutil.which("parallel") is None, reason="GNU parallel is not installed")
 def test_the_fan_out_recipe_of_parallel_tee_and_rx_merge(split):
     import shlex
-    import subprocess
 
     from conftest import tool
 
@@ -216,3 +215,98 @@ def test_the_fan_out_recipe_of_parallel_tee_and_rx_merge(split):
     together = rx_match("-d", split["home"], "-d", split["s1"], "-d", split["s2"], "-d", split["s3"])
     fanned = sorted(comparable(jsonl(done.stdout), "match"), key=lambda m: m["query"])
     assert fanned == sorted(comparable(together, "match"), key=lambda m: m["query"]) and len(fanned) == 120
+
+
+def test_links_to_faces_of_shards_hold_in_copies_synced_shard_by_shard(tmp_path):
+    """Identities in home, their faces in two shards: each synced alone with rsync -a, the
+    copies still resolve the linked faces (and their review) to the identity."""
+    from recops.cli import identity as identity_cli
+    from recops.cli import ls as ls_cli
+    from recops.cli import report as report_cli
+    from recops.cli import review as review_cli
+
+    vectors = gallery()[:20]
+    vectors[15] = vectors[3] + 0.01  # face 15 (shard 2) is the person of face 3 (shard 1)
+    roots = {name: str(tmp_path / "here" / f"{name}.rx") for name in ("home", "s1", "s2")}
+    for root in roots.values():
+        create_dataset(root, threshold=0.5).close()
+    for name, faces in (("s1", range(0, 10)), ("s2", range(10, 20))):
+        with Dataset.open(roots[name]) as dataset:
+            for face in faces:
+                record = {"type": "face", "id": hexid(face), "image": hexid(face, "a"), "box": [0, 0, 10, 10]}
+                dataset.log(FACES_LOG).append(record)
+            add(dataset, vectors[faces.start : faces.stop], start=faces.start)
+    everywhere = ["-d", roots["home"], "-d", roots["s1"], "-d", roots["s2"]]
+    assert runner.invoke(identity_cli.app, ["create", "Ada", "-d", roots["home"]]).exit_code == 0
+    linked = runner.invoke(identity_cli.app, ["link", "Ada", hexid(3), hexid(12), *everywhere])
+    assert linked.exit_code == 0, linked.stderr
+    with Dataset.open(roots["s1"]) as s1, Dataset.open(roots["s2"]) as s2:
+        shard_of = {hexid(3): s1.config.id, hexid(12): s2.config.id}
+    assert {r["face"]: r["face_dataset"] for r in jsonl(linked.stdout.encode())} == shard_of
+    proposed = jsonl(runner.invoke(review_cli.app, ["propose", *everywhere]).stdout.encode())
+    assert [(p["face"], p["identity_name"], p["candidate"]) for p in proposed] == [(hexid(15), "Ada", hexid(3))]
+    assert proposed[0]["face_dataset"] == shard_of[hexid(12)] and proposed[0]["candidate_dataset"] == shard_of[hexid(3)]
+    applied = runner.invoke(review_cli.app, ["apply", *everywhere], input=json.dumps(proposed[0]) + "\n")
+    assert applied.exit_code == 0, applied.stderr
+
+    synced = {name: str(tmp_path / "there" / f"{name}.rx") for name in roots}
+    os.makedirs(tmp_path / "there")
+    for name in roots:  # each shard synced on its own, and the originals gone
+        subprocess.run(["rsync", "-a", roots[name] + "/", synced[name]], check=True)
+        shutil.rmtree(roots[name])
+    query = {"type": "embedding", "face": hexid(950), "image": hexid(950, "a"), "model": "Dlib"}
+    stream = "".join(
+        json.dumps({"type": "image", "id": hexid(950 + n, "a"), "width": 40, "height": 40})
+        + "\n"
+        + json.dumps({"type": "face", "id": hexid(950 + n), "image": hexid(950 + n, "a"), "box": [0, 0, 10, 10]})
+        + "\n"
+        + json.dumps({**query, "face": hexid(950 + n), "image": hexid(950 + n, "a"), "vector": [float(v) for v in row]})
+        + "\n"
+        for n, row in enumerate((vectors[3], vectors[12]))
+    )
+    matched = runner.invoke(
+        match_cli.app, ["-d", synced["home"], "-d", synced["s1"], "-d", synced["s2"], "--maximum", "1"], input=stream
+    )
+    found = [m for m in jsonl(matched.stdout.encode()) if m["type"] == "match"]
+    assert [(m["candidate"], m["identity_name"], m["candidate_dataset"]) for m in found] == [
+        (hexid(3), "Ada", shard_of[hexid(3)]),
+        (hexid(12), "Ada", shard_of[hexid(12)]),
+    ]
+    listed = jsonl(runner.invoke(ls_cli.app, ["identities", "-d", synced["home"]]).stdout.encode())
+    assert [(i["name"], i["faces"]) for i in listed] == [("Ada", 3)]
+    report = tmp_path / "report.json"
+    reported = runner.invoke(
+        report_cli.app, ["-d", synced["home"], "-o", str(report), "-f", "json"], input=matched.stdout
+    )
+    assert reported.exit_code == 0, reported.stderr
+    shown = json.loads(report.read_text())["images"]
+    assert [face["matches"][0]["identity"]["name"] for image in shown for face in image["faces"]] == ["Ada", "Ada"]
+
+
+def test_recognize_searches_every_dataset_given_and_keeps_what_it_saw_in_home(tmp_path, photos, fake_models):
+    from recops.cli.porcelain import app as porcelain
+    from recops.stages.chain import Chain
+    from recops.stages.detection import DetectOptions, FaceDetection
+    from recops.stages.embedding import EmbedOptions, FaceEmbedding
+    from recops.stages.importing import Importer
+    from recops.stream import Emitter
+
+    home, shard = str(tmp_path / "home.rx"), str(tmp_path / "shard.rx")
+    for root in (home, shard):
+        create_dataset(root, detector="fake", model="Fake", threshold=1000).close()
+    with Dataset.open(shard) as dataset:
+        imported = []
+        with Importer(dataset, Emitter(imported.append)) as importer:
+            importer.add_arguments([str(photos / "img1.jpg"), str(photos / "img2.jpg")])
+        chain = Chain()
+        chain.add(lambda e: FaceDetection(e, DetectOptions("fake"), dataset))
+        chain.add(lambda e: FaceEmbedding(e, EmbedOptions("Fake"), dataset))
+        stored = {r["id"] for r in chain.run(imported) if r["type"] == "face"}
+        shard_id = dataset.config.id
+    recognised = runner.invoke(porcelain, ["recognize", str(photos / "img0.jpg"), "-d", home, "-d", shard])
+    assert recognised.exit_code == 0, recognised.stderr
+    matches = [r for r in jsonl(recognised.stdout.encode()) if r["type"] == "match"]
+    assert {m["candidate"] for m in matches} == stored and {m["candidate_dataset"] for m in matches} == {shard_id}
+    assert [m["gallery"] for m in matches] == [2, 2]
+    with Dataset.open(home) as dataset:
+        assert sorted(r["type"] for r in dataset.log("matches").records()) == ["match", "match", "recognition"]

@@ -37,8 +37,9 @@ DatasetsOpt = Annotated[
         envvar=ENV_VAR,
         show_envvar=True,
         metavar="DIR",
-        help="Dataset directory; give -d again to search several datasets as one: the first is the home dataset "
-        "(its identities, links, threshold and calibration; what is stored goes there), the others its shards.",
+        help="Dataset directory; give -d again for several datasets used as one: the first is the home dataset "
+        "(identities, links, threshold and calibration; what is stored goes there), the others its shards, whose "
+        "faces are searched and linked with its own.",
     ),
 ]
 DatasetListOpt = Annotated[
@@ -46,7 +47,7 @@ DatasetListOpt = Annotated[
     typer.Option(
         "--datasets",
         metavar="FILE",
-        help="More datasets to search as one, after those of -d: one directory a line (relative to FILE's folder; "
+        help="More datasets used as one, after those of -d: one directory a line (relative to FILE's folder; "
         "blank lines and # comments skipped).",
     ),
 ]
