@@ -62,6 +62,8 @@ class MatchMerge:
         self.options = options
         self.identities = identities
         self.pending: dict[str, _Query] = {}
+        self.ranked: set[str] = set()
+        """Queries written: what comes for them later (a retried shard's second answer) is dropped."""
         self.seen: set = set()
 
     def run(self, items: Iterable) -> None:
@@ -70,6 +72,8 @@ class MatchMerge:
                 self.emitter.bad_input(item)
             elif not isinstance(item, dict):
                 self.emitter.fail(str(item), STAGE, "not a record: rx-merge reads rx-match's records", "not-a-record")
+            elif item.get("type") in ("match", "searched") and item["query"] in self.ranked:
+                continue
             elif item.get("type") == "match":
                 self.pending.setdefault(item["query"], _Query()).matches.append(item)
             elif item.get("type") == "searched":
@@ -91,6 +95,7 @@ class MatchMerge:
 
     def _emit(self, face: str) -> None:
         query = self.pending.pop(face)
+        self.ranked.add(face)
         thresholds = [r["threshold"] for r in query.searched + query.matches if "threshold" in r]
         threshold = min(thresholds) if thresholds else None
         gallery = self._gallery(query)

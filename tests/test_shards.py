@@ -310,3 +310,52 @@ def test_recognize_searches_every_dataset_given_and_keeps_what_it_saw_in_home(tm
     assert [m["gallery"] for m in matches] == [2, 2]
     with Dataset.open(home) as dataset:
         assert sorted(r["type"] for r in dataset.log("matches").records()) == ["match", "match", "recognition"]
+
+
+def test_the_merge_passes_records_once_drops_late_answers_and_reports_bad_input():
+    from recops.match_merge import MatchMerge, MergeOptions
+    from recops.stream import BadInput, Emitter
+
+    def match(query, candidate, distance, dataset, gallery):
+        return {
+            "type": "match",
+            "query": hexid(query),
+            "candidate": hexid(candidate),
+            "candidate_dataset": hexid(dataset, "d"),
+            "distance": distance,
+            "threshold": 0.5,
+            "fmr": 0.001,
+            "gallery": gallery,
+            "rank": 1,
+        }
+
+    face = {"type": "face", "id": hexid(1), "image": hexid(1, "a"), "box": [0, 0, 4, 4]}
+    answers = [
+        face,
+        match(1, 20, 0.3, 2, 300),
+        match(1, 10, 0.2, 1, 100),
+        match(1, 11, 0.2, 1, 100),
+        match(1, 21, 0.6, 2, 300),  # over the threshold
+        {**face, "ts": "later"},
+        BadInput("line 7", "not JSON"),
+    ]
+    out = []
+    emitter = Emitter(out.append)
+    MatchMerge(emitter, MergeOptions(maximum=2)).run(answers)
+    ranked = [(r["candidate"], r["rank"], r["gallery"], r["expected_false"]) for r in out if r["type"] == "match"]
+    # without searched records, the gallery is summed over the datasets the candidates came from
+    assert ranked == [(hexid(10), 1, 400, 0.4), (hexid(11), 2, 400, 0.4)]
+    assert [r["type"] for r in out].count("face") == 1 and emitter.failures == 1
+    searched = {"type": "searched", "query": hexid(1), "datasets": [hexid(1, "d")], "gallery": 100, "threshold": 0.5}
+    out.clear()
+    late = [match(1, 10, 0.2, 1, 100), searched, match(1, 12, 0.1, 1, 100), {**searched, "ts": "retried"}]
+    MatchMerge(Emitter(out.append), MergeOptions(shards=1)).run(late)
+    assert [(r["type"], r.get("candidate")) for r in out] == [("match", hexid(10)), ("searched", None)]
+
+
+def test_rx_dataset_names_several_datasets_as_path_does(split):
+    env = {"RX_DATASET": f"{split['home']}:{split['s2']}"}
+    result = runner.invoke(match_cli.app, ["--threshold", "2", "--searched"], input=query_stream(), env=env)
+    assert result.exit_code == 0, result.stderr
+    assert {r["gallery"] for r in jsonl(result.stdout.encode()) if r["type"] == "searched"} >= {FACES // 2}
+    assert {len(r["datasets"]) for r in jsonl(result.stdout.encode()) if r["type"] == "searched"} == {2}
