@@ -86,8 +86,8 @@ class Matcher:
         only = set(self.identities.face_identity) if options.identified_only else None
         self.home = dataset.config.id
         self.galleries = {d.config.id: _Gallery.of(d, options.min_quality) for d in (dataset, *shards)}
-        self.deletions = self.galleries[self.home].deletions
         self.query_images = self.galleries[self.home].query_images
+        """The home dataset's query photos: a recognition's, stored there, join them as they pass."""
         if shards:
             parts = [(d, FaceSearch(d, self.model, self.metric, options.search_k, only)) for d in (dataset, *shards)]
             self.search = ShardedSearch(parts)
