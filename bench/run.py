@@ -29,6 +29,7 @@ BENCHMARKS = {
     "lfw": "lfw_verify",
     "links": "identity_links",
     "search": "search_speed",
+    "shards": "shards",
     "cluster": "cluster_quality",
     "attributes": "attribute_consistency",
     "webui": "webui_speed",
@@ -68,14 +69,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--sizes",
         metavar="N,N,...",
         default="10000,100000,1000000",
-        help="search: generated faces (default 10000,100000,1000000)",
+        help="search: generated faces (default 10000,100000,1000000); shards: the largest, split in 4",
     )
-    parser.add_argument("--queries", metavar="N", type=int, default=1000, help="search: query faces (default 1000)")
+    parser.add_argument(
+        "--queries", metavar="N", type=int, default=1000, help="search, shards: query faces (default 1000)"
+    )
     parser.add_argument(
         "--lfw",
         metavar="DS",
         default=os.path.join(HERE, "out", "lfw.rx"),
-        help="search: a dataset of every LFW photo embedded",
+        help="search, shards: a dataset of every LFW photo embedded",
     )
     return parser.parse_args(argv)
 

@@ -36,7 +36,7 @@ import logging
 import os
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import xxhash
 
@@ -192,8 +192,10 @@ class IdentityEditor:
     """The identity operations on one dataset: each checks what it names, appends one record
     and updates the view, so a run of operations sees its own effects."""
 
-    def __init__(self, dataset: Dataset):
+    def __init__(self, dataset: Dataset, shards: Sequence[Dataset] = ()):
+        """`shards`: datasets whose faces this one's identities may hold too (shards.py)."""
         self.dataset = dataset
+        self.shards = list(shards)
         self._segments: set[str] | None = None
         """The identity segments this editor's view holds, as of its last creation."""
 
@@ -300,27 +302,31 @@ class IdentityEditor:
         state_of(self.dataset).append(IDENTITIES, record)
         return record
 
-    def face(self, face: str | dict) -> dict:
-        """A live face of this dataset: a record from a stream that stored it here, or an id (or
-        a unique start of one)."""
+    def face(self, face: str | dict) -> tuple[dict, Dataset]:
+        """A live face of this dataset or of a shard, and the dataset that holds it: a record
+        from a stream that stored it there, or an id (or a unique start of one)."""
+        holders = [self.dataset, *self.shards]
         if isinstance(face, dict):
-            if face.get("dataset") != self.dataset.root:
+            where = next((d for d in holders if face.get("dataset") == d.root), None)
+            if where is None:
                 raise InputError(
                     "not-stored",
                     f"face {face.get('id')} is not stored in {self.dataset.root} (give rx-detect the dataset)",
                 )
             record = face
         else:
-            record = FaceCatalog.of(self.dataset).find(face, self.dataset.root)
-        if self.deletions.deleted(record["id"], record.get("image")):
+            where = next((d for d in self.shards if face in FaceCatalog.of(d)), self.dataset)
+            record = FaceCatalog.of(where).find(face, where.root)
+        deletions = Deletions.of(where)
+        if deletions.deleted(record["id"], record.get("image")):
             raise InputError("deleted", f"face {record['id']} was deleted")
-        if not isinstance(face, dict) and self.deletions.current(record["id"]) != record["id"]:
+        if not isinstance(face, dict) and deletions.current(record["id"]) != record["id"]:
             raise InputError(
                 "replaced",
                 f"face {record['id']} was replaced by a later detection of its image "
                 "(rx-ls faces lists the current ones)",
             )
-        return record
+        return record, where
 
     def link(self, face: str | dict, identity: str, op: str = "link", source: str = "manual") -> dict:
         """Link, unlink or reject a face and an identity; returns the link record.
@@ -332,7 +338,7 @@ class IdentityEditor:
         if op not in OPS or source not in SOURCES:
             raise ValueError(f"op must be one of {OPS} and source one of {SOURCES}")
         target = self.require(identity)["id"]
-        record = self.face(face)
+        record, where = self.face(face)
         face_id, image = record["id"], record.get("image")
         current = self.view.face_identity.get(face_id)
         if op == "link":
@@ -368,6 +374,7 @@ class IdentityEditor:
             "identity": target,
             "op": op,
             "source": source,
+            **({"face_dataset": where.config.id} if where is not self.dataset else {}),
             "ts": timestamp(),
         }
         state_of(self.dataset).append(LINKS, link)

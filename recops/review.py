@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from typing import IO, Iterable, Iterator
+from typing import IO, Iterable, Iterator, Sequence
 
 from .errors import InputError
 from .identities import IdentityEditor
@@ -57,9 +57,13 @@ FALSE_ALARM = 0.01
 stranger is proposed, whatever the number of identified faces searched."""
 
 
-def match_faces(dataset: Dataset, options: ReviewOptions = ReviewOptions()) -> list[dict]:
+def match_faces(
+    dataset: Dataset, options: ReviewOptions = ReviewOptions(), shards: Sequence[Dataset] = ()
+) -> list[dict]:
     """A proposal record for each face without an identity that comes near an identified one,
-    ordered by identity name, then distance (the order a person reviews them in)."""
+    ordered by identity name, then distance (the order a person reviews them in). With
+    `shards`, the faces of every one are proposed for, and proposed, the home dataset's
+    identities (shards.py)."""
     matcher = Matcher(
         dataset,
         MatchOptions(
@@ -72,18 +76,22 @@ def match_faces(dataset: Dataset, options: ReviewOptions = ReviewOptions()) -> l
             min_quality=options.min_quality,
             max_false_alarm=_false_alarm(dataset, options),
         ),
+        shards,
     )
-    view, deletions = matcher.identities, matcher.deletions
-    vectors = Vectors.of(dataset, matcher.model)
+    view = matcher.identities
     by_photo: dict[str, list[dict]] = {}
-    for face, image, vector in zip(vectors.faces, vectors.images, vectors.matrix):
-        if face in view.face_identity or deletions.hides(face, image) or image in matcher.query_images:
-            continue
-        if matcher.low_quality(face) is not None:
-            continue
-        matches = matcher.matches(face, image, vector)
-        if matches:
-            by_photo.setdefault(image, []).extend(matches)
+    for holder in (dataset, *shards):
+        where = holder.config.id
+        gallery = matcher.galleries[where]
+        vectors = Vectors.of(holder, matcher.model)
+        for face, image, vector in zip(vectors.faces, vectors.images, vectors.matrix):
+            if face in view.face_identity or gallery.deletions.hides(face, image) or image in gallery.query_images:
+                continue
+            if matcher.low_quality(face, dataset=where) is not None:
+                continue
+            matches = [{**m, "face_dataset": where} for m in matcher.matches(face, image, vector)]
+            if matches:
+                by_photo.setdefault(image, []).extend(matches)
     identities_in_photo: dict[str, set[str]] = {}
     for (image, identity), faces in view.by_photo.items():
         if faces:
@@ -94,7 +102,7 @@ def match_faces(dataset: Dataset, options: ReviewOptions = ReviewOptions()) -> l
     return sorted(proposals, key=lambda p: (p["identity_name"] or "", p["distance"], p["face"]))
 
 
-def proposals(dataset: Dataset, options: ReviewOptions = ReviewOptions()) -> list[dict]:
+def proposals(dataset: Dataset, options: ReviewOptions = ReviewOptions(), shards: Sequence[Dataset] = ()) -> list[dict]:
     """rx-review propose: the proposals from face regions (source "xmp"), then those by distance
     (match_faces) for the other faces, in the order a person reviews them. A face tagged in a
     region is not proposed for another identity, nor its identity for a photo-mate."""
@@ -102,7 +110,9 @@ def proposals(dataset: Dataset, options: ReviewOptions = ReviewOptions()) -> lis
     faces = {p["face"] for p in tagged}
     shown = {(p["image"], p.get("identity")) for p in tagged}
     matched = [
-        p for p in match_faces(dataset, options) if p["face"] not in faces and (p["image"], p["identity"]) not in shown
+        p
+        for p in match_faces(dataset, options, shards)
+        if p["face"] not in faces and (p["image"], p["identity"]) not in shown
     ]
     return sorted(
         tagged + matched,
@@ -144,6 +154,8 @@ def _proposal(match: dict) -> dict:
         "metric": match["metric"],
         "candidate": match["candidate"],
         "candidate_image": match["candidate_image"],
+        "face_dataset": match["face_dataset"],
+        "candidate_dataset": match["candidate_dataset"],
         "model": match["model"],
         **{k: match[k] for k in ("fmr", "expected_false", "calibration") if k in match},
         "ts": timestamp(),
@@ -196,12 +208,15 @@ def proposal_rows(items: Iterable, out: Emitter) -> Iterator[tuple[str, dict]]:
             out.fail(item, STAGE, "not a proposal record (give a reviewed CSV as an argument)", "not-a-record")
 
 
-def link_matched_faces(dataset: Dataset, rows: Iterable[tuple[str, dict]], out: Emitter) -> int:
+def link_matched_faces(
+    dataset: Dataset, rows: Iterable[tuple[str, dict]], out: Emitter, shards: Sequence[Dataset] = ()
+) -> int:
     """Link the (face_id, identity_id) of each row (whole ids, or unique starts of them as tables
     show them); a row of source xmp may give an identity_name instead, whose identity is made
     when there is none. A row that cannot be applied gets an error record (and the others are
-    applied). Returns how many links were made or already held."""
-    editor = IdentityEditor(dataset)
+    applied; a face may be stored in one of `shards`). Returns how many links were made or
+    already held."""
+    editor = IdentityEditor(dataset, shards)
     applied = 0
     for label, row in rows:
         face, identity = row.get("face_id") or "", row.get("identity_id") or ""

@@ -26,6 +26,8 @@ class Neighbour:
     face: str
     image: str
     distance: float
+    dataset: str | None = None
+    """The id of the dataset that holds the face, where several are searched as one (shards.py)."""
 
 
 class FaceSearch:

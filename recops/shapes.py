@@ -228,6 +228,7 @@ REQUIRED: dict[str, dict[str, tuple[Check, str]]] = {
     "attribute": {"face": ID},
     "deletion": {"target": (_one_of("face", "image"), "face or image"), "id": ID},
     "recognition": {"image": ID},
+    "searched": {"query": ID, "datasets": (_ids, "a list of dataset ids"), "gallery": COUNT},
     "calibration": {"id": ID, "name": TEXT, "curves": (_curves, "counts of pairs per metric")},
 }
 RATES = {
@@ -301,8 +302,11 @@ OPTIONAL: dict[str, dict[str, tuple[Check, str]]] = {
         "rank": COUNT,
         "metric": TEXT,
         "model": TEXT,
+        "candidate_dataset": ID,
+        "gallery": COUNT,
         **RATES,
     },
+    "searched": {"query_image": ID, "matches": COUNT, "threshold": DISTANCE},
     "proposal": {
         "identity": ID,
         "source": TEXT,
@@ -310,6 +314,8 @@ OPTIONAL: dict[str, dict[str, tuple[Check, str]]] = {
         "image": ID,
         "candidate": ID,
         "candidate_image": ID,
+        "face_dataset": ID,
+        "candidate_dataset": ID,
         "identity_name": NAME_OR_NONE,
         "distance": DISTANCE,
         "threshold": DISTANCE,
@@ -331,7 +337,12 @@ OPTIONAL: dict[str, dict[str, tuple[Check, str]]] = {
         "created": TEXT,
         "ts": TEXT,
     },
-    "link": {"image": ID, "op": (_one_of("link", "unlink", "reject"), "link, unlink or reject"), "ts": TEXT},
+    "link": {
+        "image": ID,
+        "op": (_one_of("link", "unlink", "reject"), "link, unlink or reject"),
+        "face_dataset": ID,
+        "ts": TEXT,
+    },
     "attribute": {
         "image": ID,
         "age": NUMBER,

@@ -21,10 +21,20 @@ def tool(name: str) -> str:
     return os.path.join(BIN, name)
 
 
+def command(name: str) -> list[str]:
+    """How to start a tool: its installed script, or, for a tool added since the environment was
+    installed, its module's main."""
+    from recops.cli import TOOLS
+
+    if os.path.exists(tool(name)) or name not in TOOLS:
+        return [tool(name)]
+    return [sys.executable, "-c", f"import sys; sys.argv[0] = {name!r}; from {TOOLS[name]} import main; main()"]
+
+
 def run(args: list[str], input: bytes | None = None, env: dict | None = None, **kw) -> subprocess.CompletedProcess:
     """Run an installed tool for real: its own process, real pipes."""
     return subprocess.run(
-        [tool(args[0])] + args[1:],
+        command(args[0]) + args[1:],
         input=input,
         capture_output=True,
         env={**os.environ, **(env or {})},

@@ -17,6 +17,7 @@ TOOLS = {
     "rx-index": "recops.cli.index",
     "rx-calibrate": "recops.cli.calibrate",
     "rx-match": "recops.cli.match",
+    "rx-merge": "recops.cli.merge",
     "rx-verify": "recops.cli.verify",
     "rx-identity": "recops.cli.identity",
     "rx-review": "recops.cli.review",

@@ -9,6 +9,7 @@ import math
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Annotated, Callable, Iterator, Optional
 
 import typer
@@ -25,6 +26,30 @@ SUMMARY_AFTER_S = 2.0
 DatasetOpt = Annotated[
     Optional[str],
     typer.Option("-d", "--dataset", envvar=ENV_VAR, show_envvar=True, metavar="DIR", help="Dataset directory."),
+]
+# Several datasets searched as one (shards.py): -d again, or a file listing them. $RX_DATASET may
+# name several, separated by ":" as PATH is, so a path with spaces stays one path.
+DatasetsOpt = Annotated[
+    Optional[list[Path]],
+    typer.Option(
+        "-d",
+        "--dataset",
+        envvar=ENV_VAR,
+        show_envvar=True,
+        metavar="DIR",
+        help="Dataset directory; give -d again for several datasets used as one: the first is the home dataset "
+        "(identities, links, threshold and calibration; what is stored goes there), the others its shards, whose "
+        "faces are searched and linked with its own.",
+    ),
+]
+DatasetListOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--datasets",
+        metavar="FILE",
+        help="More datasets used as one, after those of -d: one directory a line (relative to FILE's folder; "
+        "blank lines and # comments skipped).",
+    ),
 ]
 NullOpt = Annotated[
     bool,

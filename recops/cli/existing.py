@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Iterator
+import os
+from typing import Iterator, Sequence
 
 import typer
 
 from ..errors import UsageError
+from ..shards import open_shards, roots_of
 from ..store.dataset import Dataset
 from ..stream import peek
 
@@ -32,3 +34,18 @@ def existing_dataset(
         raise UsageError(f"{tool} needs a dataset: -d DIR or $RX_DATASET")
     with Dataset.open(root) as dataset:
         yield dataset, items
+
+
+@contextlib.contextmanager
+def existing_datasets(
+    roots: Sequence[str | os.PathLike] | None,
+    listing: str | None,
+    items: Iterator | None = None,
+    tool: str = "this tool",
+) -> Iterator[tuple[Dataset, list[Dataset], Iterator]]:
+    """The home dataset, as existing_dataset finds it, and the datasets searched with it (-d
+    again, --datasets FILE), open; and the items, unread."""
+    roots = roots_of(roots, listing)
+    with existing_dataset(roots[0] if roots else None, items, tool) as (dataset, items):
+        with open_shards(dataset, roots[1:]) as shards:
+            yield dataset, shards, items

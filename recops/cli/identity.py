@@ -9,8 +9,8 @@ from ..errors import InputError, UsageError
 from ..identities import IdentityEditor
 from ..records import warning_record
 from ..stages.edits import link_each
-from .common import DatasetOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, new_app, running
-from .existing import existing_dataset
+from .common import DatasetListOpt, DatasetOpt, DatasetsOpt, FormatOpt, NullOpt, QuietOpt, VerboseOpt, new_app, running
+from .existing import existing_dataset, existing_datasets
 from .pipeline import inputs
 
 app = new_app()
@@ -141,15 +141,16 @@ def _linker(op: str, summary: str):
     def command(
         identity: IdentityArg,
         faces: FacesArg = None,
-        root: DatasetOpt = None,
+        roots: DatasetsOpt = None,
+        listing: DatasetListOpt = None,
         null: NullOpt = False,
         fmt: FormatOpt = "json",
         verbose: VerboseOpt = False,
         quiet: QuietOpt = False,
     ) -> None:
         with running(f"rx-identity {op}", fmt, verbose, quiet) as out:
-            with existing_dataset(root, inputs(faces, null), "rx-identity") as (dataset, items):
-                link_each(IdentityEditor(dataset), identity, op, items, out)
+            with existing_datasets(roots, listing, inputs(faces, null), "rx-identity") as (dataset, shards, items):
+                link_each(IdentityEditor(dataset, shards), identity, op, items, out)
 
     command.__doc__ = summary
     return command

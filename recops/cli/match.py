@@ -5,10 +5,12 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import UsageError
+from ..shards import open_shards, roots_of
 from ..stages.analysis import with_extended_fields
 from ..stages.matching import FaceMatching, Matcher, MatchOptions
 from .common import (
-    DatasetOpt,
+    DatasetListOpt,
+    DatasetsOpt,
     FormatOpt,
     MaxFalseAlarmOpt,
     MinQualityOpt,
@@ -41,7 +43,8 @@ def names(text: str | None) -> tuple[str, ...]:
 
 @app.command()
 def rx_match(
-    root: DatasetOpt = None,
+    roots: DatasetsOpt = None,
+    listing: DatasetListOpt = None,
     maximum: MaximumOpt = 10,
     threshold: MatchThresholdOpt = None,
     identified_faces: IdentifiedOpt = False,
@@ -66,6 +69,22 @@ def rx_match(
     max_false_alarm: MaxFalseAlarmOpt = None,
     min_quality: MinQualityOpt = None,
     save: Annotated[bool, typer.Option("--save", help="Keep the match records in the dataset.")] = False,
+    searched: Annotated[
+        bool,
+        typer.Option(
+            "--searched",
+            help="After each face's matches, write a searched record (the datasets searched, their faces, how many "
+            "matched): rx-merge knows by it that a shard answered.",
+        ),
+    ] = False,
+    join: Annotated[
+        bool,
+        typer.Option(
+            "--join/--no-join",
+            help="Each face matched joins the gallery, so the faces of the stream match each other too; --no-join "
+            "for the shards of a fan-out, which all see the stream (rx-merge).",
+        ),
+    ] = True,
     include_extended_fields: Annotated[
         bool,
         typer.Option(
@@ -91,9 +110,16 @@ def rx_match(
     every embedded face of the dataset but those of query images (kept by recops recognize)
     that nobody linked to an identity; a face never matches a face of its own photo. Uses the
     Annoy index (rx-index) and searches faces embedded since its build exactly.
+
+    Several datasets (-d again, or --datasets FILE) are searched as one gallery: each with its
+    own index, the candidates of all ranked together; each match says the dataset its candidate
+    is in (candidate_dataset, an id as rx-ls datasets shows it) and the faces searched
+    (gallery). The first dataset is the home one: identities, threshold and calibration come
+    from it, and --save stores there. The datasets must share model and metric.
     """
     with running("rx-match", fmt, verbose, quiet) as out:
-        with stream_dataset(root, inputs(None, null)) as (dataset, items):
+        roots = roots_of(roots, listing)
+        with stream_dataset(roots[0] if roots else None, inputs(None, null)) as (dataset, items):
             if dataset is None:
                 raise UsageError("matching needs a dataset to search: -d DIR or $RX_DATASET")
             if threshold is not None and max_false_alarm is not None:
@@ -109,7 +135,8 @@ def rx_match(
                 min_quality,
             )
             sink = with_extended_fields(out, dataset) if include_extended_fields else out
-            FaceMatching(sink, Matcher(dataset, options), save).run(items)
+            with open_shards(dataset, roots[1:]) as shards:
+                FaceMatching(sink, Matcher(dataset, options, shards), save, searched, join).run(items)
 
 
 def main() -> None:

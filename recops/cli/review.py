@@ -10,7 +10,8 @@ from ..outputs import open_private
 from ..region_proposals import MIN_OVERLAP
 from ..review import ReviewOptions, link_matched_faces, proposal_rows, proposals, read_csv, write_csv
 from .common import (
-    DatasetOpt,
+    DatasetListOpt,
+    DatasetsOpt,
     FormatOpt,
     MaxFalseAlarmOpt,
     MinQualityOpt,
@@ -21,7 +22,7 @@ from .common import (
     new_app,
     running,
 )
-from .existing import existing_dataset
+from .existing import existing_datasets
 from .match import names
 from .pipeline import inputs
 
@@ -49,7 +50,8 @@ def rx_review() -> None:
 
 @app.command()
 def propose(
-    root: DatasetOpt = None,
+    roots: DatasetsOpt = None,
+    listing: DatasetListOpt = None,
     threshold: ProposalThresholdOpt = None,
     exclude_identities: Annotated[
         Optional[str], typer.Option(metavar="NAMES", help="Comma-separated identity names or ids never proposed.")
@@ -117,14 +119,14 @@ def propose(
     identity id when no identity has that name yet: applying it makes one.
     """
     with running("rx-review propose", fmt, verbose, quiet) as out:
-        with existing_dataset(root, tool="rx-review") as (dataset, _):
+        with existing_datasets(roots, listing, tool="rx-review") as (dataset, shards, _):
             excluded = names(exclude_identities)
             if threshold is not None and max_false_alarm is not None:
                 raise UsageError("give --threshold or --max-false-alarm, not both")
             options = ReviewOptions(
                 threshold, excluded, search_k, min_quality, max_false_alarm, regions=regions, min_overlap=min_overlap
             )
-            found = proposals(dataset, options)
+            found = proposals(dataset, options, shards)
             if csv_file:
                 with open_private(csv_file, "w", label="--csv", newline="") as handle:
                     write_csv(found, handle)
@@ -144,7 +146,8 @@ def apply(
             ),
         ),
     ] = None,
-    root: DatasetOpt = None,
+    roots: DatasetsOpt = None,
+    listing: DatasetListOpt = None,
     null: NullOpt = False,
     fmt: FormatOpt = "json",
     verbose: VerboseOpt = False,
@@ -162,11 +165,12 @@ def apply(
         if csv_file:
             if not os.path.isfile(csv_file):
                 raise UsageError(f"{csv_file}: no such file")
-            with existing_dataset(root, tool="rx-review") as (dataset, _), open(csv_file, newline="") as handle:
-                link_matched_faces(dataset, read_csv(handle, csv_file), out)
+            with existing_datasets(roots, listing, tool="rx-review") as (dataset, shards, _):
+                with open(csv_file, newline="") as handle:
+                    link_matched_faces(dataset, read_csv(handle, csv_file), out, shards)
             return
-        with existing_dataset(root, inputs(None, null), "rx-review") as (dataset, items):
-            link_matched_faces(dataset, proposal_rows(items, out), out)
+        with existing_datasets(roots, listing, inputs(None, null), "rx-review") as (dataset, shards, items):
+            link_matched_faces(dataset, proposal_rows(items, out), out, shards)
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from ..logs import MATCHES
 from ..quality import score_of
 from ..records import timestamp, warning_record
 from ..search import FaceSearch
+from ..shards import ShardedSearch
 from ..state import state_of
 from ..store.dataset import Dataset
 from ..stream import Emitter
@@ -54,21 +55,45 @@ class MatchOptions:
     """Faces whose quality score (quality.py) is lower are neither matched nor offered as candidates."""
 
 
+@dataclass
+class _Gallery:
+    """What one searched dataset says of its own faces: which it deleted, which are of query
+    photos, and (for --min-quality) their records."""
+
+    deletions: Deletions
+    query_images: set[str]
+    faces: FaceCatalog | None
+
+    @classmethod
+    def of(cls, dataset: Dataset, min_quality: float | None) -> "_Gallery":
+        return cls(
+            Deletions.of(dataset),
+            {i["id"] for i in images.ImageCatalog.of(dataset) if i.get("query")},
+            FaceCatalog.of(dataset) if min_quality is not None else None,
+        )
+
+
 class Matcher:
-    def __init__(self, dataset: Dataset, options: MatchOptions = MatchOptions()):
+    def __init__(self, dataset: Dataset, options: MatchOptions = MatchOptions(), shards: Sequence[Dataset] = ()):
+        """`shards`: more datasets searched with `dataset`, the home one (shards.py)."""
         self.dataset = dataset
         self.options = options
         self.model = dataset.config.model
         self.metric = dataset.config.metric
         self.calibration = calibration_of(dataset)
         self.curve = self.calibration.curve(self.metric) if self.calibration else None
-        self.deletions = Deletions.of(dataset)
         self.identities = IdentityView.of(dataset)
         only = set(self.identities.face_identity) if options.identified_only else None
-        self.search = FaceSearch(dataset, self.model, self.metric, options.search_k, only)
+        self.home = dataset.config.id
+        self.galleries = {d.config.id: _Gallery.of(d, options.min_quality) for d in (dataset, *shards)}
+        self.query_images = self.galleries[self.home].query_images
+        """The home dataset's query photos: a recognition's, stored there, join them as they pass."""
+        if shards:
+            parts = [(d, FaceSearch(d, self.model, self.metric, options.search_k, only)) for d in (dataset, *shards)]
+            self.search = ShardedSearch(parts)
+        else:
+            self.search = FaceSearch(dataset, self.model, self.metric, options.search_k, only)
         self.threshold = self._threshold(options)
-        self.faces = FaceCatalog.of(dataset) if options.min_quality is not None else None
-        self.query_images = {i["id"] for i in images.ImageCatalog.of(dataset) if i.get("query")}
         self.excluded = set()
         for name in options.exclude_identities:
             try:
@@ -94,23 +119,26 @@ class Matcher:
             raise UsageError(f"a threshold is a distance, a finite number of 0 or more, not {threshold}")
         return threshold
 
-    def low_quality(self, face: str, record: dict | None = None) -> float | None:
-        """The quality score of a face below --min-quality, else None (a face measured before
-        quality was, without a score, is not held back)."""
+    def low_quality(self, face: str, record: dict | None = None, dataset: str | None = None) -> float | None:
+        """The quality score of a face (of the dataset of that id, else the home one) below
+        --min-quality, else None (a face measured before quality was, without a score, is not
+        held back)."""
         if self.options.min_quality is None:
             return None
-        score = score_of(record if record is not None else (self.faces.get(face) or {}))
+        faces = self.galleries[dataset or self.home].faces
+        score = score_of(record if record is not None else (faces.get(face) or {}))
         return score if score is not None and score < self.options.min_quality else None
 
     def _eligible(self, query_face: str, query_image: str, candidate) -> bool:
         if candidate.face == query_face or candidate.image == query_image:
             return False
-        if self.low_quality(candidate.face) is not None:
+        if self.low_quality(candidate.face, dataset=candidate.dataset) is not None:
             return False
-        if self.deletions.hides(candidate.face, candidate.image):
+        gallery = self.galleries[candidate.dataset or self.home]
+        if gallery.deletions.hides(candidate.face, candidate.image):
             return False
         identity = self.identities.face_identity.get(candidate.face)
-        if candidate.image in self.query_images and identity is None:
+        if candidate.image in gallery.query_images and identity is None:
             return False
         if identity is None:
             return not self.options.identified_only
@@ -149,6 +177,7 @@ class Matcher:
             "query_image": image,
             "candidate": n.face,
             "candidate_image": n.image,
+            "candidate_dataset": n.dataset or self.home,
             "identity": identity["id"] if identity else None,
             "identity_name": identity.get("name") if identity else None,
             "distance": round(n.distance, 6),
@@ -156,7 +185,21 @@ class Matcher:
             "threshold": self.threshold,
             "rank": rank,
             "model": self.model,
+            "gallery": self.search.size,
             **self.error_rates(n.distance),
+            "ts": timestamp(),
+        }
+
+    def searched(self, face: str, image: str, found: int) -> dict:
+        """What was searched for a face: the datasets (by id), the faces they hold, how many matched."""
+        return {
+            "type": "searched",
+            "query": face,
+            "query_image": image,
+            "datasets": list(self.galleries),
+            "gallery": self.search.size,
+            "matches": found,
+            "threshold": self.threshold,
             "ts": timestamp(),
         }
 
@@ -173,15 +216,21 @@ class FaceMatching(Stage):
     """Feed it records: each embedding (and each face without one, embedded here) is followed by
     its matches; everything passes on. Each face joins the gallery once matched, so the faces of
     one stream are matched with each other too (each pair once). With `save`, matches are kept
-    in the dataset."""
+    in the dataset. With `searched`, each face's matches are followed by a `searched` record
+    (rx-merge counts the shards that answered by them); without `join`, the faces of the stream
+    do not join the gallery (shards of a fan-out, which all see the stream)."""
 
     stage = STAGE
     tool = "rx-match"
 
-    def __init__(self, emitter: Emitter, matcher: Matcher, save: bool = False, workers: int = 1):
+    def __init__(
+        self, emitter: Emitter, matcher: Matcher, save: bool = False, searched: bool = False, join: bool = True
+    ):
         super().__init__(emitter)
         self.matcher = matcher
         self.save = save
+        self.searched = searched
+        self.join = join
         self._embedded: list[dict] = []
         self._embedding: FaceEmbedding | None = None
 
@@ -248,8 +297,12 @@ class FaceMatching(Stage):
                 "malformed-input",
             )
             return
-        for record in self.matcher.matches(face, image, vector):
+        found = self.matcher.matches(face, image, vector)
+        for record in found:
             if self.save:
                 state_of(self.matcher.dataset).append(MATCHES, record)
             self.emitter.emit(record)
-        self.matcher.search.add(face, image, vector)
+        if self.searched:
+            self.emitter.emit(self.matcher.searched(face, image, len(found)))
+        if self.join:
+            self.matcher.search.add(face, image, vector)

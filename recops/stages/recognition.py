@@ -9,7 +9,7 @@ to an identity. A photo the dataset holds already stays in the gallery: a `recog
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from ..logs import MATCHES
 from ..matches import RECOGNITION
@@ -35,8 +35,14 @@ class RecognizeOptions:
 
 
 def recognize(
-    dataset: Dataset, paths: Iterable[str], out: Emitter, options: RecognizeOptions = RecognizeOptions()
+    dataset: Dataset,
+    paths: Iterable[str],
+    out: Emitter,
+    options: RecognizeOptions = RecognizeOptions(),
+    shards: Sequence[Dataset] = (),
 ) -> None:
+    """Recognise the faces of photos against `dataset`'s gallery, and `shards`' with it
+    (shards.py); what it keeps goes to `dataset`."""
     chain = Chain()
     chain.add(
         lambda e: FaceDetection(e, DetectOptions(dataset.config.detector, options.align), dataset, force=options.force)
@@ -46,7 +52,7 @@ def recognize(
             e, EmbedOptions(dataset.config.model, dataset.config.flip), dataset, force=options.force
         )
     )
-    chain.add(lambda e: FaceMatching(e, Matcher(dataset, options.match), save=True))
+    chain.add(lambda e: FaceMatching(e, Matcher(dataset, options.match, shards), save=True))
     sink = with_extended_fields(out, dataset) if options.include_extended_fields else out
     for path in paths:
         imported: list[dict] = []

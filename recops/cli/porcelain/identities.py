@@ -12,11 +12,12 @@ from ...identities import IdentityEditor
 from ...outputs import open_private
 from ...report import ReportOptions, gather, write_report
 from ...review import ReviewOptions, link_matched_faces, match_faces, read_csv, write_csv
+from ...shards import open_shards, roots_of
 from ...store.dataset import Dataset, locate
-from ..common import MaxFalseAlarmOpt, MinQualityOpt
+from ..common import DatasetListOpt, MaxFalseAlarmOpt, MinQualityOpt
 from ..match import names
 from ..review import ProposalThresholdOpt
-from .shared import DatasetArg, app, dataset_location, output_form, run, show
+from .shared import DatasetArg, DatasetsArg, app, dataset_location, output_form, run, show
 
 IdentityIdArg = Annotated[
     str, typer.Argument(metavar="IDENTITY_ID", help="Identity id, a unique start of it, or a name.")
@@ -117,7 +118,7 @@ def dataset_delete(
 
 @app.command("dataset-match-faces")
 def dataset_match_faces(
-    root: DatasetArg,
+    roots: DatasetsArg,
     output: Annotated[
         Optional[str],
         typer.Option(
@@ -136,6 +137,7 @@ def dataset_match_faces(
     ] = None,
     max_false_alarm: MaxFalseAlarmOpt = None,
     min_quality: MinQualityOpt = None,
+    listing: DatasetListOpt = None,
 ) -> None:
     """Propose an identity for every face without one: that of its nearest identified face (rx-review propose).
 
@@ -144,13 +146,14 @@ def dataset_match_faces(
     """
     with run("dataset-match-faces") as out:
         form = output_form(output, "csv")
-        with Dataset.open(locate(root)) as dataset:
+        roots = roots_of(roots, listing)
+        with Dataset.open(locate(roots[0])) as dataset, open_shards(dataset, roots[1:]) as shards:
             if threshold is not None and max_false_alarm is not None:
                 raise UsageError("give --threshold or --max-false-alarm, not both")
             options = ReviewOptions(
                 threshold, names(exclude_identities), min_quality=min_quality, max_false_alarm=max_false_alarm
             )
-            proposals = match_faces(dataset, options)
+            proposals = match_faces(dataset, options, shards)
             if form == "html":
                 write_report(gather(proposals, out), dataset, output, out, ReportOptions("match-faces"))
         if form == "csv":

@@ -8,6 +8,7 @@ import typer
 from ...errors import UsageError
 from ...outputs import open_private
 from ...report import ReportOptions, checked_format, gather, write_report
+from ...shards import open_shards, roots_of
 from ...stages.matching import MatchOptions
 from ...stages.recognition import RecognizeOptions, recognize
 from ...store.dataset import Dataset, locate
@@ -16,13 +17,13 @@ from ...verify import verify_photos
 from .. import common
 from ..match import ExcludeOpt, IdentifiedOpt, MatchThresholdOpt, MaximumOpt, names
 from ..verify import Pick, PickOpt
-from .shared import DatasetArg, app, dataset_location, output_form, run
+from .shared import DatasetsArg, app, dataset_location, output_form, run
 
 
 @app.command("recognize")
 def recognize_command(
     images: Annotated[list[str], typer.Argument(metavar="IMAGE...", help="Photos to recognise (folders are walked).")],
-    root: DatasetArg,
+    roots: DatasetsArg,
     output: Annotated[
         Optional[str],
         typer.Option(
@@ -67,13 +68,15 @@ def recognize_command(
     exclude_identities: ExcludeOpt = None,
     max_false_alarm: common.MaxFalseAlarmOpt = None,
     min_quality: common.MinQualityOpt = None,
+    listing: common.DatasetListOpt = None,
 ) -> None:
     """Recognise the faces of photos against a dataset (rx-import | rx-detect | rx-embed | rx-match).
 
     Writes each photo's image record, its faces with their embeddings, and their matches; with
     -o FILE.html, the report instead (and a report record on stdout). The dataset keeps what a
     recognition saw (the photo, marked as a query, its faces and matches); query faces are not
-    searched by later recognitions unless linked to an identity.
+    searched by later recognitions unless linked to an identity. With -d again (or --datasets),
+    the photos are recognised against every dataset given, searched as one (see rx-match).
     """
     with run("recognize") as out:
         if threshold is not None and max_false_alarm is not None:
@@ -104,9 +107,11 @@ def recognize_command(
                 writer = RecordWriter(stack.enter_context(open_private(output, "wb")))
                 write = writer.write
                 stack.callback(writer.flush)  # before the file closes: what was recognised before an interruption stays
-            dataset = stack.enter_context(Dataset.open(locate(root)))
+            roots = roots_of(roots, listing)
+            dataset = stack.enter_context(Dataset.open(locate(roots[0])))
+            shards = stack.enter_context(open_shards(dataset, roots[1:]))
             target = stack.enter_context(common.counted("recops recognize", write)) if form else out
-            recognize(dataset, images, target, options)
+            recognize(dataset, images, target, options, shards)
             if form == "html":
                 write_report(gather(records, out), dataset, output, out, report)  # upstream errors count there
             elif form == "records":

@@ -1,9 +1,11 @@
 """What the functions of the recops command share: the app they register on, its options, how
 each runs, and what -o FILE writes."""
 
+import os
 import sys
 from typing import Annotated, Optional
 
+import click
 import typer
 
 from ...errors import DatasetError, UsageError
@@ -24,17 +26,39 @@ def dataset_location(text: str) -> str:
         raise typer.BadParameter(str(exc)) from None
 
 
-DatasetArg = Annotated[
-    str,
-    typer.Option(
+_WHERE = "Dataset name (under $RECOPS_HOME), directory, or the id dataset-list shows (or a unique start of it)"
+
+
+def _dataset_option(help: str, **parsing):
+    return typer.Option(
         "-d",
         "--dataset",
         "--dataset-id",
         envvar=common.ENV_VAR,
         show_envvar=True,
         metavar="NAME|DIR|ID",
-        parser=dataset_location,
-        help="Dataset name (under $RECOPS_HOME), directory, or the id dataset-list shows (or a unique start of it).",
+        help=help,
+        **parsing,
+    )
+
+
+class _DatasetLocations(click.ParamType):
+    """Datasets as -d takes them; in $RX_DATASET, several are separated by ":" as PATH's are."""
+
+    name = "dataset"
+    envvar_list_splitter = os.pathsep
+
+    def convert(self, value, param, ctx):
+        return dataset_location(value)
+
+
+DatasetArg = Annotated[str, _dataset_option(f"{_WHERE}.", parser=dataset_location)]
+DatasetsArg = Annotated[
+    list[str],
+    _dataset_option(
+        f"{_WHERE}; give -d again for several datasets searched as one: the first is the home dataset (identities, "
+        "threshold and calibration; what is stored goes there), the others its shards.",
+        click_type=_DatasetLocations(),
     ),
 ]
 _state: dict = {"level": None, "log_file": None}
