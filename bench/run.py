@@ -36,6 +36,7 @@ BENCHMARKS = {
     "calibration": "calibration_eval",
     "small-faces": "small_faces",
     "video": "video",
+    "scale": "scale",
 }
 
 
@@ -70,6 +71,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="search: generated faces (default 10000,100000,1000000)",
     )
     parser.add_argument("--queries", metavar="N", type=int, default=1000, help="search: query faces (default 1000)")
+    parser.add_argument(
+        "--scale-sizes",
+        metavar="N,N,...",
+        default="1000000,3000000",
+        help="scale: generated faces (default 1000000,3000000; 10000000 takes over an hour: run it apart)",
+    )
+    parser.add_argument(
+        "--index-kind", metavar="KIND", default="annoy", help="scale: the kind of index rx-index builds (default annoy)"
+    )
     parser.add_argument(
         "--lfw",
         metavar="DS",
