@@ -158,6 +158,7 @@ def index_command(kind: str) -> list[str] | None:
 def step(name: str, command: list[str], n: int, tmp: str, row: dict, failures: list[str]) -> dict | None:
     """Run one tool on the faces: its time and peak memory go in `row`; returns its last record."""
     usage, last = watched(command, tmp)
+    print(f"scale: {n:,} faces, {name}: {json.dumps(usage)}", file=sys.stderr, flush=True)
     if last is None:
         failures.append(f"{name} at {n:,}: exit {usage['code']}: {usage.get('error', '')}")
         return None

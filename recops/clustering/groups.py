@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
-@dataclass
+@dataclass(slots=True)
 class Group:
     nodes: list[int]
     identity: str | None = None

@@ -195,7 +195,8 @@ def cluster_dataset(dataset: Dataset, options: ClusterOptions = ClusterOptions()
     groups = _cluster(nodes, edges, rules, limit, options)
     phases["group"] = time.monotonic() - mark
     logger.info("%d groups made in %.1f s", len(groups), phases["group"])
-    labelled, changed = _labelled(*_records(groups, nodes, view, stored, settings, run))
+    current, changed = _records(groups, nodes, view, stored, settings, run)
+    labelled = _label(current)
     summary = _summary(
         run, stored is None, settings, nodes, labelled, len(changed), len(asked), len(edges.a), started, phases
     )
@@ -260,9 +261,11 @@ def _cluster(nodes: Nodes, edges, rules: Rules, limit: float, options: ClusterOp
 def _records(
     groups: list[Group], nodes: Nodes, view: IdentityView, stored, settings: dict, run: str
 ) -> tuple[list[dict], list[dict]]:
-    """Every current cluster, and those this run states (all of them in a full run)."""
+    """Every current cluster, and those this run states (all of them in a full run); `groups` is
+    emptied on the way."""
     current, changed = [], []
-    for group in groups:
+    for at, group in enumerate(groups):
+        groups[at] = None  # each group goes as its record comes: both at once would double the peak
         faces = [nodes.faces[n] for n in group.nodes]
         before = stored.clusters.get(group.cluster) if stored and group.cluster else None
         if before is not None and len(before["faces"]) == len(faces):
@@ -276,12 +279,14 @@ def _records(
     return current, changed
 
 
-def _labelled(current: list[dict], changed: list[dict]) -> tuple[list[dict], list[dict]]:
-    """Every current cluster labelled, and those this run states among them: the same records, not
-    copies (at ten million faces each copy of the clusters takes about a gigabyte)."""
-    labelled = history.labelled(current)
-    by_id = {c["id"]: c for c in labelled}
-    return labelled, [by_id[c["id"]] for c in changed]
+def _label(current: list[dict]) -> list[dict]:
+    """The clusters labelled as history.labelled labels them, but in place: they are this run's
+    own records (those it states among them), and a copy of them all takes gigabytes at ten
+    million faces."""
+    ranked = history.ranked(current)
+    for label, cluster in enumerate(ranked):
+        cluster["size"], cluster["label"] = len(cluster["faces"]), label
+    return ranked
 
 
 def _summary(
