@@ -38,6 +38,7 @@ BENCHMARKS = {
     "small-faces": "small_faces",
     "video": "video",
     "hosts": "hosts",
+    "scale": "scale",
 }
 
 
@@ -73,6 +74,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--queries", metavar="N", type=int, default=1000, help="search, shards: query faces (default 1000)"
+    )
+    parser.add_argument(
+        "--scale-sizes",
+        metavar="N,N,...",
+        default="1000000,3000000",
+        help="scale: generated faces (default 1000000,3000000; 10000000 takes over an hour: run it apart)",
+    )
+    parser.add_argument(
+        "--index-kind",
+        metavar="KIND",
+        default="annoy",
+        help="scale, shards: the kind of index rx-index builds (default annoy)",
     )
     parser.add_argument(
         "--lfw",

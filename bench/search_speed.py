@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Iterator
 
 import lfw_dataset
 import numpy as np
@@ -35,6 +36,8 @@ SIZES = "10000,100000,1000000"
 QUERIES = 1000
 K = 10
 FACES_PER_ID = 10
+BLOCK = 100_000
+"""Faces generated at once: bounded temporaries at ten million."""
 SEARCH_KS = (-1, 5000, 10000, 20000, 30000, 40000, 50000)
 HNSW_SEARCH_KS = (5000, 10000, 20000, 40000)  # ef 100, 200, 400 (the default), 800
 RX_MATCH_K = 4 * K + 8  # what rx-match --maximum 10 first asks of FaceSearch: Annoy's default search_k grows with it
@@ -173,6 +176,16 @@ def root(covariance: np.ndarray) -> np.ndarray:
     return vectors * np.sqrt(np.clip(values, 0, None))
 
 
+def calibrated_model(opts) -> tuple["FaceModel | None", str, str]:
+    """The generator calibrated on LFW's Dlib vectors (--lfw, built from --faces when missing):
+    (model, the LFW dataset, how many photos it holds), or (None, the LFW dataset, why not)."""
+    lfw = os.path.abspath(getattr(opts, "lfw", None) or lfw_dataset.DEFAULT)
+    if (why := lfw_dataset.ensure(lfw, os.path.abspath(opts.faces))) is not None:
+        return None, lfw, f"{why}: the generated faces are calibrated on LFW's"
+    photos = lfw_faces(lfw)
+    return FaceModel(np.stack([v for _, _, v in photos]), [p for _, p, _ in photos]), lfw, f"{len(photos):,}"
+
+
 class FaceModel:
     """Gaussian identity centres around the real mean (between-person covariance), faces around
     them (pooled within-person covariance, scaled per identity as spread varies among people)."""
@@ -187,8 +200,9 @@ class FaceModel:
         spread = [np.sqrt((d**2).sum() / (len(d) - 1)) for d in deviations if len(d) >= 4]
         self.spread = float(np.std(np.log(spread)))
 
-    def generate(self, n: int, queries: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """n faces of n/FACES_PER_ID identities, and query faces of those identities: both float32, with labels."""
+    def stream(self, n: int, queries: int, seed: int) -> tuple[np.ndarray, np.ndarray, Iterator[np.ndarray]]:
+        """generate's draws block by block, so that ten million faces need not be held at once:
+        (labels, query labels, float32 blocks of at most BLOCK rows: the n faces, then the queries)."""
         rng = np.random.default_rng(seed)
         ids = max(1, n // FACES_PER_ID)
         centres = self.mean + rng.standard_normal((ids, len(self.mean))) @ self.between.T
@@ -196,15 +210,23 @@ class FaceModel:
         scale /= np.sqrt(np.mean(scale**2))
         labels, query_labels = np.arange(n) % ids, rng.integers(0, ids, queries)
 
-        def faces(of: np.ndarray) -> np.ndarray:
-            out = np.empty((len(of), len(self.mean)), np.float32)
-            for start in range(0, len(of), 100_000):  # bounded temporaries at a million
-                part = of[start : start + 100_000]
-                noise = rng.standard_normal((len(part), len(self.mean))) @ self.within.T
-                out[start : start + len(part)] = centres[part] + scale[part, None] * noise
-            return out
+        def blocks() -> Iterator[np.ndarray]:
+            for of in (labels, query_labels):
+                for start in range(0, len(of), BLOCK):
+                    part = of[start : start + BLOCK]
+                    noise = rng.standard_normal((len(part), len(self.mean))) @ self.within.T
+                    yield (centres[part] + scale[part, None] * noise).astype(np.float32)
 
-        return faces(labels), labels, faces(query_labels), query_labels
+        return labels, query_labels, blocks()
+
+    def generate(self, n: int, queries: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """n faces of n/FACES_PER_ID identities, and query faces of those identities: both float32, with labels."""
+        labels, query_labels, blocks = self.stream(n, queries, seed)
+        faces, asked = (np.empty((len(of), len(self.mean)), np.float32) for of in (labels, query_labels))
+        for out in (faces, asked):
+            for start in range(0, len(out), BLOCK):
+                out[start : start + BLOCK] = next(blocks)
+        return faces, labels, asked, query_labels
 
 
 def distance_stats(vectors: np.ndarray, labels) -> dict:
@@ -241,23 +263,21 @@ def write_dataset(path: str, matrix: np.ndarray, rng: np.random.Generator) -> li
     """A fresh dataset holding one embedding record per row; returns the face ids, row for row."""
     from recops.datasets import create_dataset
     from recops.logs import EMBEDDINGS
-    from recops.records import timestamp
 
     faces, images = new_ids(rng, len(matrix)), new_ids(rng, len(matrix))
     with create_dataset(path) as ds:
-        log = ds.log(EMBEDDINGS)
-        for face, image, vector in zip(faces, images, matrix):
-            log.append(
-                {
-                    "type": "embedding",
-                    "face": face,
-                    "image": image,
-                    "model": "Dlib",
-                    "vector": vector,
-                    "ts": timestamp(),
-                }
-            )
+        append_embeddings(ds.log(EMBEDDINGS), faces, images, matrix)
     return faces
+
+
+def append_embeddings(log, faces: list[str], images: list[str], matrix: np.ndarray) -> None:
+    """One Dlib embedding record per row."""
+    from recops.records import timestamp
+
+    for face, image, vector in zip(faces, images, matrix):
+        log.append(
+            {"type": "embedding", "face": face, "image": image, "model": "Dlib", "vector": vector, "ts": timestamp()}
+        )
 
 
 def unit(matrix: np.ndarray) -> np.ndarray:

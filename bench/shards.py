@@ -7,6 +7,9 @@ identity structure of LFW's Dlib vectors, --lfw), written once as 4 shards; the 
 holds the very same record files (hard links). Every searcher is a whole process answering the
 same queries, each timed on its own (FaceSearch, as bench search times it); the tools are timed
 end to end.
+
+    python bench/run.py --only shards                     # Annoy indexes
+    python bench/run.py --only shards --index-kind hnsw   # HNSW indexes (rx-index --kind hnsw)
 """
 
 from __future__ import annotations
@@ -21,17 +24,16 @@ import sys
 import tempfile
 import time
 
-import lfw_dataset
 import numpy as np
 from pipeline_speed import tool
-from search_speed import FaceModel, exact_top, lfw_faces, process, write_dataset
+from search_speed import calibrated_model, exact_top, process, write_dataset
 
 SAME_TARGET = 0.95
 SHARDS = 4
 FACES = 1_000_000
 QUERIES = 1000
 K = 10
-SEARCH_KS = (0, 80_000)  # 0: FaceSearch's default (20,000 nodes a query, in each shard's index)
+SEARCH_KS = (0, 80_000)  # 0: FaceSearch's default (20,000 nodes a query in each shard's index; HNSW: ef 400)
 ROUND = 6  # match records round distances so; ties within it order by face id
 # argv: datasets (comma-separated), search_k (0: the default), queries .npy, k. Several datasets
 # are searched as rx-match searches them (shards.ShardedSearch).
@@ -129,18 +131,17 @@ def tool_tops(stdout: str) -> dict[str, frozenset]:
 
 
 def run(opts) -> dict:
-    title = f"Sharded search: {SHARDS} datasets searched as one vs. one dataset of the same faces"
+    kind = getattr(opts, "index_kind", None) or "annoy"
+    title = f"Sharded search: {SHARDS} datasets searched as one vs. one dataset of the same faces ({kind} indexes)"
     total = max(int(s) for s in str(getattr(opts, "sizes", None) or FACES).split(","))
     n_queries = getattr(opts, "queries", None) or QUERIES
-    lfw = os.path.abspath(getattr(opts, "lfw", None) or os.path.join(os.path.dirname(__file__), "out", "lfw.rx"))
-    if (why := lfw_dataset.ensure(lfw, os.path.abspath(opts.faces))) is not None:
-        return {"title": title, "skipped": f"{why}: the generated faces are calibrated on LFW's"}
+    model, lfw, photos = calibrated_model(opts)
+    if model is None:
+        return {"title": title, "skipped": photos}
     rx_index, rx_match, rx_merge = tool("rx-index"), command("rx-match"), command("rx-merge")
     if not (rx_index and rx_match and rx_merge and shutil.which("parallel")):
         return {"title": title, "skipped": "rx-index, rx-match, rx-merge or GNU parallel is not installed"}
 
-    photos = lfw_faces(lfw)
-    model = FaceModel(np.stack([v for _, _, v in photos]), [p for _, p, _ in photos])
     matrix, _, queries, _ = model.generate(total, n_queries, seed=total)
     load = os.getloadavg()[0]
     tmp = tempfile.mkdtemp(prefix="recops-bench-shards-", dir="/tmp")
@@ -160,10 +161,10 @@ def run(opts) -> dict:
         truth = [frozenset(faces[r] for r in rows) for rows in exact_top(matrix, queries, K)]
         del matrix
         for root in [whole, *shards]:
-            built, seconds, error = process([rx_index, "-d", root])
+            built, seconds, error = process([rx_index, "-d", root, "--kind", kind])
             failures += [f"rx-index {os.path.basename(root)}: {error}"] if error else []
             if built:
-                builds.append({"dataset": os.path.basename(root), "faces": built["count"], "trees": built["trees"]})
+                builds.append({"dataset": os.path.basename(root), "faces": built["count"], "trees": built.get("trees")})
                 builds[-1]["rx-index s"] = seconds
         builds.append({"dataset": "all, written as records", "faces": total, "rx-index s": None, "write s": written})
 
@@ -280,9 +281,9 @@ def run(opts) -> dict:
     for check in checks:
         check["result"] = "PASS" if check["result"] else "FAIL"
     notes = [
-        f"{total:,} generated faces (bench search's generator, calibrated on {len(photos):,} LFW Dlib vectors of "
+        f"{total:,} generated faces (bench search's generator, calibrated on {photos} LFW Dlib vectors of "
         f"{lfw}), written as {SHARDS} shards of {total // SHARDS:,} (write_dataset); the one dataset holds the same "
-        "record files, hard-linked; each indexed by rx-index with its default trees",
+        f"record files, hard-linked; each indexed by rx-index --kind {kind} with its default settings",
         f"{n_queries:,} queries: new faces of existing identities, not stored; 'exact': numpy's cosine top-10; "
         "'top-10 = ...': the share of queries whose 10 nearest faces are the same set",
         "searchers: python -c SCRIPT opens the dataset(s) and times each FaceSearch.nearest(v, 10) alone "

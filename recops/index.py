@@ -86,10 +86,6 @@ def _meta_rel(model: str, metric: str) -> str:
     return f"{INDEX_REL}/{model}.{space(metric)}.meta"
 
 
-def _ids(hex_ids: list[str]) -> bytes:
-    return b"".join(bytes.fromhex(i) for i in hex_ids)
-
-
 def default_trees(count: int) -> int:
     """More trees for more items: recall holds as the index grows, build time stays near linear."""
     return int(min(100, max(10, 10 * np.log10(max(count, 10)) - 10)))
@@ -108,19 +104,17 @@ def build_index(
     record_log.flush()
     segments = [s.name for s in record_log.segments()]
     vectors = Vectors.collect(record_log.records(), model)
-    count = len(vectors.faces)
+    count = len(vectors)
     dim = vectors.matrix.shape[1] if count else 0
+    faces, images = vectors.face_ids.tobytes(), vectors.image_ids.tobytes()
+    held = [vectors.matrix]
+    del vectors  # the build frees `held`'s matrix once the library holds its own copy
     folder = dataset.tree.folder(INDEX_REL, create=True)
     ann = f"{model}.{space(metric)}.{os.urandom(6).hex()}.{index_kinds.SUFFIX[kind]}"
     temp = temp_name()
     # Both libraries write by name: through the open folder's /proc path, so no link on the way is followed.
     settings = index_kinds.build(
-        kind,
-        vectors.matrix,
-        space(metric),
-        os.path.join(dataset.tree.fd_path(folder), temp),
-        trees or default_trees(count),
-        jobs,
+        kind, held, space(metric), os.path.join(dataset.tree.fd_path(folder), temp), trees or default_trees(count), jobs
     )
     os.rename(temp, ann, src_dir_fd=folder, dst_dir_fd=folder)
     meta = {
@@ -131,8 +125,8 @@ def build_index(
         "space": space(metric),
         "dim": dim,
         "segments": segments,
-        "faces": _ids(vectors.faces),
-        "images": _ids(vectors.images),
+        "faces": faces,
+        "images": images,
         "ann": ann,
         "built": timestamp(),
         "seconds": time.monotonic() - started,

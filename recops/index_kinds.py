@@ -32,24 +32,31 @@ def _threads(jobs: int) -> int:
     return cpu_count() if jobs is None or jobs < 1 else jobs
 
 
-def build(kind: str, matrix: np.ndarray, space: str, path: str, trees: int, jobs: int) -> dict:
-    """Index the rows of `matrix` (item i is row i) into the file at `path`; the build's settings."""
+def build(kind: str, held: list, space: str, path: str, trees: int, jobs: int) -> dict:
+    """Index the rows of the matrix in `held` (item i is row i) into the file at `path`; the build's
+    settings. `held` is emptied as soon as the library has its own copy, so that the caller's copy
+    is freed before the slow part: at ten million faces, two copies would not fit beside the build."""
+    matrix = held.pop()
+    count, dim = matrix.shape
     if kind == "hnsw":
         import hnswlib
 
-        index = hnswlib.Index(space="l2" if space == "euclidean" else "cosine", dim=max(matrix.shape[1], 1))
-        index.init_index(max_elements=max(len(matrix), 1), ef_construction=HNSW_EF_CONSTRUCTION, M=HNSW_LINKS)
-        if len(matrix):
+        index = hnswlib.Index(space="l2" if space == "euclidean" else "cosine", dim=max(dim, 1))
+        index.init_index(max_elements=max(count, 1), ef_construction=HNSW_EF_CONSTRUCTION, M=HNSW_LINKS)
+        if count:
             index.add_items(np.ascontiguousarray(matrix, np.float32), num_threads=_threads(jobs))
         index.save_index(path)
         return {"trees": 0, "links": HNSW_LINKS, "ef_construction": HNSW_EF_CONSTRUCTION}
     from annoy import AnnoyIndex
 
-    index = AnnoyIndex(max(matrix.shape[1], 1), space)
-    for item, vector in enumerate(matrix):
-        index.add_item(item, vector)
+    index = AnnoyIndex(max(dim, 1), space)
+    # Built in its file, not in memory (Annoy's on-disk build): the nodes, twice the vectors, are
+    # page cache the kernel can write out, so ten million faces fit beside their own vectors.
+    index.on_disk_build(path)
+    for item in range(count):
+        index.add_item(item, matrix[item].tolist())  # twice as fast: Annoy reads a row number by number
+    del matrix  # Annoy holds its copy: the trees are built without ours
     index.build(trees, n_jobs=jobs)
-    index.save(path)
     index.unload()
     return {"trees": trees}
 

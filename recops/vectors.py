@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
 from . import models
+from .id_arrays import ID_BYTES, hex_ids, id_keys, sorting
 from .logs import EMBEDDINGS
 from .state import state_of
 
@@ -85,11 +87,25 @@ class Embeddings:
 
 @dataclass
 class Vectors:
-    """Embeddings of one model: face ids, image ids and a float32 matrix, row for row."""
+    """Embeddings of one model: face ids and image ids (n x 16 bytes, the 32 hex digits of each
+    id) and a float32 matrix, row for row. At ten million faces ids as bytes take 320 MB, where
+    lists of str and a dict of them took about 3 GB."""
 
-    faces: list[str]
-    images: list[str]
+    face_ids: np.ndarray
+    image_ids: np.ndarray
     matrix: np.ndarray
+
+    @cached_property
+    def faces(self) -> list[str]:
+        """The face ids as text (made on first ask; FaceSearch.add appends to it)."""
+        return hex_ids(self.face_ids)
+
+    @cached_property
+    def images(self) -> list[str]:
+        return hex_ids(self.image_ids)
+
+    def __len__(self) -> int:
+        return len(self.face_ids)
 
     @classmethod
     def of(cls, dataset: "Dataset", model: str) -> "Vectors":
@@ -108,21 +124,30 @@ class Vectors:
         other than the model's (`dim`, else the model's known length, else the most common one)
         are left out with a warning: a record from elsewhere must not break every search."""
         groups: dict[int, _Rows] = {}
+        unnamed = 0
         for record in records:
             if record.get("type") != "embedding" or record.get("model") != model:
                 continue
             vector = as_vector(record["vector"])
+            try:
+                face, image = bytes.fromhex(record["face"]), bytes.fromhex(record["image"])
+            except (TypeError, ValueError):
+                face = image = b""
+            if len(face) != ID_BYTES or len(image) != ID_BYTES:
+                unnamed += 1
+                continue
             rows = groups.get(len(vector))
             if rows is None:
                 rows = groups[len(vector)] = _Rows()
-            rows.put(record["face"], record["image"], record.get("ts", ""), vector)
+            rows.put(face, image, record.get("ts", ""), vector)
+        if unnamed:
+            logger.warning("leaving out %d %s embedding(s) whose ids are not ids (run rx-fsck)", unnamed, model)
         if not groups:
-            return cls([], [], np.zeros((0, 0), np.float32))
+            empty = np.zeros((0, ID_BYTES), np.uint8)
+            return cls(empty, empty.copy(), np.zeros((0, 0), np.float32))
         known = models.embedding_dim(model)
-        expected = next((d for d in (dim, known) if d in groups), None) or max(
-            groups, key=lambda d: len(groups[d].images)
-        )
-        others = {d: len(rows.images) for d, rows in groups.items() if d != expected}
+        expected = next((d for d in (dim, known) if d in groups), None) or max(groups, key=lambda d: groups[d].count)
+        others = {d: rows.count for d, rows in groups.items() if d != expected}
         if others:
             logger.warning(
                 "leaving out %d %s embedding(s) whose vectors do not hold %d numbers (run rx-fsck)",
@@ -130,39 +155,68 @@ class Vectors:
                 model,
                 expected,
             )
-        return groups[expected].vectors()
+        return groups[expected].vectors(expected)
+
+
+STAMP_BYTES = 32
 
 
 class _Rows:
-    """A growing matrix of vectors of one length: a million faces cost their 512 MB and their
-    ids, not a million small arrays."""
+    """Every embedding of one vector length, appended as bytes (a bytearray grows in place: a
+    million faces cost their 512 MB and 64 bytes each, never twice that while growing); a face
+    stated again is folded into the row of its first appearance when the rows are read."""
 
     def __init__(self) -> None:
-        self.rows: dict[str, int] = {}
-        self.stamps: list[str] = []
-        self.images: list[str] = []
-        self.matrix = np.zeros((0, 0), np.float32)
+        self.count = 0
+        self.faces = bytearray()
+        self.images = bytearray()
+        self.stamps = bytearray()
+        self.long_stamps: dict[int, str] = {}
+        self.data = bytearray()
 
-    def put(self, face: str, image: str, stamp: str, vector: np.ndarray) -> None:
-        row = self.rows.get(face)
-        if row is None:
-            row = self.rows[face] = len(self.images)
-            self.stamps.append(stamp)
-            self.images.append(image)
-            if row == len(self.matrix):
-                grown = np.zeros((max(1024, 2 * len(self.matrix)), len(vector)), np.float32)
-                if row:
-                    grown[:row] = self.matrix
-                self.matrix = grown
-        elif stamp < self.stamps[row] or (
-            stamp == self.stamps[row] and vector.astype("<f4").tobytes() <= self.matrix[row].tobytes()
-        ):
-            return
-        else:
-            self.stamps[row], self.images[row] = stamp, image
-        self.matrix[row] = vector
+    def put(self, face: bytes, image: bytes, stamp: str, vector: np.ndarray) -> None:
+        self.faces += face
+        self.images += image
+        raw = stamp.encode("utf-8", "surrogateescape")
+        if len(raw) > STAMP_BYTES or raw.endswith(b"\0"):
+            self.long_stamps[self.count] = stamp
+        self.stamps += raw[:STAMP_BYTES].ljust(STAMP_BYTES, b"\0")
+        self.data += vector.astype("<f4", copy=False).tobytes()
+        self.count += 1
 
-    def vectors(self) -> Vectors:
-        matrix = self.matrix
-        matrix.resize((len(self.images), matrix.shape[1]), refcheck=False)  # we hold the only reference
-        return Vectors(list(self.rows), self.images, matrix)
+    def stamp(self, row: int) -> str:
+        if row in self.long_stamps:
+            return self.long_stamps[row]
+        raw = bytes(self.stamps[row * STAMP_BYTES : (row + 1) * STAMP_BYTES]).rstrip(b"\0")
+        return raw.decode("utf-8", "surrogateescape")
+
+    def vectors(self, dim: int) -> Vectors:
+        faces = np.frombuffer(self.faces, np.uint8).reshape(-1, ID_BYTES)
+        images = np.frombuffer(self.images, np.uint8).reshape(-1, ID_BYTES)
+        matrix = np.frombuffer(self.data, "<f4").reshape(-1, dim)
+        order = sorting(faces)
+        ordered = id_keys(faces)[order]
+        same = ordered[1:] == ordered[:-1]
+        if not same.any():
+            return Vectors(faces, images, matrix)
+        bounds = np.diff(np.concatenate([[False], same, [False]]).astype(np.int8))
+        keep = np.ones(self.count, bool)
+        for first, last in zip(np.flatnonzero(bounds == 1).tolist(), np.flatnonzero(bounds == -1).tolist()):
+            rows = order[first : last + 1].tolist()  # in order of appearance: the sort is stable
+            self._fold(rows, matrix, images)
+            keep[rows[1:]] = False
+        kept = np.flatnonzero(keep)
+        for block in range(0, len(kept), 1 << 16):  # in place: a kept row only moves up
+            rows = kept[block : block + (1 << 16)]
+            for array in (faces, images, matrix):
+                array[block : block + len(rows)] = array[rows]
+        return Vectors(faces[: len(kept)], images[: len(kept)], matrix[: len(kept)])
+
+    def _fold(self, rows: list[int], matrix: np.ndarray, images: np.ndarray) -> None:
+        """Into the first row, the latest of these statements of one face (vectors.newer's rule)."""
+        first, held = rows[0], rows[0]
+        for row in rows[1:]:
+            stamp, held_stamp = self.stamp(row), self.stamp(held)
+            if stamp > held_stamp or (stamp == held_stamp and matrix[row].tobytes() > matrix[held].tobytes()):
+                held = row
+        matrix[first], images[first] = matrix[held], images[held]

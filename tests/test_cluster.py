@@ -179,6 +179,16 @@ def test_the_index_serves_the_faces_it_holds_and_new_ones_are_searched_exactly(d
     assert cluster(ds, jobs=2) == found
 
 
+def test_worker_processes_find_what_one_process_finds(ds):
+    add_people(ds, *[person(s, 6, spread=0.3) for s in range(20, 26)])
+    build_index(ds, "Dlib", "cosine", trees=10)
+    (late,) = add_people(ds, person(26, 3), start=100)
+    alone = cluster_dataset(ds, ClusterOptions(threshold=THRESHOLD, full=True))
+    spread = cluster_dataset(ds, ClusterOptions(threshold=THRESHOLD, full=True, jobs=2))
+    assert [c["faces"] for c in spread.clusters] == [c["faces"] for c in alone.clusters]
+    assert spread.summary["edges"] == alone.summary["edges"] > 0 and set(late) in cluster(ds, full=True)
+
+
 def test_an_empty_dataset_has_no_clusters(ds):
     outcome = cluster_dataset(ds)
     assert outcome.clusters == [] and outcome.summary["faces"] == 0 and outcome.summary["full"]

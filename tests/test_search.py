@@ -206,14 +206,17 @@ def test_matching_a_stream_embeds_faces_that_come_without_an_embedding(ds, photo
         assert [r["type"] for r in fake_ds.log("matches").records()] == ["match"]
 
 
-def test_vectors_keep_the_latest_embedding_of_each_face_in_order_of_first_appearance():
+def test_vectors_keep_the_latest_embedding_of_each_face_in_order_of_first_appearance(caplog):
     from recops.vectors import Vectors
+
+    def id_(name: str) -> str:
+        return name.encode().hex().ljust(32, "0")
 
     def record(face, image, value, ts, model="Dlib"):
         return {
             "type": "embedding",
-            "face": face,
-            "image": image,
+            "face": id_(face),
+            "image": id_(image),
             "model": model,
             "vector": np.full(4, value, "<f4").tobytes(),
             "ts": ts,
@@ -225,13 +228,24 @@ def test_vectors_keep_the_latest_embedding_of_each_face_in_order_of_first_appear
         record("b", "z", 3, "3"),
         record("a", "w", 4, "0"),
         record("c", "v", 5, "1", model="ArcFace"),
-        {"type": "face", "id": "d"},
+        {"type": "face", "id": id_("d")},
+        # equal times: the greater vector bytes, not the greater number (9.0's bytes are less than 7.0's)
+        record("e", "u", 7, "5"),
+        record("e", "t", 6, "5"),
+        record("e", "s", 9, "5"),
+        # times longer than the bytes a row keeps for one are compared whole
+        record("g", "r", 1, "9" * 40),
+        record("g", "q", 2, "9" * 39),
+        {**record("h", "p", 1, "1"), "face": "not an id"},
     ]
-    records += [record(f"f{n}", "i", n, "1") for n in range(2000)]  # past the first growth
+    records += [record(f"f{n}", "i", n, "1") for n in range(2000)]
     vectors = Vectors.collect(iter(records), "Dlib")
-    assert vectors.faces[:2] == ["b", "a"] and vectors.images[:2] == ["z", "y"] and len(vectors.faces) == 2002
-    assert vectors.matrix.shape == (2002, 4) and vectors.matrix[:2, 0].tolist() == [3, 2]
-    assert vectors.matrix[-1, 0] == 1999
+    assert vectors.faces[:4] == [id_("b"), id_("a"), id_("e"), id_("g")] and len(vectors.faces) == 2004
+    assert vectors.images[:4] == [id_("z"), id_("y"), id_("u"), id_("r")]
+    assert vectors.matrix.shape == (2004, 4) and vectors.matrix[:4, 0].tolist() == [3, 2, 7, 1]
+    assert vectors.matrix[-1, 0] == 1999 and vectors.faces[-1] == id_("f1999")
+    assert bytes(vectors.face_ids[0]).hex() == id_("b") and len(vectors) == 2004
+    assert "1 Dlib embedding(s) whose ids are not ids" in caplog.text
     empty = Vectors.collect([], "Dlib")
     assert empty.faces == [] and empty.matrix.shape[0] == 0
 

@@ -17,8 +17,10 @@ from typing import Callable
 import numpy as np
 
 from .. import index_kinds
+from ..id_arrays import BLOCK, Ids, SortedIds, hex_ids, sorting
 from ..index import build_index, index_info
-from ..parallel import ordered_map
+from ..logs import EMBEDDINGS
+from ..parallel import ordered_map, parent_only
 from ..search import FaceSearch
 from ..store.dataset import Dataset
 from ..vectors import Vectors
@@ -37,8 +39,8 @@ BLOCK_CELLS = 1 << 25
 class Nodes:
     """The faces clustered, sorted by id: node n is faces[n]."""
 
-    faces: list[str]
-    images: list[str]
+    faces: SortedIds
+    images: Ids
     vectors: np.ndarray
     """Prepared (space.prepare): unit rows for the cosine family, as embedded for euclidean."""
 
@@ -67,14 +69,22 @@ class Neighbourhood:
         search_k: int | None = None,
     ):
         self.dataset, self.model, self.metric, self.search_k = dataset, model, metric, search_k
-        vectors = Vectors.of(dataset, model)
-        keep = sorted(
-            (face, row) for row, (face, image) in enumerate(zip(vectors.faces, vectors.images)) if eligible(face, image)
-        )
-        rows = np.array([row for _, row in keep], dtype=np.int64)
-        matrix = vectors.matrix[rows] if len(rows) else np.zeros((0, max(1, vectors.matrix.shape[-1])), np.float32)
-        self.nodes = Nodes([f for f, _ in keep], [vectors.images[r] for _, r in keep], space.prepare(metric, matrix))
-        self.node_of = {face: node for node, face in enumerate(self.nodes.faces)}
+        # Its own reading, not the dataset's shared view (Vectors.of): that would hold a second
+        # matrix for as long as the process runs, 5 GB at ten million faces.
+        vectors = Vectors.collect(dataset.log(EMBEDDINGS).records(), model)
+        wanted = np.zeros(len(vectors), bool)
+        for start in range(0, len(vectors), BLOCK):
+            faces, images = (hex_ids(ids[start : start + BLOCK]) for ids in (vectors.face_ids, vectors.image_ids))
+            wanted[start : start + len(faces)] = [eligible(f, i) for f, i in zip(faces, images)]
+        rows = np.flatnonzero(wanted)
+        rows = rows[sorting(vectors.face_ids[rows])]
+        matrix = parent_only((len(rows), max(1, vectors.matrix.shape[-1])), np.float32)
+        if len(rows):
+            np.take(vectors.matrix, rows, axis=0, out=matrix, mode="clip")  # clip: unbuffered, rows are valid
+        faces, images = vectors.face_ids[rows], vectors.image_ids[rows]
+        del vectors
+        self.nodes = Nodes(SortedIds(faces), Ids(images), space.prepare(metric, matrix, copy=False))
+        self.node_of = self.nodes.faces
         self._load_index()
 
     def _load_index(self) -> None:
@@ -89,14 +99,13 @@ class Neighbourhood:
         self.ann, self.space, self.kind = search.info.ann, search.info.space, search.info.kind
         _open_index.clear()
         _open_index[self.ann] = search.index  # an HNSW index is read whole: once
-        stale = set(search.fresh.faces)  # embedded again since the build: the index holds an old vector
-        hexes = bytes(search.info.faces).hex()
-        self.node_of_item = np.full(len(search.info.faces), -1, np.int64)
-        for item in range(len(search.info.faces)):
-            node = self.node_of.get(hexes[32 * item : 32 * item + 32])
-            if node is not None and self.nodes.faces[node] not in stale:
-                self.item_of[node] = item
-                self.node_of_item[item] = node
+        found = self.node_of.find(search.info.faces)
+        # Embedded again since the build: the index holds an old vector.
+        stale = self.node_of.find(search.fresh.face_ids)
+        found[np.isin(found, stale[stale >= 0])] = -1
+        self.node_of_item = found
+        items = np.flatnonzero(found >= 0)
+        self.item_of[found[items]] = items
 
     def edges(self, queries: np.ndarray, k: int, limit: float, jobs: int = 1) -> Edges:
         """Edges from each query node to its k nearest nodes within `limit`, both ways: the index

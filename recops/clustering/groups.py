@@ -12,13 +12,12 @@ members) is clustered on its own; a face without edges stays alone.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 
 
-@dataclass
+@dataclass(slots=True)
 class Group:
     nodes: list[int]
     identity: str | None = None
@@ -36,11 +35,15 @@ class Rules:
 
     @classmethod
     def of(
-        cls, images: list[str], face_identity: dict[int, str], rejected: dict[int, set[str]], stored: list[Group] = ()
+        cls,
+        image: dict[int, str],
+        face_identity: dict[int, str],
+        rejected: dict[int, set[str]],
+        stored: list[Group] = (),
     ) -> "Rules":
-        """Rules for nodes with these images, identity links (node -> identity) and rejections;
-        `stored` are the clusters of the previous run, for an incremental one."""
-        shared = {image for image, count in Counter(images).items() if count > 1}
+        """Rules for nodes sharing photos (node -> photo, only those nodes), identity links
+        (node -> identity) and rejections; `stored` are the clusters of the previous run, for an
+        incremental one."""
         seeds = [Group(list(g.nodes), g.identity, g.cluster) for g in stored]
         seed_of = {g.identity: g for g in seeds if g.identity}
         placed = {node for g in seeds for node in g.nodes}
@@ -51,11 +54,7 @@ class Rules:
                 seed_of[identity] = Group([], identity)
                 seeds.append(seed_of[identity])
             seed_of[identity].nodes.append(node)
-        return cls(
-            seeds,
-            {n: i for n, i in enumerate(images) if i in shared},
-            {n: frozenset(ids) for n, ids in rejected.items()},
-        )
+        return cls(seeds, dict(image), {n: frozenset(ids) for n, ids in rejected.items()})
 
 
 def parts(count: int, a: np.ndarray, b: np.ndarray, seeds: list[Group]) -> list[np.ndarray]:

@@ -54,10 +54,14 @@ def cluster_record(id: str, faces: list[str], identity: dict | None, settings: d
     }
 
 
+def ranked(clusters: list[dict]) -> list[dict]:
+    """The clusters largest first, ties by id: label 0 is the first."""
+    return sorted(clusters, key=lambda c: (-len(c["faces"]), c["id"]))
+
+
 def labelled(clusters: list[dict]) -> list[dict]:
     """The clusters largest first, each with its label (0 = the largest; ties by id)."""
-    ranked = sorted(clusters, key=lambda c: (-len(c["faces"]), c["id"]))
-    return [{**c, "size": len(c["faces"]), "label": label} for label, c in enumerate(ranked)]
+    return [{**c, "size": len(c["faces"]), "label": label} for label, c in enumerate(ranked(clusters))]
 
 
 @dataclass

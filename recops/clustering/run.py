@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -22,6 +23,7 @@ from .. import images
 from ..deletions import Deletions
 from ..errors import UsageError
 from ..faces import FaceCatalog
+from ..id_arrays import id_keys, sorting
 from ..identities import IdentityView
 from ..quality import score_of
 from ..records import timestamp
@@ -117,12 +119,25 @@ def settings_of(dataset: Dataset, options: ClusterOptions, faces: int) -> dict:
     }
 
 
-def _pictures(dataset: Dataset, nodes) -> list[str]:
-    """What two faces of one person never share: a photo, or a frame of a video (a video's faces
-    at other times may be one person, as the sightings of one track are)."""
+def _shared_pictures(dataset: Dataset, nodes: Nodes) -> dict[int, str]:
+    """Node -> what two faces of one person never share (a photo, or a frame of a video: a
+    video's faces at other times may be one person, as the sightings of one track are), for the
+    nodes that share one with another node."""
+    order = sorting(nodes.images.raw)
+    keys = id_keys(nodes.images.raw)[order]
+    same = keys[1:] == keys[:-1]
+    shared = np.zeros(len(nodes), bool)
+    shared[order[1:][same]] = shared[order[:-1][same]] = True
+    candidates = np.flatnonzero(shared).tolist()
+    if not candidates:
+        return {}
     catalog = FaceCatalog.of(dataset)
-    times = [(catalog.get(face) or {}).get("time") for face in nodes.faces]
-    return [image if time is None else f"{image}@{time}" for image, time in zip(nodes.images, times)]
+    pictures = {}
+    for node in candidates:
+        image, time = nodes.images[node], (catalog.get(nodes.faces[node]) or {}).get("time")
+        pictures[node] = image if time is None else f"{image}@{time}"
+    count = Counter(pictures.values())
+    return {node: picture for node, picture in pictures.items() if count[picture] > 1}
 
 
 def cluster_dataset(dataset: Dataset, options: ClusterOptions = ClusterOptions()) -> Outcome:
@@ -151,23 +166,26 @@ def cluster_dataset(dataset: Dataset, options: ClusterOptions = ClusterOptions()
     if reason:
         logger.info("clustering all %d faces (%s)", len(nodes), reason)
         stored = None
-    linked = {node_of[f]: i for f, i in view.face_identity.items() if f in node_of}
+    linked = dict(_by_node(node_of, list(view.face_identity.items())))
     rejected: dict[int, set[str]] = {}
-    for face, identity in view.rejected:
-        if face in node_of:
-            rejected.setdefault(node_of[face], set()).add(identity)
+    for node, identity in _by_node(node_of, list(view.rejected)):
+        rejected.setdefault(node, set()).add(identity)
+    stored_clusters = list(stored.clusters.items()) if stored else []
+    members = node_of.positions([f for _, c in stored_clusters for f in c["faces"]])
+    bounds = np.cumsum([0] + [len(c["faces"]) for _, c in stored_clusters])
     previous = [
-        Group([node_of[f] for f in c["faces"]], c.get("identity"), id)
-        for id, c in (stored.clusters.items() if stored else ())
+        Group(members[start:end].tolist(), c.get("identity"), id)
+        for (id, c), start, end in zip(stored_clusters, bounds[:-1].tolist(), bounds[1:].tolist())
     ]
-    placed = {n for g in previous for n in g.nodes}
-    asked = np.array([n for n in range(len(nodes)) if n not in placed], np.int64)
+    waiting = np.ones(len(nodes), bool)
+    waiting[members] = False
+    asked = np.flatnonzero(waiting)
     run = history.new_run()
     if stored and not len(asked):
         summary = _summary(run, False, settings, nodes, stored.clusters, 0, 0, 0, started, phases)
         return Outcome(history.labelled(list(stored.clusters.values())), summary)
     logger.info("clustering %d of %d faces", len(asked), len(nodes))
-    rules = Rules.of(_pictures(dataset, nodes), linked, rejected, previous)
+    rules = Rules.of(_shared_pictures(dataset, nodes), linked, rejected, previous)
     limit = space.to_half_square(settings["metric"], settings["threshold"])
     mark = time.monotonic()
     edges = hood.edges(asked, options.neighbours, limit, options.jobs)
@@ -178,14 +196,18 @@ def cluster_dataset(dataset: Dataset, options: ClusterOptions = ClusterOptions()
     phases["group"] = time.monotonic() - mark
     logger.info("%d groups made in %.1f s", len(groups), phases["group"])
     current, changed = _records(groups, nodes, view, stored, settings, run)
-    labelled = history.labelled(current)
-    label_of = {c["id"]: c["label"] for c in labelled}
-    changed = [{**c, "label": label_of[c["id"]]} for c in changed]
+    labelled = _label(current)
     summary = _summary(
-        run, stored is None, settings, nodes, current, len(changed), len(asked), len(edges.a), started, phases
+        run, stored is None, settings, nodes, labelled, len(changed), len(asked), len(edges.a), started, phases
     )
     history.store_run(dataset, changed, summary)
     return Outcome(labelled, summary)
+
+
+def _by_node(node_of, pairs: list[tuple[str, str]]) -> list[tuple[int, str]]:
+    """(face, identity) pairs as (node, identity), for the faces among the nodes."""
+    at = node_of.positions([face for face, _ in pairs]).tolist()
+    return [(node, identity) for node, (_, identity) in zip(at, pairs) if node >= 0]
 
 
 def _why_full(stored: history.Clustering | None, settings: dict, view: IdentityView) -> str | None:
@@ -239,9 +261,11 @@ def _cluster(nodes: Nodes, edges, rules: Rules, limit: float, options: ClusterOp
 def _records(
     groups: list[Group], nodes: Nodes, view: IdentityView, stored, settings: dict, run: str
 ) -> tuple[list[dict], list[dict]]:
-    """Every current cluster, and those this run states (all of them in a full run)."""
+    """Every current cluster, and those this run states (all of them in a full run); `groups` is
+    emptied on the way."""
     current, changed = [], []
-    for group in groups:
+    for at, group in enumerate(groups):
+        groups[at] = None  # each group goes as its record comes: both at once would double the peak
         faces = [nodes.faces[n] for n in group.nodes]
         before = stored.clusters.get(group.cluster) if stored and group.cluster else None
         if before is not None and len(before["faces"]) == len(faces):
@@ -253,6 +277,16 @@ def _records(
         current.append(record)
         changed.append(record)
     return current, changed
+
+
+def _label(current: list[dict]) -> list[dict]:
+    """The clusters labelled as history.labelled labels them, but in place: they are this run's
+    own records (those it states among them), and a copy of them all takes gigabytes at ten
+    million faces."""
+    ranked = history.ranked(current)
+    for label, cluster in enumerate(ranked):
+        cluster["size"], cluster["label"] = len(cluster["faces"]), label
+    return ranked
 
 
 def _summary(
