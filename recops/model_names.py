@@ -57,3 +57,38 @@ def check_choice(kind: str, value: str, choices: list[str] | tuple[str, ...]) ->
     if value not in choices:
         raise ValueError(f"unknown {kind} {value!r}; choose from: {', '.join(choices)}")
     return value
+
+
+# The original recops (forensic-toolkit/recops) named deepface's wrappers of its day; a dataset,
+# database or script from it names models so. None: nothing today computes the same vectors.
+ORIGINAL_MODELS: dict[str, str | None] = {
+    "DlibWrapper": "Dlib",
+    "DlibResNet": "Dlib",
+    "VGGFace": "VGG-Face",
+    "FbDeepFace": "DeepFace",
+    "Boosting": None,
+}
+ORIGINAL_DETECTORS: dict[str, str] = {
+    "OpenCvWrapper": "opencv",
+    "SsdWrapper": "ssd",
+    "DlibWrapper": "dlib",
+    "MtcnnWrapper": "mtcnn",
+    "RetinaFaceWrapper": "retinaface",
+    "MediapipeWrapper": "mediapipe",
+}
+WHY_NO_BOOSTING = (
+    "the original's 'Boosting' combined VGG-Face, Facenet, OpenFace and DeepFace through a tree model that "
+    "deepface no longer ships; choose one recognition model (the default is Dlib)"
+)
+
+
+def from_original(kind: str, name: str) -> tuple[str, str | None]:
+    """Today's name for a model the original recops named `name` (`kind`: "model" or "detector"),
+    and a note saying so (None when the name is today's); ValueError where nothing replaces it."""
+    table = ORIGINAL_MODELS if kind == "model" else ORIGINAL_DETECTORS
+    if name not in table:
+        return name, None
+    today = table[name]
+    if today is None:
+        raise ValueError(f"{kind} {name!r} of the original recops has no equivalent: {WHY_NO_BOOSTING}")
+    return today, f"{kind} {name!r} is the original recops's name for {today!r}"
