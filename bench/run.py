@@ -88,6 +88,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="scale, shards: the kind of index rx-index builds (default annoy)",
     )
     parser.add_argument(
+        "--index-links", metavar="M", type=int, help="shards: an HNSW index's links per face (rx-index --links)"
+    )
+    parser.add_argument(
         "--lfw",
         metavar="DS",
         default=os.path.join(HERE, "out", "lfw.rx"),

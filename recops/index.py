@@ -40,6 +40,7 @@ FORMAT = 1
 MAX_META = GiB
 MAX_ANN = 1 << 40
 """An index is memory-mapped, never read whole: any size a disk holds."""
+MAX_LINKS = 256
 KEEP_BUILDS = 2
 """Old index files kept, so a reader that read the previous meta can still open its index."""
 
@@ -59,6 +60,8 @@ class IndexInfo:
     built: str
     seconds: float
     kind: str = "annoy"
+    links: int | None = None
+    """HNSW's links per face (M); None for Annoy."""
 
     def face(self, item: int) -> str:
         return self.faces[item].tobytes().hex()
@@ -74,7 +77,7 @@ class IndexInfo:
             "space": self.space,
             "dim": self.dim,
             "count": len(self.faces),
-            **({"trees": self.trees} if self.kind == "annoy" else {}),
+            **({"trees": self.trees} if self.kind == "annoy" else {"links": self.links}),
             "segments": len(self.segments),
             "file": self.ann,
             "built": self.built,
@@ -92,11 +95,23 @@ def default_trees(count: int) -> int:
 
 
 def build_index(
-    dataset: Dataset, model: str, metric: str, trees: int | None = None, jobs: int = -1, kind: str | None = None
+    dataset: Dataset,
+    model: str,
+    metric: str,
+    trees: int | None = None,
+    jobs: int = -1,
+    kind: str | None = None,
+    links: int | None = None,
 ) -> IndexInfo:
     """Index every embedding of `model` in the dataset, atomically replacing the previous index;
-    `kind` None: the kind of the index there was, else Annoy's."""
-    kind = kind or _kind_built(dataset, model, metric)
+    `kind` None: the kind of the index there was, else Annoy's; `links` None (HNSW): as many as
+    the index there was had, else index_kinds.HNSW_LINKS."""
+    built = index_info(dataset, model, metric, quiet=True)
+    kind = kind or (built.kind if built else "annoy")
+    if links is None and built is not None and built.kind == kind:
+        links = built.links
+    if links is not None and kind != "hnsw":
+        raise ValueError("links are an HNSW index's; an Annoy index has trees")
     if kind not in index_kinds.KINDS:
         raise ValueError(f"unknown kind of index {kind!r}; choose from {', '.join(index_kinds.KINDS)}")
     started = time.monotonic()
@@ -114,7 +129,13 @@ def build_index(
     temp = temp_name()
     # Both libraries write by name: through the open folder's /proc path, so no link on the way is followed.
     settings = index_kinds.build(
-        kind, held, space(metric), os.path.join(dataset.tree.fd_path(folder), temp), trees or default_trees(count), jobs
+        kind,
+        held,
+        space(metric),
+        os.path.join(dataset.tree.fd_path(folder), temp),
+        trees or default_trees(count),
+        jobs,
+        links,
     )
     os.rename(temp, ann, src_dir_fd=folder, dst_dir_fd=folder)
     meta = {
@@ -134,11 +155,6 @@ def build_index(
     dataset.tree.write(_meta_rel(model, metric), msgpack.packb(meta), mode=0o600)
     _forget_old_builds(dataset, f"{model}.{space(metric)}.", ann)
     return _info(meta, dataset.tree.path(INDEX_REL))
-
-
-def _kind_built(dataset: Dataset, model: str, metric: str) -> str:
-    info = index_info(dataset, model, metric, quiet=True)
-    return info.kind if info else "annoy"
 
 
 def _forget_old_builds(dataset: Dataset, prefix: str, current: str) -> None:
@@ -165,6 +181,7 @@ def _info(meta: dict, folder: str) -> IndexInfo:
         meta["built"],
         meta["seconds"],
         meta.get("kind", "annoy"),
+        meta.get("links"),
     )
 
 
@@ -188,6 +205,8 @@ def _meta_problem(meta: object, model: str, metric: str) -> str | None:
     for key in ("dim", "trees"):
         if not (isinstance(meta.get(key), int) and 0 <= meta[key] < 1 << 16):
             return f"with a damaged {key}"
+    if kind == "hnsw" and not (isinstance(meta.get("links"), int) and 2 <= meta["links"] <= MAX_LINKS):
+        return "with a damaged number of links"
     if meta.get("space") != space(metric) or not isinstance(meta.get("built"), str):
         return "of another space"
     if not isinstance(meta.get("seconds"), (int, float)):

@@ -2,6 +2,7 @@
 
 import os
 
+import msgpack
 import numpy as np
 import pytest
 
@@ -112,6 +113,22 @@ def test_a_rebuild_keeps_the_kind_built_before(ds):
     assert build_index(ds, "Dlib", "cosine", kind="annoy").ann.endswith(".ann")
     names = sorted(e.name.rsplit(".", 1)[1] for e in ds.tree.entries("cache/index"))
     assert names == ["ann", "hnsw", "meta"]  # the previous build stays for readers that hold it
+
+
+def test_an_hnsw_index_keeps_its_links_and_an_annoy_index_has_none(ds, caplog):
+    add(ds, np.eye(8)[:4])
+    assert build_index(ds, "Dlib", "cosine", kind="hnsw", links=32).record()["links"] == 32
+    add(ds, np.eye(8)[4:6], start=4)
+    rebuilt = build_index(ds, "Dlib", "cosine")
+    assert rebuilt.kind == "hnsw" and rebuilt.links == 32
+    assert build_index(ds, "Dlib", "cosine", kind="hnsw", links=8).links == 8
+    with pytest.raises(ValueError, match="HNSW"):
+        build_index(ds, "Dlib", "cosine", kind="annoy", links=32)
+    assert build_index(ds, "Dlib", "cosine", kind="annoy").links is None
+    build_index(ds, "Dlib", "cosine", kind="hnsw")
+    meta = msgpack.unpackb(ds.tree.read("cache/index/Dlib.angular.meta", 1 << 20))
+    ds.tree.write("cache/index/Dlib.angular.meta", msgpack.packb(meta | {"links": "32; rm -rf"}))
+    assert load_index(ds, "Dlib", "cosine") is None and "damaged number of links" in caplog.text
 
 
 def test_a_damaged_hnsw_index_is_searched_around(ds, caplog):
@@ -262,6 +279,8 @@ def test_rx_index_builds_the_kind_asked_and_a_backup_carries_it(ds, tmp_path):
     (record,) = jsonl(built.stdout)
     assert record["kind"] == "hnsw" and record["count"] == 40 and "trees" not in record
     assert run(["rx-index", "-d", ds.root, "--kind", "faiss"]).returncode == 2
+    assert run(["rx-index", "-d", ds.root, "--kind", "hnsw", "--links", "2"]).returncode == 2
+    assert run(["rx-index", "-d", ds.root, "--kind", "annoy", "--links", "32"]).returncode == 2
     backup(ds, str(tmp_path / "b.zip"))
     restore(str(tmp_path / "b.zip"), str(tmp_path / "back.rx"))
     with Dataset.open(str(tmp_path / "back.rx")) as back:
