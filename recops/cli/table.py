@@ -111,4 +111,12 @@ COLUMNS: dict[str, list[Column]] = {
         ("threshold", lambda r: r.get("threshold")),
         ("matched face", lambda r: r.get("candidate")),
     ],
+    "migration": [
+        ("original dataset", lambda r: r.get("original_dataset")),
+        ("kind", lambda r: r.get("kind")),
+        ("in the original", lambda r: r.get("original")),
+        ("migrated", lambda r: r.get("migrated")),
+        ("not migrated", lambda r: r.get("not_migrated")),
+        ("dataset", lambda r: r.get("dataset")),
+    ],
 }
