@@ -22,9 +22,9 @@ from ..identities import IdentityEditor, IdentityView, color_for
 from ..images import ImageCatalog
 from ..logs import ATTRIBUTES, DETECTIONS, FACES, IDENTITIES, IMAGES, MATCHES
 from ..matches import RECOGNITION, Matches
-from ..model_names import DIMENSIONS
+from ..model_names import DIMENSIONS, from_original
 from ..models.attributes import DEEPFACE, LABELS, WARNING, age, scored
-from ..records import timestamp
+from ..records import error_record, timestamp
 from ..stages.detection import face_id
 from ..stages.embedding import EmbedOptions, FaceEmbedding
 from ..stages.importing import Importer
@@ -33,7 +33,7 @@ from ..store.dataset import Dataset
 from ..stream import Emitter
 from ..vectors import Embeddings
 from . import unpickle
-from .original import Original, guid
+from .original import EXTENDED, Original, guid
 from .storage import Storage
 
 STAGE = "migrate"
@@ -94,6 +94,10 @@ class DatasetMigration:
         self.tally = tally
         self.detector = dataset.config.detector
         self.model = dataset.config.model
+        self.dim = _dimension(row["basemodel_backend"])
+        """The length of the original's descriptors, when its model is one recops knows."""
+        self.tables: dict[str, str] = {}
+        """original face id -> its table (face or detectedface), for messages."""
 
     def fail(self, table: str, id: object, exc: InputError, column: str | None = None) -> None:
         what = f"{table} {id}" + (f" ({column})" if column else "")
@@ -126,7 +130,7 @@ class DatasetMigration:
         carried: dict[str, dict] = {}
         seen: list[dict] = []
         importers = {
-            query: Importer(self.dataset, Emitter(seen.append), rehash=True, query=query) for query in (False, True)
+            query: Importer(self.dataset, _Unsaid(seen.append), rehash=True, query=query) for query in (False, True)
         }
         for row in self.original.of_dataset("image", self.row["id"]):
             self.tally.original["images"] += 1
@@ -185,6 +189,9 @@ class DatasetMigration:
         for table in ("face", "detectedface"):
             for row in self.original.of_dataset(table, self.row["id"]):
                 self.tally.original["faces"] += 1
+                self.tally.original["embeddings"] += row["descriptor"] is not None
+                self.tally.original["attributes"] += any(row[c] is not None for c in EXTENDED)
+                self.tables[row["id"]] = table
                 try:
                     face = self._face(row, images)
                 except InputError as exc:
@@ -260,29 +267,14 @@ class DatasetMigration:
         anew from the photo (docs/migration.md says why)."""
         if row["descriptor"] is None:
             return
-        self.tally.original["embeddings"] += 1
         self.tally.carried["embeddings"][row["id"]] = face["id"]
         try:
             vector = unpickle.vector(row["descriptor"])
+            if self.dim is not None and len(vector) != self.dim:
+                model = self.row["basemodel_backend"]
+                raise InputError("bad-vector", f"holds {len(vector)} numbers, not the {self.dim} of a {model} vector")
         except InputError as exc:
             self.fail(table, row["id"], exc, "descriptor")
-            return
-        expected = DIMENSIONS.get(self.model)
-        if expected is not None and len(vector) != expected and self.model == self._original_model():
-            self.fail(
-                table,
-                row["id"],
-                InputError("bad-vector", f"holds {len(vector)} numbers, not the {expected} of a {self.model} vector"),
-                "descriptor",
-            )
-
-    def _original_model(self) -> str:
-        from ..model_names import from_original
-
-        try:
-            return from_original("model", str(self.row["basemodel_backend"]))[0]
-        except ValueError:
-            return ""
 
     def _attributes(self, table: str, row: dict, face: dict) -> None:
         fields: dict = {}
@@ -295,7 +287,6 @@ class DatasetMigration:
         said = [a for a in ("age", "gender", "emotion", "race") if any(k in fields for k in fields_of(a))]
         if not said:
             return
-        self.tally.original["attributes"] += 1
         self.tally.carried["attributes"][row["id"]] = face["id"]
         shown = Attributes.of(self.dataset).of_face(face["id"])
         if all(shown.get(key) == value for key, value in fields.items()):
@@ -486,9 +477,8 @@ class DatasetMigration:
         if missing:
             for original, face in faces.items():
                 if face["id"] in todo:
-                    self.fail(
-                        "face", original, InputError("model-unavailable", f"no {self.model} embedding: {missing}")
-                    )
+                    why = InputError("model-unavailable", f"no {self.model} embedding: {missing}")
+                    self.fail(self.tables[original], original, why)
             return
         errors = Emitter(lambda record: self.emitter.emit(record) if record.get("type") == "error" else None)
         stage = FaceEmbedding(errors, EmbedOptions(self.model, self.dataset.config.flip), self.dataset)
@@ -524,6 +514,20 @@ class DatasetMigration:
         }
         for kind in KINDS:
             self.tally.migrated[kind] = sum(1 for id in self.tally.carried[kind].values() if id in present[kind])
+
+
+class _Unsaid(Emitter):
+    """The importer's emitter: its failures come back to the migration, which says them once."""
+
+    def fail(self, input: str, stage: str, reason: str, kind: str = "failed", **extra) -> None:
+        self.emit(error_record(input, stage, reason, kind, **extra))
+
+
+def _dimension(name: object) -> int | None:
+    try:
+        return DIMENSIONS.get(from_original("model", str(name))[0])
+    except ValueError:
+        return None
 
 
 def _sortable(value: object) -> float:

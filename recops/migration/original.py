@@ -58,6 +58,17 @@ SCHEMA: dict[str, tuple[str, ...]] = {
     "job": (*_COMMON, "dataset_id", "image_id", "processed", "options"),
 }
 GUID = re.compile(r"[0-9a-f]{32}")
+EXTENDED = (
+    "age",
+    "age_predictions",
+    "gender",
+    "gender_prediction",
+    "emotion",
+    "emotion_prediction",
+    "race",
+    "race_prediction",
+)
+"""The columns of a face's age, gender, emotion and race."""
 
 
 def database_file(uri: str) -> str:
@@ -158,6 +169,22 @@ class Original:
         )
         for row in self.connection.execute(query, (dataset,)):
             yield dict(zip(columns, row))
+
+    def counts(self, dataset: str) -> dict[str, int]:
+        """What the dataset holds of each kind migrate carries, counted as carry.py counts it."""
+        faces = "(SELECT * FROM face UNION ALL SELECT * FROM detectedface)"
+        extended = " OR ".join(f"{c} IS NOT NULL" for c in EXTENDED)
+        queries = {
+            "images": "SELECT COUNT(*) FROM image WHERE dataset_id = ?",
+            "faces": f"SELECT COUNT(*) FROM {faces} WHERE dataset_id = ?",
+            "embeddings": f"SELECT COUNT(*) FROM {faces} WHERE dataset_id = ? AND descriptor IS NOT NULL",
+            "identities": "SELECT COUNT(*) FROM identity WHERE dataset_id = ?",
+            "links": "SELECT COUNT(*) FROM faceidentities JOIN face ON face.id = face_id WHERE face.dataset_id = ?",
+            "attributes": f"SELECT COUNT(*) FROM {faces} WHERE dataset_id = ? AND ({extended})",
+            "matches": "SELECT COUNT(*) FROM matched_face_association AS m "
+            "JOIN detectedface ON detectedface.id = m.detected_face_id WHERE detectedface.dataset_id = ?",
+        }
+        return {kind: self.connection.execute(query, (dataset,)).fetchone()[0] for kind, query in queries.items()}
 
     def orphans(self) -> dict[str, int]:
         """Rows of no dataset (a dataset_id that names none): they cannot come over."""

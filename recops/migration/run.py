@@ -97,12 +97,17 @@ def migrate(
                 )
             taken: set[str] = set()
             for row in original.datasets():
-                tally = _dataset(original, storage, row, folder, taken, emitter, model, check)
-                if tally is not None:
-                    tallies.append(tally)
+                tallies.append(_dataset(original, storage, row, folder, taken, emitter, model, check))
     finally:
         storage.close()
     return tallies
+
+
+def _refused(original: Original, row: dict, name: str) -> Tally:
+    """The tally of a dataset that did not come over: all it holds, none of it migrated."""
+    tally = Tally(name, "")
+    tally.original.update(original.counts(row["id"]) if guid(row["id"]) else {})
+    return tally
 
 
 def _dataset(
@@ -114,7 +119,7 @@ def _dataset(
     emitter: Emitter,
     model: str | None,
     check: bool,
-) -> Tally | None:
+) -> Tally:
     name = row["name"] if isinstance(row["name"], str) else str(row["id"])
     try:
         if guid(row["id"]) is None:
@@ -127,7 +132,7 @@ def _dataset(
         emitter.fail(
             str(row["id"]), STAGE, f"dataset {name!r}: {reason}: nothing of it migrated", kind, table="dataset"
         )
-        return None
+        return _refused(original, row, name)
     taken.add(os.path.basename(root))
     if resumed:
         dataset = Dataset.open(root)
@@ -141,7 +146,7 @@ def _dataset(
                 "model-differs",
                 table="dataset",
             )
-            return None
+            return _refused(original, row, name)
         logger.info("%s: resuming the migration of %r", root, name)
     else:
         os.makedirs(folder, mode=0o700, exist_ok=True)
