@@ -107,14 +107,23 @@ def test_the_original_s_locations_by_its_uris(monkeypatch, tmp_path):
     assert default_locations() == ("/cases/x.db", "/cases")
 
 
+def test_datasets_are_never_written_into_the_storage_folder(small_case):
+    from recops.errors import UsageError
+
+    with pytest.raises(UsageError, match="inside the storage folder"):
+        run_migrate(small_case, os.path.join(small_case.root, "recops"))
+    assert not os.path.exists(os.path.join(small_case.root, "recops"))
+
+
 def test_a_database_of_another_schema_is_refused(tmp_path):
     import sqlite3
 
     from recops.errors import DatasetError
 
     sqlite3.connect(tmp_path / "other.db").execute("CREATE TABLE dataset (id TEXT)").connection.commit()
+    (tmp_path / "storage").mkdir()
     with pytest.raises(DatasetError, match="not a database of the original recops: it lacks"):
-        migrate(str(tmp_path / "other.db"), str(tmp_path), str(tmp_path / "home"), Emitter(lambda r: None))
+        migrate(str(tmp_path / "other.db"), str(tmp_path / "storage"), str(tmp_path / "home"), Emitter(lambda r: None))
 
 
 # with the fake models: the bookkeeping -------------------------------------------------------------

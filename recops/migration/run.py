@@ -6,9 +6,10 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sqlite3
 
 from .. import model_names, models
-from ..errors import DatasetError, InputError
+from ..errors import DatasetError, InputError, UsageError
 from ..fsck import fsck
 from ..store.dataset import Dataset, is_dataset
 from ..stream import Emitter
@@ -84,6 +85,10 @@ def migrate(
     `folder`; emits an error record for each thing that cannot come over, and rx-fsck's records.
     Returns what came over of each dataset (Tally.records() says it as records)."""
     storage = Storage(storage_folder)
+    inside = os.path.realpath(folder)
+    if os.path.commonpath([inside, storage.root_real]) == storage.root_real:
+        storage.close()
+        raise UsageError(f"{folder}: inside the storage folder {storage.root}, which migrate never writes to")
     tallies: list[Tally] = []
     try:
         with Original.open(database) as original:
@@ -98,6 +103,8 @@ def migrate(
             taken: set[str] = set()
             for row in original.datasets():
                 tallies.append(_dataset(original, storage, row, folder, taken, emitter, model, check))
+    except sqlite3.Error as exc:
+        raise DatasetError(f"{database}: cannot be read: {exc} (what was migrated so far is stored)") from None
     finally:
         storage.close()
     return tallies

@@ -32,6 +32,7 @@ class Storage:
         if not os.path.isdir(root):
             raise UsageError(f"{root}: no such storage folder (give the original's STORAGE_URI or its folder)")
         self.root = os.path.abspath(root)
+        self.root_real = os.path.realpath(root)
         self._tree = Tree(self.root)
 
     def full_path(self, path: str) -> str:
