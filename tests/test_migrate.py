@@ -220,7 +220,7 @@ def case(tmp_path_factory):
         return data, found.box, describe(rgb, found.box)
 
     ds = original.dataset("Case: Obama & Biden")
-    expected = {"links": set(), "descriptors": [], "faces": {}}
+    expected = {"links": set(), "descriptors": [], "faces": {}, "vectors": {}}
     for name, (color, description, files) in GALLERY.items():
         person = original.identity(ds, name, color, description)
         for file in files:
@@ -247,6 +247,7 @@ def case(tmp_path_factory):
                 blob = pickled(vector[:64])
             else:
                 expected["descriptors"].append((vector, name))
+                expected["vectors"][(hashlib.md5(data).hexdigest(), tuple(int(v) for v in box))] = vector
             face = original.face(ds, image, box, blob, consent=consent and file != "obama/obama.jpg", **extended)
             original.link(face, person)
             expected["links"].add((name, hashlib.md5(data).hexdigest(), tuple(int(v) for v in box)))
@@ -408,3 +409,28 @@ def test_an_unseen_photo_is_recognised_as_the_original_recognised_it(case):
         assert done.returncode == 0, done.stderr.decode()
         best = [r for r in jsonl(done.stdout) if r["type"] == "match" and r["rank"] == 1]
         assert [r["identity_name"] for r in best] == [name], "the migrated dataset's answer"
+
+
+@pytest.mark.slow
+def test_the_original_s_dlib_descriptors_are_near_recops_s_but_not_the_same(case):
+    """Why migrate computes embeddings anew (docs/migration.md): the same face's two vectors are
+    closer than any two photos of one person, yet shifted by a good part of the threshold."""
+    from original_recops import cosine
+
+    from recops.faces import FaceCatalog
+    from recops.store.dataset import Dataset
+    from recops.store.objects import content_id
+    from recops.vectors import Embeddings, as_vector
+
+    work, _, _, expected, _ = case
+    md5 = {content_id(data): hashlib.md5(data).hexdigest() for data, _ in expected["faces"].values()}
+    with Dataset.open(str(work / "home" / "Case-Obama-Biden")) as dataset:
+        embeddings = Embeddings.of(dataset, "Dlib")
+        shifts = [
+            cosine(expected["vectors"][key], as_vector(embeddings.get(face["id"])["vector"]).astype(np.float64))
+            for face in FaceCatalog.of(dataset)
+            if (key := (md5.get(face["image"]), tuple(face["box"]))) in expected["vectors"]
+        ]
+    print("cosine distance, original DlibResNet descriptor to recops's Dlib embedding:", [round(d, 4) for d in shifts])
+    assert len(shifts) == 3
+    assert max(shifts) < 0.035 and np.mean(shifts) > 0.005
