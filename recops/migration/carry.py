@@ -55,6 +55,8 @@ class Tally:
     carried: dict[str, dict[str, str]] = field(default_factory=lambda: {kind: {} for kind in KINDS})
     """kind -> original id -> the recops id (or key) it came over as, when it did."""
     migrated: Counter = field(default_factory=Counter)
+    checked: tuple[int, int] | None = None
+    """rx-fsck's problems and warnings in the dataset written; None: not checked."""
 
     def records(self) -> list[dict]:
         return [
@@ -66,6 +68,7 @@ class Tally:
                 "original": self.original[kind],
                 "migrated": self.migrated[kind],
                 "not_migrated": self.original[kind] - self.migrated[kind],
+                **({"fsck_problems": self.checked[0], "fsck_warnings": self.checked[1]} if self.checked else {}),
             }
             for kind in KINDS
         ]

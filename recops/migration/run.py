@@ -82,7 +82,7 @@ def migrate(
     check: bool = True,
 ) -> list[Tally]:
     """Carry each dataset of the original database (and the files of its storage folder) into
-    `folder`; emits an error record for each thing that cannot come over, and rx-fsck's records.
+    `folder`; emits an error record for each thing that cannot come over, and what rx-fsck finds.
     Returns what came over of each dataset (Tally.records() says it as records)."""
     storage = Storage(storage_folder)
     inside = os.path.realpath(folder)
@@ -162,7 +162,10 @@ def _dataset(
     with dataset:
         tally = DatasetMigration(original, storage, row, dataset, emitter, Tally(name, root)).run()
         if check:
-            report = fsck(dataset, emitter)
+            # rx-fsck's problems and warnings go out as they come; its counts go in the tally's table
+            found = Emitter(lambda record: emitter.emit(record) if record.get("type") != "fsck" else None)
+            report = fsck(dataset, found)
+            tally.checked = (report.problems, report.warnings)
             if report.problems:
                 logger.error("%s: rx-fsck finds %d problem(s)", root, report.problems)
     left = {kind: tally.original[kind] - tally.migrated[kind] for kind in KINDS}
