@@ -434,3 +434,14 @@ def test_the_original_s_dlib_descriptors_are_near_recops_s_but_not_the_same(case
     print("cosine distance, original DlibResNet descriptor to recops's Dlib embedding:", [round(d, 4) for d in shifts])
     assert len(shifts) == 3
     assert max(shifts) < 0.035 and np.mean(shifts) > 0.005
+
+
+def test_a_rerun_with_another_model_is_refused_and_leaves_the_dataset_alone(small_case, tmp_path):
+    home = tmp_path / "home"
+    run_migrate(small_case, home)
+    stored = snapshot(home)
+    tallies, records = run_migrate(small_case, home, model="Dlib")
+    (error,) = [r for r in records if r["type"] == "error" and r["kind"] == "model-differs"]
+    assert "give --model Fake" in error["reason"]
+    assert table(tallies)[("small case", "faces")] == (4, 0, 4)
+    assert snapshot(home) == stored

@@ -40,9 +40,12 @@ def target(folder: str, row: dict, taken: set[str]) -> tuple[str, bool]:
         if not os.path.lexists(root) or (os.path.isdir(root) and not os.listdir(root)):
             return root, False
         if is_dataset(root):
-            with Dataset.open(root) as dataset:
-                if dataset.config.id == row["id"]:
-                    return root, True
+            try:
+                with Dataset.open(root, inspect=True) as dataset:
+                    if dataset.config.id == row["id"]:
+                        return root, True
+            except DatasetError:
+                continue  # a config no recops reads: nobody's to resume
     raise DatasetError(f"{folder}: no free name for the dataset {row['name']!r}")
 
 
@@ -117,6 +120,22 @@ def _refused(original: Original, row: dict, name: str) -> Tally:
     return tally
 
 
+def _opened(root: str, resumed: bool, row: dict, detector: str, model: str, metric: str) -> Dataset:
+    """The dataset an earlier run began (refused when it holds another model), or a new one."""
+    if not resumed:
+        os.makedirs(os.path.dirname(root), mode=0o700, exist_ok=True)
+        return Dataset.create(root, detector, model, metric, None, description(row), id=row["id"])
+    dataset = Dataset.open(root)
+    if dataset.config.model != model or dataset.config.detector != detector:
+        dataset.close()
+        raise InputError(
+            "model-differs",
+            f"{root} holds an earlier migration of it with model {dataset.config.model}, not {model}: "
+            f"give --model {dataset.config.model}, or move that dataset away",
+        )
+    return dataset
+
+
 def _dataset(
     original: Original,
     storage: Storage,
@@ -133,6 +152,8 @@ def _dataset(
             raise InputError("bad-id", f"its id {row['id']!r} is not an id of the original")
         detector, chosen, metric = settings(row, model)
         root, resumed = target(folder, row, taken)
+        taken.add(os.path.basename(root))
+        dataset = _opened(root, resumed, row, detector, chosen, metric)
     except (InputError, DatasetError) as exc:
         reason = exc.reason if isinstance(exc, InputError) else str(exc)
         kind = exc.kind if isinstance(exc, InputError) else "dataset"
@@ -140,25 +161,7 @@ def _dataset(
             str(row["id"]), STAGE, f"dataset {name!r}: {reason}: nothing of it migrated", kind, table="dataset"
         )
         return _refused(original, row, name)
-    taken.add(os.path.basename(root))
-    if resumed:
-        dataset = Dataset.open(root)
-        if dataset.config.model != chosen or dataset.config.detector != detector:
-            dataset.close()
-            emitter.fail(
-                str(row["id"]),
-                STAGE,
-                f"dataset {name!r}: {root} holds an earlier migration of it with model {dataset.config.model}, "
-                f"not {chosen}: give --model {dataset.config.model}, or move that dataset away",
-                "model-differs",
-                table="dataset",
-            )
-            return _refused(original, row, name)
-        logger.info("%s: resuming the migration of %r", root, name)
-    else:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        dataset = Dataset.create(root, detector, chosen, metric, None, description(row), id=row["id"])
-        logger.info("%s: migrating %r", root, name)
+    logger.info("%s: %s %r", root, "resuming the migration of" if resumed else "migrating", name)
     with dataset:
         tally = DatasetMigration(original, storage, row, dataset, emitter, Tally(name, root)).run()
         if check:
