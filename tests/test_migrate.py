@@ -73,6 +73,30 @@ def test_a_pickle_that_names_anything_else_is_refused_and_never_run(tmp_path):
             unpickle.vector(bad)
 
 
+class Reduced:
+    """A pickle that calls `function` with `args` when loaded."""
+
+    def __init__(self, function, *args):
+        self.function, self.args = function, args
+
+    def __reduce__(self):
+        return self.function, self.args
+
+
+def test_a_pickle_cannot_ask_for_memory_beyond_its_own_size():
+    from numpy._core.multiarray import _reconstruct
+
+    for hostile in (
+        Reduced(np.ndarray, (10**10,)),
+        Reduced(bytearray, 10**12),
+        Reduced(_reconstruct, np.ndarray, (10**10,), b"b"),
+    ):
+        with pytest.raises(InputError):
+            unpickle.decode(pickle.dumps(hostile, protocol=2))
+    with pytest.raises(InputError, match="more than any vector"):
+        unpickle.vector(pickle.dumps([0.5] * 70_000))
+
+
 @pytest.mark.parametrize(
     "path", ["", "/etc/passwd", "../outside.jpg", "image/../../x", "image//x", "./image/x", "image/x\0.jpg"]
 )

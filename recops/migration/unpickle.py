@@ -28,36 +28,50 @@ def _latin1(text: str, encoding: str = "latin1") -> bytes:
     return text.encode("latin1")
 
 
+MAX_VALUES = 1 << 16
+"""Numbers one array may hold: more than any descriptor or prediction of the original."""
+
+
+class _ArrayType:
+    """What a pickle gets for numpy.ndarray: the type, as an argument of _reconstruct, and never a
+    constructor (ndarray((10**10,)) would ask for 80 GB)."""
+
+
+def _sized(shape: object) -> None:
+    dims = shape if isinstance(shape, tuple) else (shape,)
+    if not all(isinstance(d, int) and d >= 0 for d in dims) or math.prod(dims) > MAX_VALUES:
+        raise pickle.UnpicklingError(f"an array of shape {shape!r} is not admitted")
+
+
 def _numpy_globals() -> dict[tuple[str, str], object]:
     try:
         from numpy._core import multiarray, numeric
     except ImportError:  # numpy 1
         from numpy.core import multiarray, numeric
 
-    rebuild = {"_reconstruct": multiarray._reconstruct, "scalar": multiarray.scalar}
-    found: dict[tuple[str, str], object] = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
+    def reconstruct(subtype: object, shape: object, dtype: object) -> np.ndarray:
+        if subtype is not _ArrayType:
+            raise pickle.UnpicklingError("_reconstruct of another type than numpy.ndarray is not admitted")
+        _sized(shape)
+        return multiarray._reconstruct(np.ndarray, shape, dtype)
+
+    def frombuffer(buffer: object, dtype: object, shape: object, order: str) -> np.ndarray:
+        _sized(shape)
+        return numeric._frombuffer(buffer, dtype, shape, order)
+
+    rebuild = {"_reconstruct": reconstruct, "scalar": multiarray.scalar}
+    found: dict[tuple[str, str], object] = {("numpy", "ndarray"): _ArrayType, ("numpy", "dtype"): np.dtype}
     # numpy 1 wrote numpy.core, numpy 2 writes numpy._core: the original ran on numpy 1.
     for package in ("numpy.core", "numpy._core"):
         for name, value in rebuild.items():
             found[(f"{package}.multiarray", name)] = value
-        found[(f"{package}.numeric", "_frombuffer")] = numeric._frombuffer
+        found[(f"{package}.numeric", "_frombuffer")] = frombuffer
     return found
 
 
-_BUILTINS = (
-    "list",
-    "dict",
-    "tuple",
-    "set",
-    "frozenset",
-    "float",
-    "int",
-    "complex",
-    "bool",
-    "str",
-    "bytes",
-    "bytearray",
-)
+# Containers and numbers, whose size is bounded by the pickle's own; not bytes(n) or bytearray(n),
+# which allocate n bytes.
+_BUILTINS = ("list", "dict", "tuple", "set", "frozenset", "float", "int", "complex", "bool")
 ADMITTED: dict[tuple[str, str], object] = {
     **_numpy_globals(),
     **{("builtins", name): getattr(builtins, name) for name in _BUILTINS},
@@ -105,6 +119,9 @@ def vector(blob: object) -> np.ndarray:
         raise InputError("bad-vector", "holds a list of other things than numbers")
     if not isinstance(value, (np.ndarray, list, tuple)):
         raise InputError("bad-vector", f"holds {type(value).__name__}, not a vector")
+    count = value.size if isinstance(value, np.ndarray) else len(value)
+    if count > MAX_VALUES:
+        raise InputError("bad-vector", f"holds {count} values, more than any vector of the original")
     array = np.asarray(value, dtype=np.float64)
     if array.ndim == 2 and array.shape[0] == 1:
         array = array[0]
