@@ -34,6 +34,11 @@ def _cell(value: object) -> str:
     return str(value).replace("\n", " ")
 
 
+def _checked(record: dict) -> str:
+    problems = record.get("fsck_problems")
+    return "" if problems is None else "ok" if problems == 0 else f"{problems} problem(s)"
+
+
 SPARSE = {"taken", "camera", "place"}
 """Columns shown only when a row has something in them (photos without EXIF have none)."""
 
@@ -110,5 +115,14 @@ COLUMNS: dict[str, list[Column]] = {
         ("distance", lambda r: r.get("distance")),
         ("threshold", lambda r: r.get("threshold")),
         ("matched face", lambda r: r.get("candidate")),
+    ],
+    "migration": [
+        ("original dataset", lambda r: r.get("original_dataset")),
+        ("kind", lambda r: r.get("kind")),
+        ("in the original", lambda r: r.get("original")),
+        ("migrated", lambda r: r.get("migrated")),
+        ("not migrated", lambda r: r.get("not_migrated")),
+        ("rx-fsck", lambda r: _checked(r)),
+        ("dataset", lambda r: r.get("dataset")),
     ],
 }

@@ -31,6 +31,11 @@ def register_analyser(name: str, attribute: str, factory: Callable[[], object]) 
     _loaded.pop(("analyser", name), None)
 
 
+def registered(kind: str) -> list[str]:
+    """The names registered by callers (tests' fakes) for "detector" or "embedder"."""
+    return list(_detector_factories if kind == "detector" else _embedder_factories)
+
+
 def check_detector(name: str) -> None:
     """Raise ModelError, naming what is missing, unless `name` can be built here."""
     if name not in _detector_factories:

@@ -78,13 +78,17 @@ class Dataset:
         threshold: float | None = None,
         description: str = "",
         flip: bool = False,
+        id: str | None = None,
     ) -> "Dataset":
-        """Make a new dataset directory, private to its owner (0700); refuses an existing one."""
+        """Make a new dataset directory, private to its owner (0700); refuses an existing one.
+        `id`: the id of a dataset this one continues elsewhere (recops migrate), else a new one."""
         if is_dataset(root):
             raise DatasetError(f"{root}: already a dataset")
         if os.path.exists(root) and (not os.path.isdir(root) or os.listdir(root)):
             raise DatasetError(f"{root}: exists and is not an empty directory")
         config = _config.Config(detector, model, metric, threshold, flip=flip, description=description)
+        if id is not None:
+            config.id = id
         try:
             data = _config.encode(config)
         except ValueError as exc:
