@@ -7,6 +7,7 @@ as boolean options with a value (`--consent True`); today they are flags (`--con
 
 from __future__ import annotations
 
+import typer
 import typer.core
 
 # click's spellings of a boolean, as the original's click read them (case and spaces ignored).
@@ -51,7 +52,11 @@ def todays(args: list[str]) -> list[str]:
 
 
 class OriginalSpellings(typer.core.TyperGroup):
-    """The porcelain's group: reads the original's boolean spellings before the command's options."""
+    """The porcelain's group: reads the original's boolean spellings before the command's options,
+    and, given nothing, shows its help and succeeds, as the original's click group did."""
 
     def parse_args(self, ctx, args: list[str]) -> list[str]:
+        if not args and not ctx.resilient_parsing:
+            typer.echo(ctx.get_help())
+            ctx.exit(0)
         return super().parse_args(ctx, todays(args))
