@@ -289,6 +289,10 @@ def test_the_originals_recognize_template_gets_what_it_reads(two_photos, tmp_pat
     (error,) = [r for r in emitted if r["type"] == "error"]
     assert error["input"] == I2 and error["kind"] == "one-photo-template"
     assert emitted[-1]["type"] == "report"
+    template.write_text("{{ threshold }}{% for e in images %}{{ e.photo.image }} {% endfor %}")
+    html, emitted = render(two_photos, tmp_path, template=str(template), settings={"threshold": 0.01})
+    assert html == f"{I1} {I2} " and [r["type"] for r in emitted] == ["report"]  # today's template: as it was
+    template.write_text(ORIGINAL_TEMPLATE)
     only_identified = render(two_photos, tmp_path, template=str(template), settings={"threshold": 0.01})[0]
     assert "distance" not in only_identified and 'stroke="#fea805"' in only_identified
 

@@ -131,9 +131,9 @@ def write_report(
 
 
 def _as_original(variables: dict, dataset: Dataset | None, options: ReportOptions, out: Emitter) -> dict:
-    """The original recops's variables, for a user's template that reads them; it showed one photo
-    (`img`), so each further photo is an error record: not in the report."""
-    if not reads(options.template, original.NAMES):
+    """The original recops's variables, for a user's template that reads its `img` (today's read
+    `images`); it showed one photo, so each further photo is an error record: not in the report."""
+    if not reads(options.template, ("img",)):
         return {}
     given = original.variables(variables, dataset, options.settings)
     for image in given["imgs"][1:]:

@@ -14,7 +14,6 @@ from ..identities import DEFAULT_COLOR, IdentityView
 from ..store.dataset import Dataset
 from .context import safe_color
 
-NAMES = ("img", "maximum", "identified_faces", "exclude_identities", "threshold", "include_extended_fields")
 NO_MATCH_COLOR = "#ff5702"
 NO_IDENTITY_COLOR = "#fea805"
 """The original's colours of a face without matches, and of one whose nearest matches have no identity."""
