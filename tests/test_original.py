@@ -5,6 +5,7 @@ answers the functions that are gone."""
 import csv
 import json
 import os
+import socket
 import zipfile
 
 import pytest
@@ -304,3 +305,12 @@ def test_the_originals_template_reaches_no_further_in_the_sandbox(two_photos, tm
     template.write_text("{{ img.__init__.__globals__['os'].getcwd() }}")
     with pytest.raises(UsageError, match="SecurityError: access to attribute '__init__' of 'Image' object is unsafe"):
         render(two_photos, tmp_path, template=str(template))
+
+
+def test_webui_on_a_port_that_is_taken_says_so(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        done = run(["recops", "webui", "-p", port], env={"RECOPS_HOME": str(tmp_path)})
+    assert done.returncode == 2 and f"cannot listen on 127.0.0.1:{port}: Address already in use".encode() in done.stderr
