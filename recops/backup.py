@@ -34,7 +34,7 @@ from .index import INDEX_DIR, INDEX_REL, MAX_ANN
 from .outputs import atomic_output
 from .records import timestamp
 from .store.config import CONFIG_NAME, MAX_CONFIG, NAME_RE, parse
-from .store.dataset import Dataset
+from .store.dataset import Dataset, find_datasets
 from .store.layout import CACHE, LOG_RE
 from .store.objects import FAN_RE, MAX_OBJECT, ObjectStore
 from .store.objects import FOLDER as OBJECTS
@@ -61,27 +61,44 @@ def _members(dataset: Dataset) -> Iterator[tuple[str, int]]:
 
 def backup(dataset: Dataset, output: str) -> dict:
     """Write the zip atomically; objects stored as they are (JPEG and PNG do not shrink)."""
+    with atomic_output(output) as temp, zipfile.ZipFile(temp, "w", allowZip64=True) as archive:
+        count, size = _add(archive, "", dataset)
+    return {"type": "backup", "dataset": dataset.root, **_written(output, count, size)}
+
+
+def backup_all(folder: str, output: str) -> dict:
+    """Every dataset in or below `folder` in one zip, each in its folder there (NAME/recops.json,
+    NAME/objects/...): unzipped, the folder holds them again; restore() takes it too."""
+    roots = [root for root in find_datasets(folder) if os.path.abspath(root) != os.path.abspath(folder)]
+    if not roots:
+        raise UsageError(f"{folder}: no datasets to back up; give -d for one elsewhere")
     count = size = 0
     with atomic_output(output) as temp, zipfile.ZipFile(temp, "w", allowZip64=True) as archive:
-        for member, limit in _members(dataset):
-            with dataset.tree.opened(member, limit) as fd, os.fdopen(fd, "rb", closefd=False) as source:
-                facts = os.fstat(fd)
-                info = zipfile.ZipInfo(member, time.localtime(max(facts.st_mtime, 315532800))[:6])
-                info.external_attr = (stat.S_IFREG | stat.S_IMODE(facts.st_mode)) << 16
-                info.file_size = facts.st_size
-                info.compress_type = zipfile.ZIP_STORED if member.startswith(OBJECTS) else zipfile.ZIP_DEFLATED
-                with archive.open(info, "w", force_zip64=facts.st_size > 1 << 31) as sink:
-                    shutil.copyfileobj(source, sink, 1 << 20)
-            count += 1
-            size += facts.st_size
-    return {
-        "type": "backup",
-        "dataset": dataset.root,
-        "file": os.path.abspath(output),
-        "files": count,
-        "bytes": size,
-        "ts": timestamp(),
-    }
+        for root in roots:
+            with Dataset.open(root) as dataset:
+                added = _add(archive, os.path.relpath(root, folder).replace(os.sep, "/") + "/", dataset)
+            count, size = count + added[0], size + added[1]
+    return {"type": "backup", "datasets": roots, **_written(output, count, size)}
+
+
+def _add(archive: zipfile.ZipFile, prefix: str, dataset: Dataset) -> tuple[int, int]:
+    count = size = 0
+    for member, limit in _members(dataset):
+        with dataset.tree.opened(member, limit) as fd, os.fdopen(fd, "rb", closefd=False) as source:
+            facts = os.fstat(fd)
+            info = zipfile.ZipInfo(prefix + member, time.localtime(max(facts.st_mtime, 315532800))[:6])
+            info.external_attr = (stat.S_IFREG | stat.S_IMODE(facts.st_mode)) << 16
+            info.file_size = facts.st_size
+            info.compress_type = zipfile.ZIP_STORED if member.startswith(OBJECTS) else zipfile.ZIP_DEFLATED
+            with archive.open(info, "w", force_zip64=facts.st_size > 1 << 31) as sink:
+                shutil.copyfileobj(source, sink, 1 << 20)
+        count += 1
+        size += facts.st_size
+    return count, size
+
+
+def _written(output: str, count: int, size: int) -> dict:
+    return {"file": os.path.abspath(output), "files": count, "bytes": size, "ts": timestamp()}
 
 
 MAX_SIZE = 1 << 40
@@ -153,7 +170,39 @@ def _escapes(name: str) -> bool:
     return not path.parts or "\\" in name or path.is_absolute() or ".." in path.parts or ":" in path.parts[0]
 
 
-def _check_member(info: zipfile.ZipInfo, max_ratio: float) -> str | None:
+_FOLDER_NAME = re.compile(r"[^./\\\x00-\x1f][^/\\\x00-\x1f]{0,254}")
+"""A folder a backup of several datasets puts one in: no hidden name, no control character."""
+
+
+def _dataset_folders(infos: list[zipfile.ZipInfo]) -> list[str]:
+    """Where the archive's datasets go: [""] for a backup of one (recops.json at the top), else the
+    folder ("NAME/", "cases/NAME/") of each NAME/recops.json, as backup_all writes them."""
+    names = {i.filename for i in infos}
+    if CONFIG_NAME in names:
+        return [""]
+    folders = sorted(
+        n.removesuffix(CONFIG_NAME)
+        for n in names
+        if n.endswith("/" + CONFIG_NAME) and all(_FOLDER_NAME.fullmatch(p) for p in n.split("/")[:-1])
+    )
+    for outer, inner in zip(folders, folders[1:]):
+        if inner.startswith(outer):
+            raise DatasetError(f"{inner}{CONFIG_NAME}: a dataset inside the dataset {outer}: not a recops backup")
+    return folders
+
+
+def _inside(name: str, folders: list[str]) -> str | None:
+    """The member's name within its dataset; "" for a folder on the way to datasets; None for
+    anything else."""
+    for folder in folders:
+        if name.startswith(folder):
+            return name[len(folder) :]
+        if name.endswith("/") and folder.startswith(name):
+            return ""
+    return None
+
+
+def _check_member(info: zipfile.ZipInfo, max_ratio: float, folders: list[str]) -> str | None:
     """Why a member may not be restored, or None."""
     name = info.filename
     kind = stat.S_IFMT(info.external_attr >> 16)
@@ -161,7 +210,8 @@ def _check_member(info: zipfile.ZipInfo, max_ratio: float) -> str | None:
         return "its path leaves the target folder"
     if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
         return "it is a link or a special file"
-    if not _in_layout(name):
+    inner = _inside(name, folders)
+    if inner is None or (inner or not name.endswith("/")) and not _in_layout(inner):
         return f"it is not part of a dataset ({CONFIG_NAME}, objects/, records/, cache/index/)"
     if kind and (kind == stat.S_IFDIR) != info.is_dir():
         return "its name and its type disagree about being a folder"
@@ -180,15 +230,19 @@ def _check_member(info: zipfile.ZipInfo, max_ratio: float) -> str | None:
 
 def _check_archive(
     archive: zipfile.ZipFile, label: str, max_size: int, size_limit: str, max_members: int, max_ratio: float
-) -> list[zipfile.ZipInfo]:
-    """The members to restore, once the whole central directory passes; DatasetError otherwise."""
+) -> tuple[list[zipfile.ZipInfo], list[str]]:
+    """The members to restore and the folders of its datasets, once the whole central directory
+    passes; DatasetError otherwise."""
     infos = archive.infolist()
     if len(infos) > max_members:
         raise DatasetError(
             f"{label}: {len(infos):,} members, more than the {max_members:,} a restore "
             "takes (raise it with --max-members); nothing restored"
         )
-    refused = [(i.filename, why) for i in infos if (why := _check_member(i, max_ratio))]
+    folders = _dataset_folders(infos)
+    if not folders:
+        raise DatasetError(f"{label}: no {CONFIG_NAME} at the top, nor in folders: not a recops backup")
+    refused = [(i.filename, why) for i in infos if (why := _check_member(i, max_ratio, folders))]
     refused += [
         (name, "the archive holds two members of that name")
         for name, count in Counter(i.filename for i in infos).items()
@@ -216,13 +270,12 @@ def _check_archive(
             f"{label}: inflates {packed:,} bytes to {total:,} (more than {max_ratio:g} to 1: "
             "a zip bomb); nothing restored"
         )
-    config = next((i for i in infos if i.filename == CONFIG_NAME), None)
-    if config is None:
-        raise DatasetError(f"{label}: no {CONFIG_NAME} at the top: not a recops backup")
-    if config.file_size > MAX_CONFIG:
-        raise DatasetError(f"{label}: {CONFIG_NAME} of {config.file_size:,} bytes is not a config")
-    parse(b"".join(_chunks(archive, config, label)), f"{label}:{CONFIG_NAME}")
-    return infos
+    for folder in folders:
+        config = archive.getinfo(folder + CONFIG_NAME)
+        if config.file_size > MAX_CONFIG:
+            raise DatasetError(f"{label}: {config.filename} of {config.file_size:,} bytes is not a config")
+        parse(b"".join(_chunks(archive, config, label)), f"{label}:{config.filename}")
+    return infos, folders
 
 
 def restore(
@@ -250,10 +303,10 @@ def restore(
             limit, size_limit = MAX_SIZE, f"the limit of {MAX_SIZE:,} bytes (raise it with --max-size)"
         with _opened_zip(archive_path) as archive:
             try:
-                infos = _check_archive(archive, archive_path, limit, size_limit, max_members, max_ratio)
+                infos, folders = _check_archive(archive, archive_path, limit, size_limit, max_members, max_ratio)
                 _clear_leftovers(parent_fd, parent, name, target)
                 with _staging(parent_fd, parent, name) as (staged, tree):
-                    size = _extract(archive, infos, tree, archive_path)
+                    size = _extract(archive, infos, tree, archive_path, folders)
                     try:
                         os.rename(staged, name, src_dir_fd=parent_fd, dst_dir_fd=parent_fd)
                     except OSError as exc:
@@ -263,10 +316,15 @@ def restore(
                 raise DatasetError(f"{target}: cannot restore there: {exc.strerror or exc}; nothing restored") from None
     finally:
         os.close(parent_fd)
+    where = os.path.join(parent, name)
     return {
         "type": "restore",
         "file": os.path.abspath(archive_path),
-        "dataset": os.path.join(parent, name),
+        **(
+            {"dataset": where}
+            if folders == [""]
+            else {"folder": where, "datasets": [os.path.join(where, f.rstrip("/")) for f in folders]}
+        ),
         "files": sum(not i.is_dir() for i in infos),
         "bytes": size,
         "ts": timestamp(),
@@ -405,7 +463,7 @@ def _staging(parent_fd: int, parent: str, name: str) -> Iterator[tuple[str, Tree
         os.close(fd)
 
 
-def _extract(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], tree: Tree, label: str) -> int:
+def _extract(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], tree: Tree, label: str, folders: list[str]) -> int:
     """Write every member into the tree, synced, objects and records read-only; the bytes written."""
     written = 0
     folders = {""}
@@ -427,7 +485,9 @@ def _extract(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], tree: Tree,
                 sink.write(chunk)
             written += info.file_size
             sink.flush()
-            os.fchmod(fd, 0o400 if folder.split("/")[0] in (OBJECTS, RECORDS) else 0o600)
+            os.fchmod(
+                fd, 0o400 if (_inside(info.filename, folders) or "").split("/")[0] in (OBJECTS, RECORDS) else 0o600
+            )
             os.fsync(fd)
     for folder in sorted(folders):
         tree.sync(folder)

@@ -62,6 +62,17 @@ def dataset_record(dataset: Dataset, counts: bool = False) -> dict:
     return record
 
 
+def _today(kind: str, name: str | None) -> str | None:
+    """A name a person typed, in the original recops's spelling or today's; a dataset's recops.json
+    always names today's, so only here are the original's names mapped."""
+    if name is None:
+        return None
+    today, note = model_names.from_original(kind, name)
+    if note:
+        logger.warning("%s: using %r", note, today)
+    return today
+
+
 def init_dataset(
     root: str,
     detector: str | None = None,
@@ -77,6 +88,7 @@ def init_dataset(
     embeddings are only comparable under the detector, model and flip setting they were made with.
     """
     try:
+        detector, model = _today("detector", detector), _today("model", model)
         if detector is not None:
             model_names.check_choice("detector", detector, model_names.detectors())
         if model is not None:

@@ -188,8 +188,9 @@ class _App(typer.Typer):
         return super().__call__(*args, **kwargs)
 
 
-def new_app() -> typer.Typer:
+def new_app(**settings) -> typer.Typer:
     return _App(
+        **settings,
         add_completion=False,
         rich_markup_mode=None,
         pretty_exceptions_enable=False,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from ..errors import DatasetError, UsageError
+from ..store import original_uris
 
 # The columns migrate reads, per table, as models.py declares them (SQLAlchemy names each table
 # after its class, lowercased, but for MatchedFaceAssociation's own __tablename__).
@@ -71,27 +72,27 @@ EXTENDED = (
 """The columns of a face's age, gender, emotion and race."""
 
 
+_MIGRATE = "give the original's SQLite file (sqlite:///PATH or a path) and its storage folder (file:///PATH or a path)"
+
+
 def database_file(uri: str) -> str:
-    """The file of the original's DATABASE_URI, or a plain path: as SQLAlchemy reads it, what
-    follows `sqlite:///` is the file's path (`sqlite:////abs/path`, `sqlite:///relative/path`)."""
-    if "://" not in uri:
-        return uri
-    prefix = "sqlite:///"
-    if not uri.startswith(prefix) or len(uri) == len(prefix):
-        raise UsageError(f"{uri}: only the original's SQLite database files can be migrated (sqlite:///PATH)")
-    return urllib.parse.unquote(uri[len(prefix) :].partition("?")[0])
+    """The original's database file: a plain path, or a DATABASE_URI (`sqlite:///PATH`)."""
+    return original_uris.database_file(uri, "the database", _MIGRATE) if "://" in uri else uri
 
 
 def storage_folder(uri: str) -> str:
-    """The folder of the original's STORAGE_URI (`file:///path`, as utils.py reads it), or a plain path."""
-    return urllib.parse.unquote(urllib.parse.urlparse(uri).path) if "://" in uri else uri
+    """The original's storage folder: a plain path, or a STORAGE_URI (`file:///PATH`)."""
+    return original_uris.storage_folder(uri, "the storage", _MIGRATE) if "://" in uri else uri
 
 
 def default_locations() -> tuple[str, str]:
     """Where the original kept its database and files: $DATABASE_URI and $STORAGE_URI, else ~/.recops/data."""
     data = os.path.join(os.path.expanduser("~"), ".recops", "data")
-    database = os.environ.get("DATABASE_URI") or os.path.join(data, "recops.db")
-    return database_file(database), storage_folder(os.environ.get("STORAGE_URI") or data)
+    database, storage = (os.environ.get(v) for v in (original_uris.DATABASE_ENV, original_uris.STORAGE_ENV))
+    return (
+        original_uris.database_file(database, instead=_MIGRATE) if database else os.path.join(data, "recops.db"),
+        original_uris.storage_folder(storage, instead=_MIGRATE) if storage else data,
+    )
 
 
 def guid(value: object) -> str | None:

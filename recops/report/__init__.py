@@ -29,10 +29,11 @@ from ..review import write_csv
 from ..store.atomic import write_atomic
 from ..store.dataset import Dataset, is_dataset
 from ..stream import Emitter
+from . import original
 from .context import Builder
-from .gather import KINDS, Gathered, from_dataset, gather
+from .gather import KINDS, STAGE, Gathered, from_dataset, gather
 from .pictures import Pictures
-from .render import render_html, render_json
+from .render import reads, render_html, render_json
 
 logger = logging.getLogger("recops")
 FORMATS = ("html", "json", "csv")
@@ -48,6 +49,8 @@ class ReportOptions:
     blur: bool = False
     template: str | None = None
     title: str | None = None
+    settings: dict | None = None
+    """The command's options that a template of the original recops reads (report/original.py)."""
 
 
 def checked_format(output: str, options: ReportOptions) -> str:
@@ -103,7 +106,10 @@ def write_report(
     else:
         pictures = Pictures(dataset, options.blur, enabled=fmt == "html")
         variables = Builder(gathered, dataset, pictures, out).build(kind, options.title)
-        data = render_html(variables, options.template) if fmt == "html" else render_json(variables)
+        if fmt == "html" and options.template and kind == "recognize":
+            data = render_html(variables | _as_original(variables, dataset, options, out), options.template)
+        else:
+            data = render_html(variables, options.template) if fmt == "html" else render_json(variables)
         counts = _counts(variables)
     encoded = data.encode("utf-8")
     try:
@@ -122,6 +128,23 @@ def write_report(
     }
     out.emit(record)
     return record
+
+
+def _as_original(variables: dict, dataset: Dataset | None, options: ReportOptions, out: Emitter) -> dict:
+    """The original recops's variables, for a user's template that reads its `img` (today's read
+    `images`); it showed one photo, so each further photo is an error record: not in the report."""
+    if not reads(options.template, ("img",)):
+        return {}
+    given = original.variables(variables, dataset, options.settings)
+    for image in given["imgs"][1:]:
+        out.fail(
+            image.id,
+            STAGE,
+            f"not in the report: the template {options.template} shows one photo (the original's img); "
+            "recognise each photo on its own, or read `images` in the template",
+            "one-photo-template",
+        )
+    return given
 
 
 def _counts(variables: dict) -> dict:

@@ -9,7 +9,7 @@ from typing import Iterator
 
 from ..errors import DatasetError
 from . import config as _config
-from . import layout
+from . import layout, original_uris
 from .lock import DatasetLock
 from .objects import ObjectStore
 from .segments import RecordLog
@@ -148,9 +148,14 @@ HOME_ENV = "RECOPS_HOME"
 
 
 def home() -> str:
-    """Where named datasets live: $RECOPS_HOME, else $XDG_DATA_HOME/recops, else ~/.local/share/recops."""
+    """Where named datasets live: $RECOPS_HOME; else the original recops's $STORAGE_URI, else the
+    folder of its $DATABASE_URI (the first of the three that is set decides, and the others are
+    not read); else $XDG_DATA_HOME/recops, else ~/.local/share/recops."""
     if os.environ.get(HOME_ENV):
         return os.environ[HOME_ENV]
+    for variable in (original_uris.STORAGE_ENV, original_uris.DATABASE_ENV):
+        if os.environ.get(variable):
+            return original_uris.folder_of(variable, os.environ[variable])
     data = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
     return os.path.join(data, "recops")
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from typing import Iterable
 
+from ..errors import UsageError
 from .app import make_server, url_of
 from .guard import is_loopback
 from .sites import Sites
@@ -40,7 +41,11 @@ def serve(
     """Serve one dataset, or every dataset under `folder`, until interrupted; `allowed_hosts`:
     more names clients may call it by."""
     sites = Sites(dataset=dataset) if dataset else Sites(folder=folder)
-    server, _ = make_server(sites, host, port, allowed_hosts=allowed_hosts)
+    try:
+        server, _ = make_server(sites, host, port, allowed_hosts=allowed_hosts)
+    except OSError as exc:  # the port taken (another webui), or an address not of this machine
+        reason = exc.strerror or exc
+        raise UsageError(f"cannot listen on {host}:{port}: {reason}; choose another with -p PORT") from None
     if not is_loopback(host):
         logger.warning(
             "listening on %s, which other machines may reach: faces are biometric data, and "

@@ -5,7 +5,7 @@ functions on the app, and importing this package imports them all.
 """
 
 # In the order `recops --help` lists them (kept by hand: sorting would reorder the help).
-from . import datasets, recognition, analyze, backup, cluster, identities, imports, webui, migrate  # noqa: F401, I001
+from . import datasets, recognition, analyze, backup, cluster, identities, imports, webui, migrate, gone  # noqa: F401, I001
 from .shared import app
 
 

@@ -4,25 +4,36 @@ from typing import Annotated, Optional
 
 import typer
 
-from ...backup import MAX_MEMBERS, backup, parse_size, restore
+from ...backup import MAX_MEMBERS, backup, backup_all, parse_size, restore
 from ...errors import DamagedError
 from ...export import export
 from ...fsck import fsck
-from ...store.dataset import Dataset, locate
+from ...store.dataset import Dataset, home, locate
 from ...stream import Emitter
-from .shared import DatasetArg, app, run
+from .shared import WHERE, DatasetArg, app, dataset_location, dataset_option, run
 
 
 @app.command("backup")
 def backup_command(
-    root: DatasetArg,
+    root: Annotated[
+        Optional[str],
+        dataset_option(
+            f"{WHERE} [default: every dataset under $RECOPS_HOME, as the original backed all up].",
+            parser=dataset_location,
+        ),
+    ] = None,
     output: Annotated[str, typer.Option("-o", "--output", metavar="FILE", help="The zip to write.")] = "backup.zip",
 ) -> None:
-    """Back a dataset up into one zip: config, objects, records and search index.
+    """Back a dataset up into one zip: config, objects, records and search index; without -d,
+    every dataset under $RECOPS_HOME, each in its folder of the zip.
 
-    Restore with `recops restore FILE DIR`, or unzip it and point -d at the folder.
+    Restore with `recops restore FILE DIR` (without -d: DIR then holds the datasets; set
+    RECOPS_HOME=DIR), or unzip it and point -d (or RECOPS_HOME) at the folder.
     """
     with run("backup") as out:
+        if root is None:
+            out.emit(backup_all(home(), output))
+            return
         with Dataset.open(locate(root)) as dataset:
             out.emit(backup(dataset, output))
 
@@ -55,14 +66,16 @@ def restore_command(
     """
     with run("restore") as out:
         limit = parse_size(max_size) if max_size is not None else None
-        out.emit(restore(archive, target, max_size=limit, max_members=max_members))
-        if check:
-            problems = Emitter(lambda record: None)
-            with Dataset.open(target) as dataset:
-                report = fsck(dataset, problems)
+        restored = restore(archive, target, max_size=limit, max_members=max_members)
+        out.emit(restored)
+        damaged = []
+        for root in restored.get("datasets", [target]) if check else ():
+            with Dataset.open(root) as dataset:
+                report = fsck(dataset, Emitter(lambda record: None))
             out.emit(report.record(dataset))
-            if report.problems:
-                raise DamagedError(f"{target}: restored, but rx-fsck finds {report.problems} problem(s)")
+            damaged += [f"{root}: {report.problems}"] if report.problems else []
+        if damaged:
+            raise DamagedError(f"restored, but rx-fsck finds problems in {', '.join(damaged)}")
 
 
 @app.command("dataset-export")

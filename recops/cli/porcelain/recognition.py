@@ -17,7 +17,7 @@ from ...verify import verify_photos
 from .. import common
 from ..match import ExcludeOpt, IdentifiedOpt, MatchThresholdOpt, MaximumOpt, names
 from ..verify import Pick, PickOpt
-from .shared import DatasetsArg, app, dataset_location, output_form, run
+from .shared import DatasetsArg, app, dataset_location, output_form, refuse_existing, run
 
 
 @app.command("recognize")
@@ -54,7 +54,14 @@ def recognize_command(
     align: Annotated[
         bool, typer.Option("--align/--no-align", help="Align faces by their landmarks before embedding.")
     ] = True,
-    force: Annotated[bool, typer.Option("--force", help="Detect and embed again even if the dataset has it.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Detect and embed again even if the dataset has it, and write -o FILE over a file that is there "
+            "(refused without it, as in the original).",
+        ),
+    ] = False,
     include_extended_fields: Annotated[
         bool,
         typer.Option(
@@ -96,8 +103,17 @@ def recognize_command(
             ),
         )
         form = output_form(output, "records", blur, template)
+        if form:
+            refuse_existing([output], force)
         if form == "html":
-            report = ReportOptions("recognize", "html", blur, template)
+            settings = {
+                "maximum": maximum,
+                "identified_faces": identified_faces,
+                "exclude_identities": list(names(exclude_identities)),
+                "threshold": threshold,
+                "include_extended_fields": include_extended_fields,
+            }
+            report = ReportOptions("recognize", "html", blur, template, settings=settings)
             checked_format(output, report)
         with contextlib.ExitStack() as stack:
             records: list[dict] = []
@@ -138,6 +154,14 @@ def verify_command(
         bool, typer.Option("--align/--no-align", help="Align faces by their landmarks before embedding.")
     ] = True,
     pick: PickOpt = Pick.one,
+    consent: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--consent/--no-consent",
+            help="Taken as the original took it, and without effect: verify stores nothing, so there is nothing to "
+            "mark.",
+        ),
+    ] = None,
 ) -> None:
     """Tell whether two photos show the same person (rx-verify); stores nothing."""
     with run("verify") as out:

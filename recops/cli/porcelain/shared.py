@@ -13,8 +13,9 @@ from ...ids import dataset_path
 from ...stream import Emitter
 from .. import common, table
 from ..common import new_app, running
+from .spellings import OriginalSpellings
 
-app = new_app()
+app = new_app(cls=OriginalSpellings)
 
 
 def dataset_location(text: str) -> str:
@@ -22,14 +23,14 @@ def dataset_location(text: str) -> str:
     (or a unique start of it) that dataset-list prints."""
     try:
         return dataset_path(text)
-    except DatasetError as exc:
+    except (DatasetError, UsageError) as exc:  # UsageError: $STORAGE_URI or $DATABASE_URI names no folder
         raise typer.BadParameter(str(exc)) from None
 
 
-_WHERE = "Dataset name (under $RECOPS_HOME), directory, or the id dataset-list shows (or a unique start of it)"
+WHERE = "Dataset name (under $RECOPS_HOME), directory, or the id dataset-list shows (or a unique start of it)"
 
 
-def _dataset_option(help: str, **parsing):
+def dataset_option(help: str, **parsing):
     return typer.Option(
         "-d",
         "--dataset",
@@ -52,11 +53,18 @@ class _DatasetLocations(click.ParamType):
         return dataset_location(value)
 
 
-DatasetArg = Annotated[str, _dataset_option(f"{_WHERE}.", parser=dataset_location)]
+DatasetArg = Annotated[str, dataset_option(f"{WHERE}.", parser=dataset_location)]
+HolderArg = Annotated[
+    Optional[str],
+    dataset_option(
+        f"{WHERE} [default: the one dataset under $RECOPS_HOME that holds the id, as the original took no -d].",
+        parser=dataset_location,
+    ),
+]
 DatasetsArg = Annotated[
     list[str],
-    _dataset_option(
-        f"{_WHERE}; give -d again for several datasets searched as one: the first is the home dataset (identities, "
+    dataset_option(
+        f"{WHERE}; give -d again for several datasets searched as one: the first is the home dataset (identities, "
         "threshold and calibration; what is stored goes there), the others its shards.",
         click_type=_DatasetLocations(),
     ),
@@ -107,3 +115,11 @@ def output_form(output: str | None, plain: str, blur: bool = False, template: st
     if form != "html" and (blur or template):
         raise UsageError("--blur and --template shape the HTML report: give -o FILE.html")
     return form
+
+
+def refuse_existing(paths: list[str], force: bool) -> None:
+    """A report is never written over a file that is there, unless --force (as the original's
+    recognize refused): checked before any work."""
+    there = [p for p in paths if os.path.lexists(p)]
+    if there and not force:
+        raise UsageError(f"{there[0]}: exists; give --force to overwrite it, or another -o")
