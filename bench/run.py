@@ -36,6 +36,7 @@ BENCHMARKS = {
     "bare-faces": "bare_faces",
     "calibration": "calibration_eval",
     "small-faces": "small_faces",
+    "detectors": "detectors",
     "video": "video",
     "hosts": "hosts",
     "scale": "scale",

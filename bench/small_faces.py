@@ -218,11 +218,12 @@ def make_photos(folder: str, tmp: str) -> dict[str, list[tuple[str, list]]]:
     return sets
 
 
-def detect_all(contender: str, paths: list[str], folder: str) -> tuple[dict[str, dict], str]:
+def detect_all(contender: str, paths: list[str], folder: str, runner: str = RUNNER) -> tuple[dict[str, dict], str]:
     """`folder` is the runner's working directory: not the repository's, whose recops/ would come
-    before the one PYTHONPATH names (a run of an older recops for comparison)."""
+    before the one PYTHONPATH names (a run of an older recops for comparison). `runner` reads paths
+    on stdin and writes a JSON line with `path` for each."""
     proc = subprocess.run(
-        [sys.executable, "-c", RUNNER, contender], input="\n".join(paths), capture_output=True, text=True, cwd=folder
+        [sys.executable, "-c", runner, contender], input="\n".join(paths), capture_output=True, text=True, cwd=folder
     )
     results = {r["path"]: r for r in map(json.loads, proc.stdout.splitlines())}
     return results, "" if proc.returncode == 0 else f"exit {proc.returncode}: {proc.stderr.strip()[-300:]}"

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from recops.cli import models as models_cli
 from recops.errors import InputError, ModelError
-from recops.models import offline, weight_files, weight_install, weight_status
+from recops.models import extras, offline, weight_files, weight_install, weight_status
 
 runner = CliRunner()
 PACKAGES = Path(importlib.util.find_spec("deepface").submodule_search_locations[0]).parent
@@ -173,13 +173,50 @@ def test_arcface_needs_its_onnx_file_and_says_where(home, onnx_backend):
     assert weight_status.require("facial_recognition", "Dlib").usable
 
 
-def test_missing_packages_are_named_with_pip(home):
-    st = weight_status.status("face_detector", "mtcnn")
-    assert not st.usable and st.missing_files == ()
-    with pytest.raises(ModelError, match="pip install mtcnn"):
-        weight_status.require("face_detector", "mtcnn")
+@pytest.fixture
+def without(monkeypatch):
+    """Packages made to look absent, as on a machine without recops's extras."""
+
+    def hide(*packages: str) -> None:
+        present = weight_status.installed
+        monkeypatch.setattr(weight_status, "installed", lambda p: p not in packages and present(p))
+
+    return hide
+
+
+def test_missing_packages_are_named_with_pip(home, without):
+    without("ultralytics")
+    st = weight_status.status("face_detector", "yolov8n")
+    assert (st.missing_packages, st.install) == (("ultralytics",), "pip install ultralytics")
+    with pytest.raises(ModelError, match="missing packages ultralytics: pip install ultralytics"):
+        weight_status.require("face_detector", "yolov8n")
     with pytest.raises(ModelError, match="unknown face_detector model 'nope'"):
         weight_status.status("face_detector", "nope")
+
+
+def test_a_missing_detector_names_its_extra(home, without):
+    without("mtcnn", "tensorflow", "mediapipe", "matplotlib")
+    st = weight_status.status("face_detector", "mtcnn")
+    assert not st.usable and st.missing_files == () and st.missing_packages == ("mtcnn", "tensorflow")
+    with pytest.raises(ModelError, match=r"missing packages mtcnn, tensorflow: pip install 'recops\[mtcnn\]'"):
+        weight_status.require("face_detector", "mtcnn")
+    st = weight_status.status("face_detector", "mediapipe")
+    assert st.missing_packages == ("mediapipe", "matplotlib")
+    assert st.install == "pip install 'recops[mediapipe]' && pip install --no-deps 'mediapipe==0.10.21'"
+    assert st.install in st.note and not st.unavailable
+
+
+def test_an_extra_that_cannot_install_on_this_python_says_why(home, without, monkeypatch):
+    without("mediapipe")
+    monkeypatch.setattr(extras, "python_version", lambda: (3, 13))
+    st = weight_status.status("face_detector", "mediapipe")
+    assert st.unavailable.startswith("not installable on Python 3.13: mediapipe 0.10.21")
+    assert "Python 3.9 to 3.12" in st.note
+    with pytest.raises(ModelError, match="missing packages mediapipe==0.10.21: not installable on Python 3.13"):
+        weight_status.require("face_detector", "mediapipe")
+    assert weight_status.status("face_detector", "mtcnn").unavailable == ""
+    monkeypatch.setattr(extras, "python_version", lambda: (3, 12))
+    assert weight_status.status("face_detector", "mediapipe").unavailable == ""
 
 
 # --- add ---------------------------------------------------------------------------------------
@@ -299,7 +336,9 @@ def test_deepface_builds_what_is_present_and_names_what_is_not(home, no_network)
 # --- rx-models -----------------------------------------------------------------------------------
 
 
-def test_rx_models_lists_model_records(home):
+def test_rx_models_lists_model_records(home, without, monkeypatch):
+    without("mtcnn", "tensorflow")
+    monkeypatch.setattr(extras, "python_version", lambda: (3, 11))
     result = runner.invoke(models_cli.app, ["list", "--task", "face_detector"])
     assert result.exit_code == 0, result.output
     records = jsonl(result.stdout)
@@ -314,7 +353,12 @@ def test_rx_models_lists_model_records(home):
             "url": "https://dlib.net/files/shape_predictor_5_face_landmarks.dat.bz2",
         }
     ]
-    assert next(r for r in records if r["name"] == "mtcnn")["packages"] == ["mtcnn", "tensorflow"]
+    mtcnn = next(r for r in records if r["name"] == "mtcnn")
+    assert (mtcnn["packages"], mtcnn["install"], mtcnn["unavailable"]) == (
+        ["mtcnn", "tensorflow"],
+        "pip install 'recops[mtcnn]'",
+        None,
+    )
     assert jsonl(runner.invoke(models_cli.app, []).stdout) == jsonl(runner.invoke(models_cli.app, ["list"]).stdout)
 
 

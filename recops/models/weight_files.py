@@ -23,7 +23,9 @@ PIP = {
     "dlib": "dlib-bin",
     "retinaface": "retina-face",
     "facenet_pytorch": "facenet-pytorch",
-    "mediapipe": "mediapipe<=0.10.21",
+    "mediapipe": "mediapipe==0.10.21",
+    "absl": "absl-py",
+    "attr": "attrs",
 }
 
 
@@ -84,7 +86,7 @@ MODELS: dict[str, dict[str, dict[str, Need]]] = {
                 "opencv-*-headless 4.x ships the cascades in cv2/data; 5.x does not",
             )
         },
-        "mtcnn": {ANY: Need({}, ("mtcnn", "tensorflow"), "the mtcnn package ships its weights; it needs TensorFlow")},
+        "mtcnn": {ANY: Need({}, ("mtcnn", "tensorflow"), "the mtcnn package ships its weights; it runs on TensorFlow")},
         "ssd": {
             ANY: Need(
                 {
@@ -110,7 +112,14 @@ MODELS: dict[str, dict[str, dict[str, Need]]] = {
             PT: Need(_serengil("retinaface.pth"), ("retinaface",)),
             ONNX: Need(_serengil("retinaface.onnx"), ("retinaface",)),
         },
-        "mediapipe": {ANY: Need({}, ("mediapipe",), "mediapipe 0.10.21 and older ship BlazeFace")},
+        # mediapipe installed without its declared dependencies imports these four besides numpy and cv2.
+        "mediapipe": {
+            ANY: Need(
+                {},
+                ("mediapipe", "absl", "attr", "flatbuffers", "matplotlib"),
+                "mediapipe 0.10.21 ships BlazeFace (its last release with mediapipe.solutions)",
+            )
+        },
         **{
             name: {
                 ANY: Need(

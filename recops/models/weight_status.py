@@ -8,6 +8,7 @@ import shlex
 from dataclasses import dataclass
 
 from ..errors import ModelError
+from .extras import extra_for
 from .weight_files import (
     BACKEND_PACKAGES,
     MODELS,
@@ -41,6 +42,8 @@ class Status:
     missing_files: tuple[str, ...]  # full paths where deepface looks
     missing_packages: tuple[str, ...]  # import names
     note: str
+    install: str = ""  # the command that installs the missing packages
+    unavailable: str = ""  # why they cannot be installed on this Python
 
 
 def status(task: str, name: str, backend: str | None = None) -> Status:
@@ -54,8 +57,12 @@ def status(task: str, name: str, backend: str | None = None) -> Status:
     missing_packages = tuple(dict.fromkeys(p for p in packages if not installed(p)))
     missing = tuple(f.path for f in files if not f.present)
     lacking = [f.name for f in files if not f.present] + [PIP.get(p, p) for p in missing_packages]
-    note = "; ".join(filter(None, [f"missing {', '.join(lacking)}" if lacking else "", entry.note])) or "ready"
-    return Status(task, name, key, not lacking, tuple(files), missing, missing_packages, note)
+    extra = extra_for(task, name) if missing_packages else None
+    install = extra.command if extra else _pip_command(missing_packages) if missing_packages else ""
+    unavailable = extra.unavailable if extra else ""
+    missing_note = f"missing {', '.join(lacking)}" + (f" ({unavailable or install})" if install else "")
+    note = "; ".join(filter(None, [missing_note if lacking else "", entry.note])) or "ready"
+    return Status(task, name, key, not lacking, tuple(files), missing, missing_packages, note, install, unavailable)
 
 
 def statuses(task: str | None = None, backend: str | None = None) -> list[Status]:
@@ -79,7 +86,8 @@ def explain(st: Status) -> str:
     lines = [f"{st.name} ({st.task}, {st.backend} backend) is not usable here"]
     lines += [f"  missing {f.name}: {fetch_hint(f.name, f.path, f.urls)}" for f in st.files if not f.present]
     if st.missing_packages:
-        lines.append(f"  missing packages: {_pip_command(st.missing_packages)}")
+        names = ", ".join(PIP.get(p, p) for p in st.missing_packages)
+        lines.append(f"  missing packages {names}: {st.unavailable or st.install}")
     usable = usable_models(st.task)
     lines.append(f"  usable {st.task} models here: {', '.join(usable) or 'none'}")
     return "\n".join(lines)
@@ -112,6 +120,8 @@ def model_record(st: Status, default: bool) -> dict:
             for f in st.files
         ],
         "packages": [PIP.get(p, p) for p in st.missing_packages],
+        "install": st.install or None,
+        "unavailable": st.unavailable or None,
         "url": primary,
         "note": st.note,
         "default": default,
