@@ -11,4 +11,11 @@ The core is usable from Python without the command line:
         Importer(dataset, Emitter(records.append)).add_arguments(["photos/"])
 """
 
+import os
+
 __version__ = "0.1.0"
+
+# deepface runs its models on TensorFlow whenever TensorFlow is installed, and recops[mtcnn] installs
+# it: installing a detector would change the weight files every recognition model asks for (.h5,
+# not .onnx) and need tf-keras besides. recops runs them on ONNX unless the user says otherwise.
+os.environ.setdefault("DEEPFACE_BACKEND_ENGINE", "onnx")

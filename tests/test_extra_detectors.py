@@ -100,3 +100,24 @@ def test_mediapipe_full_range_model_by_deepfaces_variable(tmp_path):
         found[selection] = [r["box"] for r in jsonl(done.stdout) if r["type"] == "face"]
     assert found["0"] == [] and found["1"]
     assert all(any(holds(box, point) for point in GROUP_FACES) for box in found["1"])
+
+
+def test_installing_tensorflow_leaves_the_recognition_models_on_onnx():
+    """recops[mtcnn] brings TensorFlow, which deepface would otherwise prefer for every model."""
+    import importlib.util
+    import sys
+
+    if importlib.util.find_spec("tensorflow") is None:
+        pytest.skip("TensorFlow is not installed (recops[mtcnn]): deepface runs on ONNX anyway")
+    engine = "import recops; from deepface.commons.backend_utils import get_backend_engine as g; print(g())"
+    env = {k: v for k, v in os.environ.items() if k != "DEEPFACE_BACKEND_ENGINE"}
+    ran = subprocess.run([sys.executable, "-c", engine], env=env, capture_output=True, text=True, check=True)
+    assert ran.stdout.split()[-1] == "onnx"
+    chosen = subprocess.run(
+        [sys.executable, "-c", engine],
+        env=env | {"DEEPFACE_BACKEND_ENGINE": "tensorflow"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert chosen.stdout.split()[-1] == "tensorflow"  # the user's choice stands
