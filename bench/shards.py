@@ -265,8 +265,9 @@ def run(opts) -> dict:
             (
                 same >= SAME_TARGET,
                 f"search_k {search_k or 'default'}: {same:.3f} (exact top-10: the one dataset "
-                f"{one['top-10 = exact']:.3f}, the shards {together['top-10 = exact']:.3f}; p50 one {one['p50 ms']:.2f} "
-                f"ms, shards in one process {together['p50 ms']:.2f} ms, one a host {fanned['p50 ms']:.2f} ms)",
+                f"{one['top-10 = exact']:.3f}, the shards {together['top-10 = exact']:.3f}; "
+                f"p50 one {one['p50 ms']:.2f} ms, shards in one process {together['p50 ms']:.2f} ms, "
+                f"one a host {fanned['p50 ms']:.2f} ms)",
             )
         )
         recalls.append(
