@@ -59,3 +59,5 @@ def test_demo_recognises_an_unseen_photo_and_says_where_the_report_is(tmp_path, 
     report = (tmp_path / "demo-report.html").read_text()
     assert "(nearest match)" in report and "data:image/jpeg;base64," in report
     assert "rx-fsck: ./demo.rx is sound" in demo.stderr.decode()
+    again = script("recops-demo", cwd=tmp_path)  # the README's command, run twice: its own report is replaced
+    assert again.returncode == 0, again.stderr.decode()
