@@ -91,7 +91,10 @@ def migrate(
     inside = os.path.realpath(folder)
     if os.path.commonpath([inside, storage.root_real]) == storage.root_real:
         storage.close()
-        raise UsageError(f"{folder}: inside the storage folder {storage.root}, which migrate never writes to")
+        raise UsageError(
+            f"{folder}: inside the storage folder {storage.root}, which migrate never writes to; give --into DIR "
+            "or set RECOPS_HOME (without it, the original's STORAGE_URI names recops's home too)"
+        )
     tallies: list[Tally] = []
     try:
         with Original.open(database) as original:
