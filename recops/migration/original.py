@@ -72,27 +72,29 @@ EXTENDED = (
 """The columns of a face's age, gender, emotion and race."""
 
 
+_NOT_SQLITE = ", not the original's SQLite file"
 _MIGRATE = "give the original's SQLite file (sqlite:///PATH or a path) and its storage folder (file:///PATH or a path)"
 
 
 def database_file(uri: str) -> str:
     """The original's database file: a plain path, or a DATABASE_URI (`sqlite:///PATH`)."""
-    return original_uris.database_file(uri, "the database", _MIGRATE) if "://" in uri else uri
+    return original_uris.database_file(uri, "--database", _MIGRATE, _NOT_SQLITE) if "://" in uri else uri
 
 
 def storage_folder(uri: str) -> str:
     """The original's storage folder: a plain path, or a STORAGE_URI (`file:///PATH`)."""
-    return original_uris.storage_folder(uri, "the storage", _MIGRATE) if "://" in uri else uri
+    return original_uris.storage_folder(uri, "--storage", _MIGRATE) if "://" in uri else uri
 
 
 def default_locations() -> tuple[str, str]:
     """Where the original kept its database and files: $DATABASE_URI and $STORAGE_URI, else ~/.recops/data."""
     data = os.path.join(os.path.expanduser("~"), ".recops", "data")
     database, storage = (os.environ.get(v) for v in (original_uris.DATABASE_ENV, original_uris.STORAGE_ENV))
-    return (
-        original_uris.database_file(database, instead=_MIGRATE) if database else os.path.join(data, "recops.db"),
-        original_uris.storage_folder(storage, instead=_MIGRATE) if storage else data,
-    )
+    if database:
+        database = original_uris.database_file(database, instead=_MIGRATE, why=_NOT_SQLITE)
+    if storage:
+        storage = original_uris.storage_folder(storage, instead=_MIGRATE)
+    return database or os.path.join(data, "recops.db"), storage or data
 
 
 def guid(value: object) -> str | None:

@@ -36,7 +36,7 @@ class Storage:
         self._tree = Tree(self.root)
 
     def full_path(self, path: str) -> str:
-        return os.path.join(self.root, *path.split("/"))
+        return self._tree.path(path)
 
     def read(self, path: object) -> bytes:
         """The bytes of the file the database names; InputError for a path or file that is not to be read."""

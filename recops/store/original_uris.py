@@ -39,13 +39,15 @@ def _checked(variable: str, uri: str, instead: str):
     return parts
 
 
-def database_file(uri: str, variable: str = DATABASE_ENV, instead: str = _INSTEAD) -> str:
+def database_file(
+    uri: str, variable: str = DATABASE_ENV, instead: str = _INSTEAD, why: str = ": there is no database"
+) -> str:
     """The SQLite file a DATABASE_URI names (`sqlite:////abs/path`, `sqlite:///relative/path`, as
-    SQLAlchemy reads it); UsageError for any other database."""
+    SQLAlchemy reads it); UsageError for any other database, saying `why` it is not read."""
     scheme = _checked(variable, uri, instead).scheme.lower()
     if scheme != "sqlite":
         what = f"a {scheme} database" if scheme else "no sqlite:/// URI"
-        raise UsageError(f"{variable}={uri} names {what}: there is no database; {instead}")
+        raise UsageError(f"{variable}={uri} names {what}{why}; {instead}")
     path = uri[len(_SQLITE) :] if uri.startswith(_SQLITE) else ""
     if not path or path == ":memory:" or path.endswith("/"):
         raise UsageError(f"{variable}={uri}: names no database file (sqlite:////PATH/recops.db); {instead}")
