@@ -106,6 +106,14 @@ def face_recognition_photos() -> str:
     return target
 
 
+def shared_photo(path: str | None, name: str) -> str:
+    """`path`, or a skip where `name` is one of the photos that only ../shared/faces holds (the
+    face_recognition sdist, a user's clone's source, has its tests' 7 photos)."""
+    if not path or not os.path.exists(path):
+        pytest.skip(f"{name} is in ../shared/faces/face_recognition only, not in the face_recognition sdist")
+    return path
+
+
 @pytest.fixture(scope="session")
 def real_photos() -> str:
     return face_recognition_photos()

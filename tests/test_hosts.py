@@ -12,7 +12,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from conftest import REPO, jsonl, run, tool
+from conftest import REPO, jsonl, run, shared_photo, tool
 from ssh_hosts import missing, ssh_hosts
 
 from recops.store.dataset import Dataset
@@ -43,7 +43,7 @@ def few_photos(tmp_path, real_photos):
     folder = tmp_path / "photos"
     folder.mkdir(exist_ok=True)
     for photo in PHOTOS:
-        shutil.copy(os.path.join(real_photos, photo), folder / photo.replace("/", "-"))
+        shutil.copy(shared_photo(os.path.join(real_photos, photo), photo), folder / photo.replace("/", "-"))
     return folder
 
 

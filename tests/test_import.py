@@ -4,7 +4,7 @@ import struct
 import zlib
 
 import msgpack
-from conftest import jsonl, make_jpeg, run
+from conftest import jsonl, make_jpeg, run, shared_photo
 from PIL import Image
 
 from recops.stages.importing import Importer
@@ -37,6 +37,7 @@ def stored_files(root) -> set[str]:
 
 
 def test_real_photos_import_once_and_reimport_stores_nothing(dataset, real_photos):
+    shared_photo(os.path.join(real_photos, "rose_leslie"), "its 16 photos")
     first = run(["rx-import", "-d", str(dataset), real_photos])
     images = [r for r in jsonl(first.stdout) if r["type"] == "image"]
     assert len(images) >= 16

@@ -5,7 +5,7 @@ import os
 import msgpack
 import numpy as np
 import pytest
-from conftest import SHARED_FACES, jsonl, run, tool
+from conftest import SHARED_FACES, jsonl, run, shared_photo, tool
 from PIL import Image
 
 pytestmark = pytest.mark.slow
@@ -151,7 +151,9 @@ def test_recognize_keeps_the_query_out_of_the_gallery(recognised, real_photos, t
 
 def test_verify_two_photos(real_photos, tmp_path):
     def find(name):
-        return next(os.path.join(d, f) for d, _, fs in os.walk(real_photos) for f in fs if f == name)
+        return shared_photo(
+            next((os.path.join(d, f) for d, _, fs in os.walk(real_photos) for f in fs if f == name), None), name
+        )
 
     same = jsonl(run(["rx-verify", find("obama.jpg"), find("obama2.jpg")]).stdout)[0]
     other = run(["rx-verify", find("obama.jpg"), find("biden.jpg")])
