@@ -168,7 +168,9 @@ def test_verify_two_photos(real_photos, tmp_path):
 
 def test_verify_chooses_among_several_faces_when_told_and_names_them(real_photos, tmp_path):
     def find(name):
-        return next(os.path.join(d, f) for d, _, fs in os.walk(real_photos) for f in fs if f == name)
+        return shared_photo(
+            next((os.path.join(d, f) for d, _, fs in os.walk(real_photos) for f in fs if f == name), None), name
+        )
 
     obama, biden = (Image.open(find(name)).convert("RGB") for name in ("obama.jpg", "biden.jpg"))
     biden = biden.resize((biden.width // 2, biden.height // 2))
